@@ -1,0 +1,33 @@
+# Stopgate developer entry points. `make run` and `make test` are the README's two commands.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= config/example.toml
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/stopgate: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/stopgate
+
+run: install
+	$(BIN)/python -m tools.demo --config $(CONFIG)
+
+test: install
+	$(BIN)/ruff check gateway tools tests
+	$(BIN)/mypy gateway tools
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check gateway tools tests
+	$(BIN)/mypy gateway tools
+
+bench: install
+	$(BIN)/python -m tools.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
