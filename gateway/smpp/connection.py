@@ -1,0 +1,342 @@
+"""One side of an SMPP session as a state machine, with no I/O (after h11's ``Connection``).
+
+Bytes come in with :meth:`Connection.receive_data` (with the current time: the core has no clock),
+events come out of :meth:`Connection.next_event`, and everything we send is queued as bytes for
+:meth:`Connection.data_to_send`. The core enforces the bind state table (§2.3, Table 2-1), answers
+malformed or out-of-state requests itself with the right error response, numbers our requests, matches
+responses to them, and reports requests whose response is overdue (:meth:`expire`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Final
+
+from .codec import decode, encode, with_sequence
+from .constants import MAX_SEQUENCE, BindMode, CommandId, CommandStatus
+from .errors import LocalProtocolError, ProtocolError
+from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
+from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
+
+
+class Role(enum.Enum):
+    """Which end of the session we are."""
+
+    #: We connected and bind to the peer (the peer is an SMSC).
+    ESME = "esme"
+    #: We accepted the connection and the peer binds to us (the peer is an ESME).
+    SMSC = "smsc"
+
+
+class State(enum.Enum):
+    """Session states, §2.2."""
+
+    OPEN = "open"
+    BOUND_TX = "bound_tx"
+    BOUND_RX = "bound_rx"
+    BOUND_TRX = "bound_trx"
+    UNBINDING = "unbinding"
+    CLOSED = "closed"
+
+
+_BOUND_STATE: Final = {
+    BindMode.TRANSMITTER: State.BOUND_TX,
+    BindMode.RECEIVER: State.BOUND_RX,
+    BindMode.TRANSCEIVER: State.BOUND_TRX,
+}
+
+C = CommandId
+_BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
+_ESME_TO_SMSC_TX = frozenset(
+    {C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
+)
+_SMSC_TO_ESME_RX = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
+_ALWAYS = frozenset({C.ENQUIRE_LINK, C.UNBIND})
+
+#: Rule 1 (as in h11's _state.py): which requests the *peer* may send, by our role and state (§2.3).
+#: Anything else is answered with ESME_RINVBNDSTS (or ESME_RALYBND for a second bind).
+PEER_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
+    (Role.SMSC, State.OPEN): _BINDS | {C.ENQUIRE_LINK},
+    (Role.SMSC, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
+    (Role.SMSC, State.BOUND_RX): _ALWAYS,
+    (Role.SMSC, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
+    (Role.SMSC, State.UNBINDING): frozenset({C.UNBIND}),
+    (Role.ESME, State.OPEN): frozenset({C.OUTBIND, C.ENQUIRE_LINK}),
+    (Role.ESME, State.BOUND_TX): _ALWAYS,
+    (Role.ESME, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
+    (Role.ESME, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
+    (Role.ESME, State.UNBINDING): frozenset({C.UNBIND}),
+}
+#: Which requests *we* may send, by our role and state: the mirror image of PEER_REQUESTS.
+OWN_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
+    (Role.ESME, State.OPEN): _BINDS | {C.ENQUIRE_LINK},
+    (Role.ESME, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
+    (Role.ESME, State.BOUND_RX): _ALWAYS,
+    (Role.ESME, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
+    (Role.ESME, State.UNBINDING): frozenset(),
+    (Role.SMSC, State.OPEN): frozenset({C.OUTBIND, C.ENQUIRE_LINK}),
+    (Role.SMSC, State.BOUND_TX): _ALWAYS,
+    (Role.SMSC, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
+    (Role.SMSC, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
+    (Role.SMSC, State.UNBINDING): frozenset(),
+}
+
+
+# --- Events --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Request:
+    """The peer sent a request that is valid in this state; answer it with :meth:`send_response`."""
+
+    pdu: Pdu
+
+
+@dataclass(slots=True)
+class Response:
+    """The answer to one of our requests, with the context given when it was sent."""
+
+    pdu: Pdu
+    request_id: CommandId
+    context: object
+
+
+@dataclass(slots=True)
+class Rejected:
+    """The peer sent something invalid; the core already queued the error response."""
+
+    error: ProtocolError
+
+
+@dataclass(slots=True)
+class UnexpectedResponse:
+    """A response matching none of our outstanding requests (late, after a timeout, or bogus)."""
+
+    pdu: Pdu
+
+
+@dataclass(slots=True)
+class Outstanding:
+    """One of our requests awaiting its response."""
+
+    sequence_number: int
+    command_id: CommandId
+    deadline: float
+    context: object
+
+
+Event = Request | Response | Rejected | UnexpectedResponse
+
+
+class Connection:
+    """The SMPP session state machine for one TCP connection."""
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        response_timeout: float = 10.0,
+        max_pdu_size: int = DEFAULT_MAX_PDU_SIZE,
+    ) -> None:
+        self.role = role
+        self.state = State.OPEN
+        self.bind_mode: BindMode | None = None
+        self.response_timeout = response_timeout
+        self.last_received = 0.0
+        self._frames = FrameBuffer(max_pdu_size)
+        self._out: list[bytes] = []
+        self._outstanding: dict[int, Outstanding] = {}
+        self._next_sequence = 1
+        #: Set when the byte stream can no longer be trusted; the caller should close.
+        self.broken: ProtocolError | None = None
+
+    # --- receiving --------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        self.last_received = now
+        self._frames.feed(data)
+
+    @property
+    def has_partial_pdu(self) -> bool:
+        return self._frames.pending > 0
+
+    def events(self) -> Iterator[Event]:
+        """Every event that the received bytes make complete."""
+        while True:
+            event = self.next_event()
+            if event is None:
+                return
+            yield event
+
+    def next_event(self) -> Event | None:
+        """The next event, or None when more data is needed (or the stream is broken)."""
+        if self.broken is not None:
+            return None
+        try:
+            frame = self._frames.next_frame()
+        except ProtocolError as exc:
+            return self._fail(exc)
+        if frame is None:
+            return None
+        try:
+            pdu = decode(frame)
+        except ProtocolError as exc:
+            if exc.fatal:
+                return self._fail(exc)
+            return self._reject_or_fail_response(exc)
+        command_id = pdu.command_id
+        if command_id & 0x80000000:
+            return self._on_response(pdu)
+        allowed = PEER_REQUESTS[(self.role, self.state)]
+        if command_id not in allowed:
+            status = (
+                CommandStatus.ESME_RALYBND
+                if command_id in _BINDS and self.state is not State.OPEN
+                else CommandStatus.ESME_RINVBNDSTS
+            )
+            error = ProtocolError(
+                f"{command_id.name.lower()} not allowed in state {self.state.value}",
+                status=status,
+                command_id=command_id,
+                sequence_number=pdu.sequence_number,
+            )
+            if command_id.has_response:
+                self._out.append(encode(make_response(pdu, status)))
+            return Rejected(error)
+        if command_id == C.UNBIND:
+            self.state = State.UNBINDING
+        return Request(pdu)
+
+    def _on_response(self, pdu: Pdu) -> Event:
+        waiting = self._outstanding.pop(pdu.sequence_number, None)
+        if waiting is None:
+            return UnexpectedResponse(pdu)
+        request_id = waiting.command_id
+        if request_id in _BINDS and pdu.command_id == request_id | 0x80000000:
+            if pdu.command_status == CommandStatus.ESME_ROK and self.role is Role.ESME:
+                self.bind_mode = BindMode(request_id)
+                self.state = _BOUND_STATE[self.bind_mode]
+        elif request_id == C.UNBIND:
+            self.state = State.CLOSED
+        return Response(pdu, request_id, waiting.context)
+
+    def _reject_or_fail_response(self, exc: ProtocolError) -> Event:
+        command_id, seq = exc.command_id or 0, exc.sequence_number or 0
+        if command_id & 0x80000000 and exc.status != CommandStatus.ESME_RINVCMDID:
+            # A malformed response still answers the request it names: fail that request.
+            nack = GenericNack(sequence_number=seq, command_status=exc.status)
+            waiting = self._outstanding.pop(seq, None)
+            if waiting is None:
+                return UnexpectedResponse(nack)
+            return Response(nack, waiting.command_id, waiting.context)
+        if command_id in REQUESTS_WITH_RESPONSE:
+            reply: Pdu = response_class(command_id)(sequence_number=seq, command_status=exc.status)
+        else:
+            reply = GenericNack(sequence_number=seq, command_status=exc.status)
+        self._out.append(encode(reply))
+        return Rejected(exc)
+
+    def _fail(self, exc: ProtocolError) -> Event:
+        self.broken = exc
+        self._out.append(
+            encode(GenericNack(sequence_number=exc.sequence_number or 0, command_status=exc.status))
+        )
+        return Rejected(exc)
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def next_sequence(self) -> int:
+        seq = self._next_sequence
+        while seq in self._outstanding:
+            seq = seq % MAX_SEQUENCE + 1
+        self._next_sequence = seq % MAX_SEQUENCE + 1
+        return seq
+
+    def send_request(self, pdu: Pdu, now: float, context: object = None) -> int:
+        """Queue one of our requests under a new sequence number; returns that number.
+
+        The PDU's own sequence_number is ignored. A PDU decoded elsewhere and unchanged is sent as its
+        original bytes with only the sequence number replaced.
+        """
+        command_id = pdu.command_id
+        if command_id not in OWN_REQUESTS[(self.role, self.state)]:
+            raise LocalProtocolError(
+                f"cannot send {command_id.name.lower()} in state {self.state.value}"
+            )
+        seq = self.next_sequence()
+        if pdu.raw:
+            self._out.append(with_sequence(pdu.raw, seq))
+        else:
+            self._out.append(encode(replace(pdu, sequence_number=seq)))
+        if command_id.has_response:
+            self._outstanding[seq] = Outstanding(
+                seq, command_id, now + self.response_timeout, context
+            )
+        if command_id == C.UNBIND:
+            self.state = State.UNBINDING
+        return seq
+
+    def send_response(self, pdu: Pdu, sequence_number: int | None = None) -> None:
+        """Queue a response; ``sequence_number`` overrides the PDU's (to answer a relayed request)."""
+        if not pdu.command_id.is_response:
+            raise LocalProtocolError(f"{pdu.command_id.name.lower()} is not a response")
+        if sequence_number is None or sequence_number == pdu.sequence_number:
+            self._out.append(encode(pdu))
+        elif pdu.raw:
+            self._out.append(with_sequence(pdu.raw, sequence_number))
+        else:
+            self._out.append(encode(replace(pdu, sequence_number=sequence_number)))
+        command_id = pdu.command_id
+        if command_id == C.UNBIND_RESP:
+            self.state = State.CLOSED
+        elif (
+            self.role is Role.SMSC
+            and command_id & 0x7FFFFFFF in BIND_CLASSES
+            and pdu.command_status == CommandStatus.ESME_ROK
+        ):
+            self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
+            self.state = _BOUND_STATE[self.bind_mode]
+
+    def data_to_send(self) -> bytes:
+        """Everything queued since the last call, ready for the socket."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    # --- timers ----------------------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> int:
+        """How many of our requests await a response: the window in use."""
+        return len(self._outstanding)
+
+    def next_deadline(self) -> float | None:
+        for waiting in self._outstanding.values():
+            return waiting.deadline
+        return None
+
+    def expire(self, now: float) -> list[Outstanding]:
+        """Forget and return our requests whose response is overdue (oldest first)."""
+        expired = []
+        for waiting in self._outstanding.values():
+            if waiting.deadline > now:
+                break
+            expired.append(waiting)
+        for waiting in expired:
+            del self._outstanding[waiting.sequence_number]
+        return expired
+
+    def abandon_all(self) -> list[Outstanding]:
+        """Forget and return every outstanding request (the link is gone)."""
+        waiting = list(self._outstanding.values())
+        self._outstanding.clear()
+        self.state = State.CLOSED
+        return waiting
+
+
+#: Requests that have a response type of their own (others are answered by generic_nack).
+REQUESTS_WITH_RESPONSE: Final = frozenset(c for c in CommandId if c.has_response)

@@ -1,0 +1,63 @@
+"""Cutting a byte stream into PDU frames (§3.1): bytes in any chunking, whole frames out."""
+
+from __future__ import annotations
+
+import struct
+
+from .constants import HEADER_SIZE, CommandStatus
+from .errors import ProtocolError
+
+_LENGTH = struct.Struct(">I")
+_HEAD = struct.Struct(">II")
+
+DEFAULT_MAX_PDU_SIZE = 65536
+
+
+class FrameBuffer:
+    """Accumulates received bytes and yields complete frames.
+
+    A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`next_frame` raises a
+    fatal :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and close).
+    """
+
+    __slots__ = ("_buffer", "_pos", "max_pdu_size")
+
+    def __init__(self, max_pdu_size: int = DEFAULT_MAX_PDU_SIZE) -> None:
+        self._buffer = bytearray()
+        self._pos = 0
+        self.max_pdu_size = max_pdu_size
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
+
+    @property
+    def pending(self) -> int:
+        """Octets received but not yet returned as a frame (a partial PDU when non-zero)."""
+        return len(self._buffer) - self._pos
+
+    def next_frame(self) -> bytes | None:
+        """The next complete frame, or None when more bytes are needed."""
+        buffer, pos = self._buffer, self._pos
+        available = len(buffer) - pos
+        if available < 4:
+            return None
+        (length,) = _LENGTH.unpack_from(buffer, pos)
+        if length < HEADER_SIZE or length > self.max_pdu_size:
+            command_id = sequence = None
+            if available >= HEADER_SIZE:
+                command_id, _ = _HEAD.unpack_from(buffer, pos + 4)
+                (sequence,) = _LENGTH.unpack_from(buffer, pos + 12)
+            raise ProtocolError(
+                f"command_length {length} outside 16..{self.max_pdu_size}",
+                status=CommandStatus.ESME_RINVCMDLEN,
+                command_id=command_id,
+                sequence_number=sequence,
+                fatal=True,
+            )
+        if available < length:
+            return None
+        self._pos = pos + length
+        return bytes(buffer[pos : pos + length])
