@@ -97,9 +97,7 @@ def _cstring(frame: bytes, pos: int, limit: int, name: str) -> tuple[str, int]:
     return frame[pos:end].decode("latin-1"), end + 1
 
 
-def _decode_body(
-    cls: type[Pdu], frame: bytes, pos: int, fields: dict[str, Any], *, lenient: bool
-) -> int:
+def _decode_body(cls: type[Pdu], frame: bytes, pos: int, fields: dict[str, Any], *, lenient: bool) -> int:
     end = len(frame)
     for name, kind, limit in cls._BODY:
         if pos >= end and lenient:
@@ -119,9 +117,7 @@ def _decode_body(
             sm_length = frame[pos]
             pos += 1
             if pos + sm_length > end:
-                raise _BodyError(
-                    f"sm_length {sm_length} runs past the body", CommandStatus.ESME_RINVMSGLEN
-                )
+                raise _BodyError(f"sm_length {sm_length} runs past the body", CommandStatus.ESME_RINVMSGLEN)
             fields[name] = frame[pos : pos + sm_length]
             pos += sm_length
         elif kind == "dests":
@@ -258,8 +254,7 @@ def encode_fields(pdu: Pdu) -> bytes:
             parts.append(value)
     body = b"".join(parts)
     return (
-        _HEADER.pack(HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number)
-        + body
+        _HEADER.pack(HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number) + body
     )
 
 

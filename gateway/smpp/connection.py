@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from .codec import decode, encode, with_sequence
-from .constants import MAX_SEQUENCE, BindMode, CommandId, CommandStatus
+from .constants import MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
 from .errors import LocalProtocolError, ProtocolError
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
@@ -49,9 +49,7 @@ _BOUND_STATE: Final = {
 
 C = CommandId
 _BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
-_ESME_TO_SMSC_TX = frozenset(
-    {C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM}
-)
+_ESME_TO_SMSC_TX = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
 _SMSC_TO_ESME_RX = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
 _ALWAYS = frozenset({C.ENQUIRE_LINK, C.UNBIND})
 
@@ -68,6 +66,9 @@ PEER_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
     (Role.ESME, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
     (Role.ESME, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
     (Role.ESME, State.UNBINDING): frozenset({C.UNBIND}),
+    # After unbind_resp nothing more is allowed (the caller closes); still answered, never a KeyError.
+    (Role.SMSC, State.CLOSED): frozenset(),
+    (Role.ESME, State.CLOSED): frozenset(),
 }
 #: Which requests *we* may send, by our role and state: the mirror image of PEER_REQUESTS.
 OWN_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
@@ -81,6 +82,8 @@ OWN_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
     (Role.SMSC, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
     (Role.SMSC, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
     (Role.SMSC, State.UNBINDING): frozenset(),
+    (Role.ESME, State.CLOSED): frozenset(),
+    (Role.SMSC, State.CLOSED): frozenset(),
 }
 
 
@@ -209,8 +212,20 @@ class Connection:
             self.state = State.UNBINDING
         return Request(pdu)
 
+    def _answers(self, command_id: int, sequence_number: int) -> Outstanding | None:
+        """The outstanding request that a response of this type and number answers, if any.
+
+        Only the request's own response type or generic_nack answers it (§2.5): a deliver_sm_resp
+        carrying the number of our submit_sm is bogus and leaves the submit_sm waiting (it expires).
+        """
+        waiting = self._outstanding.get(sequence_number)
+        if waiting is None or command_id not in (waiting.command_id | RESPONSE_BIT, C.GENERIC_NACK):
+            return None
+        del self._outstanding[sequence_number]
+        return waiting
+
     def _on_response(self, pdu: Pdu) -> Event:
-        waiting = self._outstanding.pop(pdu.sequence_number, None)
+        waiting = self._answers(pdu.command_id, pdu.sequence_number)
         if waiting is None:
             return UnexpectedResponse(pdu)
         request_id = waiting.command_id
@@ -227,7 +242,7 @@ class Connection:
         if command_id & 0x80000000 and exc.status != CommandStatus.ESME_RINVCMDID:
             # A malformed response still answers the request it names: fail that request.
             nack = GenericNack(sequence_number=seq, command_status=exc.status)
-            waiting = self._outstanding.pop(seq, None)
+            waiting = self._answers(command_id, seq)
             if waiting is None:
                 return UnexpectedResponse(nack)
             return Response(nack, waiting.command_id, waiting.context)
@@ -262,18 +277,14 @@ class Connection:
         """
         command_id = pdu.command_id
         if command_id not in OWN_REQUESTS[(self.role, self.state)]:
-            raise LocalProtocolError(
-                f"cannot send {command_id.name.lower()} in state {self.state.value}"
-            )
+            raise LocalProtocolError(f"cannot send {command_id.name.lower()} in state {self.state.value}")
         seq = self.next_sequence()
         if pdu.raw:
             self._out.append(with_sequence(pdu.raw, seq))
         else:
             self._out.append(encode(replace(pdu, sequence_number=seq)))
         if command_id.has_response:
-            self._outstanding[seq] = Outstanding(
-                seq, command_id, now + self.response_timeout, context
-            )
+            self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context)
         if command_id == C.UNBIND:
             self.state = State.UNBINDING
         return seq

@@ -79,9 +79,7 @@ class CommandId(IntEnum):
         )
 
 
-BIND_COMMANDS = frozenset(
-    {CommandId.BIND_RECEIVER, CommandId.BIND_TRANSMITTER, CommandId.BIND_TRANSCEIVER}
-)
+BIND_COMMANDS = frozenset({CommandId.BIND_RECEIVER, CommandId.BIND_TRANSMITTER, CommandId.BIND_TRANSCEIVER})
 
 
 class CommandStatus(IntEnum):

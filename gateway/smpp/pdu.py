@@ -212,6 +212,17 @@ _DEST: tuple[tuple[str, FieldKind, int], ...] = (
     ("dest_addr_npi", "u8", 1),
     ("destination_addr", "cstr", 21),
 )
+#: data_sm (§4.7.1) and alert_notification (§4.12.1) allow longer addresses: Var. max 65.
+_SOURCE_65: tuple[tuple[str, FieldKind, int], ...] = (
+    ("source_addr_ton", "u8", 1),
+    ("source_addr_npi", "u8", 1),
+    ("source_addr", "cstr", 65),
+)
+_DEST_65: tuple[tuple[str, FieldKind, int], ...] = (
+    ("dest_addr_ton", "u8", 1),
+    ("dest_addr_npi", "u8", 1),
+    ("destination_addr", "cstr", 65),
+)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -308,8 +319,8 @@ class DataSm(Pdu):
     command_id = CommandId.DATA_SM
     _BODY = (
         ("service_type", "cstr", 6),
-        *_SOURCE,
-        *_DEST,
+        *_SOURCE_65,
+        *_DEST_65,
         ("esm_class", "u8", 1),
         ("registered_delivery", "u8", 1),
         ("data_coding", "u8", 1),
@@ -423,7 +434,7 @@ class AlertNotification(Pdu):
 
     command_id = CommandId.ALERT_NOTIFICATION
     _BODY = (
-        *_SOURCE,
+        *_SOURCE_65,
         ("esme_addr_ton", "u8", 1),
         ("esme_addr_npi", "u8", 1),
         ("esme_addr", "cstr", 65),
@@ -487,6 +498,11 @@ BindResp = _BindResp
 def response_class(command_id: int) -> type[Pdu]:
     """The response class for a request's command_id (generic_nack when there is none)."""
     return PDU_CLASSES.get(command_id | 0x80000000, GenericNack)
+
+
+def response_for(command_id: int, sequence_number: int, status: int) -> Pdu:
+    """An empty-bodied response of the right type to the request ``command_id``."""
+    return response_class(command_id)(sequence_number=sequence_number, command_status=status)
 
 
 def make_response(request: Pdu, status: int = CommandStatus.ESME_ROK, **fields: object) -> Pdu:

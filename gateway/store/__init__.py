@@ -1,0 +1,40 @@
+"""Durable opt-out state: the storage interface, its backends and the in-memory hot-path index."""
+
+from gateway.store.base import Store
+from gateway.store.index import IndexBuilder, SuppressionIndex, build_index, follow_changes
+from gateway.store.memory import MemoryStore
+from gateway.store.model import (
+    STATE_TYPES,
+    STATELESS_TYPES,
+    SUPPRESSING_TYPES,
+    UNSUPPRESSING_TYPES,
+    Change,
+    Channel,
+    Event,
+    EventType,
+    StoreClosedError,
+    StoreError,
+    Suppression,
+)
+from gateway.store.sqlite import SQLiteStore
+
+__all__ = [
+    "STATELESS_TYPES",
+    "STATE_TYPES",
+    "SUPPRESSING_TYPES",
+    "UNSUPPRESSING_TYPES",
+    "Change",
+    "Channel",
+    "Event",
+    "EventType",
+    "IndexBuilder",
+    "MemoryStore",
+    "SQLiteStore",
+    "Store",
+    "StoreClosedError",
+    "StoreError",
+    "Suppression",
+    "SuppressionIndex",
+    "build_index",
+    "follow_changes",
+]

@@ -1,0 +1,140 @@
+"""`stopgate run`: the store, the suppression index, the opt-out engine, the proxy and the admin API
+in one process, started together and stopped together."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.metrics import Metrics
+from gateway.optout.engine import OptoutPolicy
+from gateway.optout.feed import ChangeFollower
+from gateway.proxy.server import Proxy
+from gateway.store.index import build_index
+from gateway.store.sqlite import SQLiteStore
+
+
+class App:
+    """Everything `stopgate run` serves."""
+
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.log = structlog.get_logger("stopgate")
+        self.metrics = Metrics()
+        self.store = SQLiteStore(config.storage.path)
+        self.proxy: Proxy | None = None
+        self.policy: OptoutPolicy | None = None
+        self.feed: ChangeFollower | None = None
+        self.admin: Any = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._stopping = False
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        started = anyio.current_time()
+        await self.store.open()
+        try:
+            index, last_id = await build_index(self.store)
+            self.metrics.suppressed_numbers.set_function(lambda: len(index))
+            self.metrics.store_ready.set(1)
+            self.feed = ChangeFollower(
+                self.store,
+                index,
+                after_id=last_id,
+                interval=config.optout.feed_interval,
+                on_health=lambda ok: self.metrics.store_ready.set(1 if ok else 0),
+            )
+            self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=self.feed)
+            self.proxy = Proxy(config, self.policy, observer=self.metrics.observe_pdu)
+            self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
+                leg, f"0x{error.status:08x}"
+            ).inc()
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await tg.start(self.policy.run)
+                tg.start_soon(self.feed.run)
+                await tg.start(self.proxy.serve)
+                if config.admin.enabled:
+                    from gateway.admin import AdminServer
+
+                    self.admin = AdminServer(self)
+                    await tg.start(self.admin.serve)
+                tg.start_soon(self._signals)
+                self.log.info(
+                    "ready",
+                    ports=self.proxy.ports,
+                    suppressed=len(index),
+                    startup_seconds=round(anyio.current_time() - started, 3),
+                )
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if self.policy is not None:
+                    await self.policy.flush()
+                await self.store.close()
+            self.log.info("stopped")
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self.reload()
+                else:
+                    self.log.info("signal received, draining", signal=signal.Signals(signum).name)
+                    await self.stop()
+                    return
+
+    async def stop(self) -> None:
+        """Graceful stop: stop accepting, unbind sessions within the grace time, stop the API."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if self.proxy is not None:
+            await self.proxy.shutdown()
+        if self.admin is not None:
+            await self.admin.stop()
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    def reload(self) -> bool:
+        """Re-read the config file; an invalid one is refused and the old one stays in force."""
+        if self.config_path is None:
+            return False
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            self.log.error("reload refused: invalid config; keeping the current one", error=str(exc))
+            return False
+        if config.listen != self.config.listen or config.storage != self.config.storage:
+            self.log.warning("listen and storage changes need a restart; other changes applied")
+        self.config = config
+        if self.proxy is not None:
+            self.proxy.reload(config)
+        if self.policy is not None:
+            self.policy.reload(config)
+        self.log.info("config reloaded", accounts=len(config.accounts))
+        return True
+
+
+def run(config_path: Path) -> None:
+    """Load the config and serve until SIGTERM (blocking)."""
+    from gateway.logs import configure_logging
+
+    config = load_config(config_path)
+    configure_logging(config.logging)
+    app = App(config, config_path)
+    backend_options: dict[str, Any] = {}
+    try:
+        import uvloop  # noqa: F401
+
+        backend_options["use_uvloop"] = True
+    except ImportError:
+        pass
+    anyio.run(app.run, backend="asyncio", backend_options=backend_options)

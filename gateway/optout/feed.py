@@ -1,0 +1,83 @@
+"""Keeping the in-memory suppression index in step with the store's change feed.
+
+Every change, local or from another process (the CLI, the admin API, another proxy), reaches the index
+through :meth:`ChangeFollower.sync`, which fetches and applies under one lock. A local opt-out calls
+``sync`` right after its commit and before its deliver_sm_resp, so the index holds it before the SMSC
+hears it was received, and an older batch fetched concurrently can never be applied after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import structlog
+
+from gateway.store.base import Store
+from gateway.store.index import SuppressionIndex
+from gateway.store.model import StoreError
+
+log = structlog.get_logger("stopgate.feed")
+
+
+class ChangeFollower:
+    def __init__(
+        self,
+        store: Store,
+        index: SuppressionIndex,
+        *,
+        after_id: int,
+        interval: float = 0.25,
+        batch: int = 10_000,
+        on_health: Callable[[bool], object] | None = None,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.after_id = after_id
+        self.interval = interval
+        self.batch = batch
+        self.on_health = on_health
+        self._lock = anyio.Lock()
+
+    async def sync(self) -> int:
+        """Fetch and apply every change committed so far; returns how many were applied."""
+        applied = 0
+        async with self._lock:
+            while True:
+                changes = await self.store.changes_since(self.after_id, self.batch)
+                if changes:
+                    self.index.apply(changes)
+                    self.after_id = changes[-1].id
+                    applied += len(changes)
+                if len(changes) < self.batch:
+                    return applied
+                await anyio.lowlevel.checkpoint()
+
+    async def apply_local(self, scope: str, number: str, suppressed: bool) -> None:
+        """After a local commit: bring the index up to date, falling back to a direct update."""
+        try:
+            await self.sync()
+        except StoreError as exc:
+            log.warning("change feed unavailable; updating the index directly", error=str(exc))
+            async with self._lock:
+                if suppressed:
+                    self.index.add(scope, number)
+                else:
+                    self.index.remove(scope, number)
+
+    async def run(self) -> None:
+        """Poll forever (cancel to stop). Store failures are logged; the index keeps its state."""
+        healthy = True
+        while True:
+            try:
+                await self.sync()
+                if not healthy:
+                    log.info("change feed recovered")
+                healthy = True
+            except StoreError as exc:
+                if healthy:
+                    log.warning("change feed poll failed", error=str(exc))
+                healthy = False
+            if self.on_health is not None:
+                self.on_health(healthy)
+            await anyio.sleep(self.interval)

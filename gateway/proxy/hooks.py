@@ -1,0 +1,84 @@
+"""Where a policy plugs into the proxy: one decision per message-carrying request.
+
+The proxy calls :meth:`Policy.on_submit` for every submit_sm, submit_multi and data_sm an ESME sends up,
+and :meth:`Policy.on_deliver` for every deliver_sm and data_sm the SMSC sends down. Both are synchronous
+so that the common case (forward unchanged) costs one call; work that must wait (a durable commit, a
+split into several submits) is returned as :class:`Defer` and runs in a task of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from gateway.smpp.constants import BindMode
+from gateway.smpp.pdu import Pdu
+
+if TYPE_CHECKING:
+    from gateway.config import AccountConfig
+
+
+@dataclass(slots=True)
+class Forward:
+    """Relay ``pdu`` to the other leg (the same object as received: its original bytes).
+
+    ``on_response``, if given, sees the other leg's response and returns the one to relay back.
+    """
+
+    pdu: Pdu
+    on_response: Callable[[Pdu], Pdu] | None = None
+
+
+@dataclass(slots=True)
+class Respond:
+    """Answer the request locally with ``pdu`` (the proxy sets the sequence number); relay nothing."""
+
+    pdu: Pdu
+
+
+@dataclass(slots=True)
+class Defer:
+    """Decide later: the proxy awaits ``work`` in a task, then acts on its Forward or Respond."""
+
+    work: Callable[[], Awaitable[Forward | Respond]]
+
+
+Decision = Forward | Respond | Defer
+
+
+class SessionInfo(Protocol):
+    """What a policy may know about, and do through, the session a message came from."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def account(self) -> AccountConfig: ...
+
+    @property
+    def bind_mode(self) -> BindMode: ...
+
+    async def transmit(self, pdu: Pdu) -> Pdu:
+        """Send a request up to this account's SMSC through a transmit-capable bind; its response."""
+        ...
+
+    async def send_to_esme(self, pdu: Pdu) -> Pdu | None:
+        """Send a request down to the ESME (for example a receipt); None if it cannot receive."""
+        ...
+
+
+class Policy(Protocol):
+    def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
+
+    def on_deliver(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
+
+
+class RelayPolicy:
+    """The null policy: everything passes unchanged."""
+
+    def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision:
+        return Forward(pdu)
+
+    def on_deliver(self, session: SessionInfo, pdu: Pdu) -> Decision:
+        return Forward(pdu)

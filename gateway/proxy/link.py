@@ -1,0 +1,376 @@
+"""A sans-IO :class:`~gateway.smpp.connection.Connection` driven over an anyio byte stream.
+
+The adapter loops: receive bytes → feed the core → hand each event to the owner's callback → queue the
+bytes the core produced for a single writer task. It keeps the link's timers (response timeouts,
+enquire_link on idle, the incomplete-PDU and inactivity limits) and turns the end of the stream into one
+``closed`` call, after failing every request still waiting for an answer (as aioquic's ``_ping_waiters``).
+
+Requests the proxy makes for itself (binds, keep-alives, confirmations) are awaited with
+:meth:`Link.request`; their answers never reach the owner's callback. Relayed requests carry a plain
+context object instead and their answers (or timeouts) go to the callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+
+from gateway.smpp.connection import (
+    Connection,
+    Event,
+    Outstanding,
+    Rejected,
+    Request,
+    Response,
+    State,
+    UnexpectedResponse,
+)
+from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.pdu import EnquireLink, EnquireLinkResp, Pdu, Unbind, UnbindResp, make_response
+
+#: Above this many queued octets, relaying into this link waits for the writer to catch up.
+HIGH_WATER = 4 * 1024 * 1024
+
+
+class LinkClosed(Exception):
+    """The link ended before the awaited response arrived."""
+
+
+class ResponseTimeout(Exception):
+    """No response within the link's response timeout."""
+
+
+@dataclass(slots=True)
+class Expired:
+    """A relayed request got no answer in time (or the link closed under it)."""
+
+    outstanding: Outstanding
+    closed: bool = False
+
+
+class _Waiter:
+    __slots__ = ("event", "result")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.result: Pdu | BaseException | None = None
+
+    def set(self, result: Pdu | BaseException) -> None:
+        self.result = result
+        self.event.set()
+
+
+@dataclass(slots=True)
+class LinkTimers:
+    """The link's time limits, in seconds (0 disables one)."""
+
+    enquire_link_interval: float = 30.0
+    inactivity_timeout: float = 120.0
+    incomplete_pdu_timeout: float = 10.0
+    tick: float = 0.1
+
+
+LinkHandler = Callable[["Link", "Event | Expired"], None]
+PduObserver = Callable[[str, str, Pdu], None]
+
+
+class Link:
+    """One SMPP connection: the core, its stream, and the tasks that move bytes between them."""
+
+    def __init__(
+        self,
+        stream: anyio.abc.ByteStream,
+        conn: Connection,
+        *,
+        name: str,
+        timers: LinkTimers | None = None,
+        log: Any = None,
+        observer: PduObserver | None = None,
+    ) -> None:
+        self.stream = stream
+        self.conn = conn
+        self.name = name
+        self.timers = timers or LinkTimers()
+        self.log = log if log is not None else structlog.get_logger().bind(link=name)
+        self.observer = observer
+        self.closed = False
+        self.close_reason = ""
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._wakeup = anyio.Event()
+        self._drained = anyio.Event()
+        self._drained.set()
+        self._handler: LinkHandler | None = None
+        self._done = anyio.Event()
+        self._last_sent = anyio.current_time()
+        self._partial_since: float | None = None
+
+    # --- running ---------------------------------------------------------------------------------
+
+    async def run(self, handler: LinkHandler) -> None:
+        """Serve the link until the stream ends or :meth:`close` is called."""
+        self._handler = handler
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer)
+                tg.start_soon(self._timer)
+                await self._reader()
+                tg.cancel_scope.cancel()
+        finally:
+            await self._shutdown()
+
+    async def _reader(self) -> None:
+        stream, conn = self.stream, self.conn
+        try:
+            while not self.closed:
+                try:
+                    data = await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self.close_reason = self.close_reason or "peer closed the connection"
+                    return
+                except OSError as exc:
+                    self.close_reason = self.close_reason or f"socket error: {exc}"
+                    return
+                now = anyio.current_time()
+                conn.receive_data(data, now)
+                self._dispatch()
+                self.flush()
+                if conn.broken is not None:
+                    self.close_reason = f"protocol error: {conn.broken}"
+                    self.log.warning("framing lost, closing", error=str(conn.broken))
+                    await self.wait_flushed(1.0)
+                    return
+                if conn.state is State.CLOSED:
+                    await self.wait_flushed(1.0)
+                    self.close_reason = self.close_reason or "unbound"
+                    return
+                if self._pending_size > HIGH_WATER:
+                    await self.wait_flushed(math.inf)
+        finally:
+            self.closed = True
+
+    def _dispatch(self) -> None:
+        conn, handler, observer = self.conn, self._handler, self.observer
+        assert handler is not None
+        while True:
+            event = conn.next_event()
+            if event is None:
+                break
+            if observer is not None:
+                if isinstance(event, Rejected):
+                    pass
+                else:
+                    observer(self.name, "in", event.pdu)
+            if type(event) is Response:
+                context = event.context
+                if type(context) is _Waiter:
+                    context.set(event.pdu)
+                    continue
+                if context is _KEEPALIVE:
+                    continue
+            elif type(event) is Request:
+                command_id = event.pdu.command_id
+                if command_id == CommandId.ENQUIRE_LINK:
+                    # Keep-alives are answered on each leg, never relayed (§4.11).
+                    conn.send_response(EnquireLinkResp(sequence_number=event.pdu.sequence_number))
+                    continue
+            elif type(event) is UnexpectedResponse:
+                self.log.info(
+                    "response matches no request",
+                    command=event.pdu.command_id.name.lower(),
+                    sequence=event.pdu.sequence_number,
+                )
+                continue
+            elif type(event) is Rejected:
+                self.log.info(
+                    "rejected pdu",
+                    error=str(event.error),
+                    status=f"0x{event.error.status:08x}",
+                )
+            handler(self, event)
+
+    async def _writer(self) -> None:
+        stream = self.stream
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            while self._pending:
+                data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+                self._pending.clear()
+                self._pending_size = 0
+                try:
+                    await stream.send(data)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                    self.close_reason = self.close_reason or "send failed"
+                    self.closed = True
+                    self._drained.set()
+                    await self._abort_stream()
+                    return
+                self._last_sent = anyio.current_time()
+            self._drained.set()
+
+    async def _timer(self) -> None:
+        conn, timers = self.conn, self.timers
+        while True:
+            await anyio.sleep(timers.tick)
+            now = anyio.current_time()
+            expired = conn.expire(now)
+            for waiting in expired:
+                context = waiting.context
+                if type(context) is _Waiter:
+                    context.set(ResponseTimeout(f"{waiting.command_id.name.lower()} timed out"))
+                elif context is _KEEPALIVE:
+                    await self._stop("enquire_link unanswered")
+                    return
+                elif self._handler is not None:
+                    self._handler(self, Expired(waiting))
+            if conn.has_partial_pdu:
+                if self._partial_since is None:
+                    self._partial_since = conn.last_received
+                limit = timers.incomplete_pdu_timeout
+                if limit and now - conn.last_received > limit:
+                    await self._stop("incomplete PDU timed out")
+                    return
+            else:
+                self._partial_since = None
+            idle = now - conn.last_received
+            if timers.inactivity_timeout and idle > timers.inactivity_timeout:
+                await self._stop("inactivity timeout")
+                return
+            if (
+                timers.enquire_link_interval
+                and idle > timers.enquire_link_interval
+                and now - self._last_sent > timers.enquire_link_interval
+                and conn.state not in (State.OPEN, State.UNBINDING, State.CLOSED)
+            ):
+                self.send_nowait(EnquireLink(), _KEEPALIVE)
+            self.flush()
+
+    async def _stop(self, reason: str) -> None:
+        self.close_reason = self.close_reason or reason
+        self.log.info("closing link", reason=reason)
+        self.closed = True
+        await self._abort_stream()
+
+    async def _abort_stream(self) -> None:
+        with anyio.CancelScope(shield=True):
+            # Closing a broken socket may fail in any way; it is gone either way.
+            with contextlib.suppress(Exception):
+                await self.stream.aclose()
+
+    async def _shutdown(self) -> None:
+        self.closed = True
+        for waiting in self.conn.abandon_all():
+            context = waiting.context
+            if type(context) is _Waiter:
+                context.set(LinkClosed(self.close_reason or "link closed"))
+            elif self._handler is not None and context is not _KEEPALIVE:
+                self._handler(self, Expired(waiting, closed=True))
+        self._drained.set()
+        await self._abort_stream()
+        self._done.set()
+
+    # --- sending ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Hand everything the core queued to the writer task."""
+        data = self.conn.data_to_send()
+        if data and not self.closed:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if self._drained.is_set():
+                self._drained = anyio.Event()
+            self._wakeup.set()
+
+    @property
+    def congested(self) -> bool:
+        return self._pending_size > HIGH_WATER
+
+    async def wait_flushed(self, timeout: float) -> None:
+        self.flush()
+        with anyio.move_on_after(timeout):
+            await self._drained.wait()
+
+    def send_nowait(self, pdu: Pdu, context: object = None) -> int:
+        """Send a request whose response goes to the handler with ``context``; returns its sequence."""
+        seq = self.conn.send_request(pdu, anyio.current_time(), context)
+        if self.observer is not None:
+            self.observer(self.name, "out", pdu)
+        self.flush()
+        return seq
+
+    def respond(self, pdu: Pdu, sequence_number: int | None = None) -> None:
+        self.conn.send_response(pdu, sequence_number)
+        if self.observer is not None:
+            self.observer(self.name, "out", pdu)
+        self.flush()
+
+    async def request(self, pdu: Pdu, timeout: float | None = None) -> Pdu:
+        """Send one of the proxy's own requests and wait for its response.
+
+        Raises ResponseTimeout, or LinkClosed when the link ends first.
+        """
+        if self.closed:
+            raise LinkClosed(self.close_reason or "link closed")
+        waiter = _Waiter()
+        self.send_nowait(pdu, waiter)
+        if timeout is None:
+            await waiter.event.wait()
+        else:
+            with anyio.move_on_after(timeout):
+                await waiter.event.wait()
+            if waiter.result is None:
+                raise ResponseTimeout(f"{pdu.command_id.name.lower()} timed out")
+        result = waiter.result
+        if isinstance(result, BaseException):
+            raise result
+        assert result is not None
+        return result
+
+    async def unbind(self, timeout: float) -> None:
+        """Unbind politely (bounded), then close."""
+        if not self.closed and self.conn.state in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX):
+            try:
+                await self.request(Unbind(), timeout)
+            except (LinkClosed, ResponseTimeout):
+                pass
+            except Exception as exc:
+                self.log.info("unbind failed", error=str(exc))
+        await self.wait_flushed(min(timeout, 1.0))
+        await self.close("unbound")
+
+    def answer_unbind(self, request: Pdu) -> None:
+        self.respond(UnbindResp(sequence_number=request.sequence_number))
+
+    async def close(self, reason: str = "closed") -> None:
+        if not self.closed:
+            self.close_reason = self.close_reason or reason
+            self.closed = True
+        await self._abort_stream()
+
+    async def wait_closed(self) -> None:
+        await self._done.wait()
+
+    def reject(self, request: Pdu, status: int) -> None:
+        """Answer a request with an error status."""
+        self.respond(make_response(request, status))
+
+
+_KEEPALIVE = object()
+
+__all__ = [
+    "CommandStatus",
+    "Expired",
+    "Link",
+    "LinkClosed",
+    "LinkHandler",
+    "LinkTimers",
+    "ResponseTimeout",
+]

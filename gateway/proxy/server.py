@@ -1,0 +1,264 @@
+"""The listening side of the proxy: accepts ESMEs, authenticates binds, tracks sessions."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import anyio
+import anyio.abc
+import structlog
+from anyio.streams.tls import TLSListener
+
+from gateway.config import AccountConfig, Config, UpstreamConfig
+from gateway.smpp.connection import Connection, Role
+from gateway.smpp.constants import BindMode, CommandStatus
+from gateway.smpp.errors import ProtocolError
+from gateway.smpp.pdu import Pdu
+
+from .hooks import Policy
+from .link import Link, LinkTimers, PduObserver
+from .session import EsmeSession
+from .throttle import BindThrottle
+from .upstream import bind_upstream, connect_upstream
+
+
+class ServiceBind:
+    """The proxy's own transmitter bind to one upstream, for messages it originates (confirmations)
+    on behalf of sessions that cannot transmit themselves (receiver-only ESMEs)."""
+
+    def __init__(self, proxy: Proxy, upstream: UpstreamConfig) -> None:
+        self.proxy = proxy
+        self.upstream = upstream
+        self._link: Link | None = None
+        self._lock = anyio.Lock()
+
+    async def request(self, pdu: Pdu) -> Pdu:
+        link = await self._get()
+        return await link.request(pdu, self.proxy.config.session.response_timeout)
+
+    async def _get(self) -> Link:
+        async with self._lock:
+            if self._link is None or self._link.closed:
+                proxy = self.proxy
+                log = proxy.log.bind(upstream=self.upstream.name, leg="service")
+                link = await connect_upstream(
+                    self.upstream, proxy.config.session, log=log, observer=proxy.observer
+                )
+                proxy.task_group.start_soon(link.run, self._on_event)
+                await bind_upstream(link, self.upstream, BindMode.TRANSMITTER)
+                self._link = link
+            return self._link
+
+    def _on_event(self, link: Link, event: Any) -> None:
+        from gateway.smpp.connection import Request
+        from gateway.smpp.constants import CommandId
+
+        if type(event) is Request and event.pdu.command_id == CommandId.UNBIND:
+            link.answer_unbind(event.pdu)
+
+    async def close(self) -> None:
+        if self._link is not None:
+            await self._link.unbind(1.0)
+
+
+class Proxy:
+    """Accepts ESME connections and runs one :class:`EsmeSession` per connection."""
+
+    def __init__(
+        self,
+        config: Config,
+        policy: Policy,
+        *,
+        log: Any = None,
+        observer: PduObserver | None = None,
+    ) -> None:
+        self.config = config
+        self.policy = policy
+        self.log = log if log is not None else structlog.get_logger("stopgate.proxy")
+        self.observer = observer
+        sec = config.security
+        self.throttle = BindThrottle(
+            max_failures=sec.max_failed_binds,
+            window=sec.failed_bind_window,
+            lockout=sec.lockout_seconds,
+            max_lockout=sec.max_lockout_seconds,
+        )
+        self.sessions: set[EsmeSession] = set()
+        self.session_counts: dict[str, int] = {}
+        self.ports: list[int] = []
+        self._services: dict[str, ServiceBind] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._accepting: anyio.CancelScope | None = None
+        self.on_rejected: Any = None
+
+    @property
+    def task_group(self) -> anyio.abc.TaskGroup:
+        assert self._tg is not None
+        return self._tg
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    def bound_sessions(self, account: str) -> int:
+        return self.session_counts.get(account, 0)
+
+    # --- serving ----------------------------------------------------------------------------------
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Listen and serve until cancelled or :meth:`shutdown`."""
+        listen = self.config.listen
+        listeners: list[anyio.abc.Listener[Any]] = []
+        tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.port)
+        tls_context = self._server_tls_context()
+        if tls_context is not None and listen.tls_port is None:
+            listeners.append(TLSListener(tcp, tls_context, standard_compatible=False))
+        else:
+            listeners.append(tcp)
+        if tls_context is not None and listen.tls_port is not None:
+            tls_tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.tls_port)
+            listeners.append(TLSListener(tls_tcp, tls_context, standard_compatible=False))
+        for listener in listeners:
+            sockname = _local_port(listener)
+            if sockname:
+                self.ports.append(sockname)
+        self.log.info("listening", host=listen.host, ports=self.ports)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            with anyio.CancelScope() as accepting:
+                self._accepting = accepting
+                async with anyio.create_task_group() as accept_group:
+                    for listener in listeners:
+                        accept_group.start_soon(listener.serve, self._handle, tg)
+                    task_status.started()
+            for listener in listeners:
+                await listener.aclose()
+            # Stopped accepting; sessions are drained by shutdown(), then everything left is cancelled.
+            tg.cancel_scope.cancel()
+
+    def _server_tls_context(self) -> ssl.SSLContext | None:
+        listen = self.config.listen
+        if listen.tls_cert is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(listen.tls_cert), str(listen.tls_key) if listen.tls_key else None)
+        return context
+
+    async def shutdown(self) -> None:
+        """Stop accepting, unbind every session (bounded by shutdown_grace), then stop."""
+        grace = self.config.session.shutdown_grace
+        self.log.info("shutting down", sessions=len(self.sessions), grace=grace)
+        if self._accepting is not None:
+            self._accepting.cancel()
+        async with anyio.create_task_group() as tg:
+            for session in list(self.sessions):
+                tg.start_soon(session.shutdown, grace)
+            for service in self._services.values():
+                tg.start_soon(service.close)
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    async def _handle(self, stream: anyio.abc.ByteStream) -> None:
+        peer = _peer_host(stream)
+        session_cfg = self.config.session
+        if len(self.sessions) >= session_cfg.max_connections:
+            self.log.warning("connection limit reached, refusing", peer=peer)
+            await stream.aclose()
+            return
+        conn = Connection(
+            Role.SMSC, response_timeout=session_cfg.response_timeout, max_pdu_size=session_cfg.max_pdu_size
+        )
+        timers = LinkTimers(
+            enquire_link_interval=session_cfg.enquire_link_interval,
+            inactivity_timeout=session_cfg.inactivity_timeout,
+            incomplete_pdu_timeout=session_cfg.incomplete_pdu_timeout,
+        )
+        link = Link(stream, conn, name="esme", timers=timers, log=self.log, observer=self.observer)
+        session = EsmeSession(self, link, peer)
+        self.sessions.add(session)
+        session.log.info("connected")
+        await session.run()
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    async def authenticate(self, bind: Pdu, peer: str) -> tuple[int, AccountConfig | None]:
+        """Check a bind's credentials; reserves a session slot on success."""
+        now = anyio.current_time()
+        if self.throttle.locked(peer, now):
+            return CommandStatus.ESME_RBINDFAIL, None
+        system_id: str = getattr(bind, "system_id", "")
+        password: str = getattr(bind, "password", "")
+        account = self.config.accounts.get(system_id)
+        if account is None:
+            self._failed_bind(peer, now, "unknown system_id", system_id)
+            return CommandStatus.ESME_RINVSYSID, None
+        if account.password_hash is not None:
+            ok = await anyio.to_thread.run_sync(account.verify_password, password)
+        else:
+            ok = account.verify_password(password)
+        if not ok:
+            self._failed_bind(peer, anyio.current_time(), "wrong password", system_id)
+            return CommandStatus.ESME_RINVPASWD, None
+        if self.session_counts.get(system_id, 0) >= account.max_sessions:
+            self.log.warning("too many sessions", account=system_id, limit=account.max_sessions)
+            return CommandStatus.ESME_RBINDFAIL, None
+        self.throttle.succeeded(peer)
+        self.session_counts[system_id] = self.session_counts.get(system_id, 0) + 1
+        return CommandStatus.ESME_ROK, account
+
+    def _failed_bind(self, peer: str, now: float, reason: str, system_id: str) -> None:
+        locked = self.throttle.failed(peer, now)
+        self.log.warning("bind refused", peer=peer, reason=reason, system_id=system_id, locked_out=locked)
+
+    def release_session_slot(self, account: AccountConfig) -> None:
+        count = self.session_counts.get(account.system_id, 0) - 1
+        if count > 0:
+            self.session_counts[account.system_id] = count
+        else:
+            self.session_counts.pop(account.system_id, None)
+
+    def session_bound(self, session: EsmeSession) -> None:
+        pass
+
+    def session_ended(self, session: EsmeSession) -> None:
+        self.sessions.discard(session)
+        if session.bound:
+            self.release_session_slot(session.account)
+
+    def rejected(self, leg: str, error: ProtocolError) -> None:
+        if self.on_rejected is not None:
+            self.on_rejected(leg, error)
+
+    async def service_request(self, upstream_name: str, pdu: Pdu) -> Pdu:
+        service = self._services.get(upstream_name)
+        if service is None:
+            service = self._services[upstream_name] = ServiceBind(self, self.config.upstreams[upstream_name])
+        return await service.request(pdu)
+
+    def reload(self, config: Config) -> None:
+        """Adopt a new configuration: new binds and policy decisions use it; sessions stay bound."""
+        self.config = config
+
+
+def _peer_host(stream: anyio.abc.ByteStream) -> str:
+    try:
+        address = stream.extra(anyio.abc.SocketAttribute.remote_address)
+    except anyio.TypedAttributeLookupError:
+        return "unknown"
+    if isinstance(address, tuple):
+        return str(address[0])
+    return str(address)
+
+
+def _local_port(listener: Any) -> int | None:
+    inner = getattr(listener, "listener", listener)
+    listeners = getattr(inner, "listeners", [inner])
+    for item in listeners:
+        try:
+            address = item.extra(anyio.abc.SocketAttribute.local_address)
+        except (anyio.TypedAttributeLookupError, AttributeError):
+            continue
+        if isinstance(address, tuple):
+            return int(address[1])
+    return None

@@ -1,0 +1,356 @@
+"""One ESME session and the upstream session held for it.
+
+Requests are relayed with their sequence numbers remapped on each leg: the core numbers what we send
+and hands back, with the response, the context we gave it (here the other leg's sequence number).
+Keep-alives are answered by each link itself. Message-carrying requests pass through the policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+
+from gateway.config import AccountConfig
+from gateway.smpp.connection import Rejected, Request, Response, State
+from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
+from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
+
+from .hooks import Decision, Defer, Forward, Respond
+from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .upstream import BindFailed, bind_upstream, connect_upstream
+
+if TYPE_CHECKING:
+    from .server import Proxy
+
+C = CommandId
+_SUBMITS = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM})
+_DELIVERS = frozenset({C.DELIVER_SM, C.DATA_SM})
+_BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
+
+
+class _Relay:
+    """Context of a relayed request whose response passes through a policy callback."""
+
+    __slots__ = ("on_response", "sequence_number")
+
+    def __init__(self, sequence_number: int, on_response: Any) -> None:
+        self.sequence_number = sequence_number
+        self.on_response = on_response
+
+
+class EsmeSession:
+    """An accepted ESME connection: bind, relay both ways, unbind."""
+
+    def __init__(self, proxy: Proxy, esme: Link, peer: str) -> None:
+        self.proxy = proxy
+        self.esme = esme
+        self.peer = peer
+        self.session_id = uuid.uuid4().hex[:12]
+        self.upstream: Link | None = None
+        self._account: AccountConfig | None = None
+        self._bind_mode: BindMode | None = None
+        self._binding = False
+        self._closing = False
+        self._tg: anyio.abc.TaskGroup | None = None
+        self.log = proxy.log.bind(session=self.session_id, peer=peer)
+        esme.log = self.log.bind(leg="esme")
+        self.window = proxy.config.session.window
+
+    # --- SessionInfo (what a policy sees) ---------------------------------------------------------
+
+    @property
+    def account(self) -> AccountConfig:
+        assert self._account is not None
+        return self._account
+
+    @property
+    def bind_mode(self) -> BindMode:
+        assert self._bind_mode is not None
+        return self._bind_mode
+
+    @property
+    def bound(self) -> bool:
+        return self._account is not None
+
+    async def transmit(self, pdu: Pdu) -> Pdu:
+        """Send a request upstream through a transmit-capable bind (ours, or the proxy's own)."""
+        upstream = self.upstream
+        timeout = self.proxy.config.session.response_timeout
+        if upstream is not None and not upstream.closed and self.bind_mode.can_transmit:
+            return await upstream.request(pdu, timeout)
+        return await self.proxy.service_request(self.account.upstream, pdu)
+
+    async def send_to_esme(self, pdu: Pdu) -> Pdu | None:
+        if self._bind_mode is None or not self._bind_mode.can_receive or self.esme.closed:
+            return None
+        return await self.esme.request(pdu, self.proxy.config.session.response_timeout)
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._bind_deadline)
+                await self.esme.run(self._on_esme)
+                self._closing = True
+                if self.upstream is not None and not self.upstream.closed:
+                    await self.upstream.unbind(self.proxy.config.session.response_timeout)
+                tg.cancel_scope.cancel()
+        finally:
+            self.proxy.session_ended(self)
+            self.log.info("session ended", reason=self.esme.close_reason)
+
+    async def _bind_deadline(self) -> None:
+        await anyio.sleep(self.proxy.config.session.bind_timeout)
+        if not self.bound and not self._binding:
+            self.log.info("no bind in time, closing")
+            await self.esme.close("bind timeout")
+
+    async def shutdown(self, grace: float) -> None:
+        """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
+        self._closing = True
+        with anyio.move_on_after(grace):
+            if self.bound and not self.esme.closed:
+                with contextlib.suppress(LinkClosed, ResponseTimeout):
+                    await self.esme.request(Unbind(), min(grace, 2.0))
+            upstream = self.upstream
+            while upstream is not None and not upstream.closed and upstream.conn.outstanding:
+                await anyio.sleep(0.05)
+            if upstream is not None:
+                await upstream.unbind(min(grace, 2.0))
+        await self.esme.close("shutdown")
+        if self.upstream is not None:
+            await self.upstream.close("shutdown")
+
+    # --- binding ----------------------------------------------------------------------------------
+
+    async def _bind(self, request: Pdu) -> None:
+        proxy = self.proxy
+        status, account = await proxy.authenticate(request, self.peer)
+        if account is None:
+            self.esme.reject(request, status)
+            self._binding = False
+            if proxy.throttle.locked(self.peer, anyio.current_time()):
+                await self.esme.wait_flushed(1.0)
+                await self.esme.close("locked out")
+            return
+        mode = BindMode(request.command_id)
+        upstream_cfg = proxy.config.upstreams[account.upstream]
+        log = self.log.bind(account=account.system_id, upstream=upstream_cfg.name)
+        try:
+            link = await connect_upstream(
+                upstream_cfg, proxy.config.session, log=log.bind(leg="upstream"), observer=proxy.observer
+            )
+        except BindFailed as exc:
+            log.warning("upstream unreachable", error=str(exc))
+            self._bind_failed(request, account)
+            return
+        self.upstream = link
+        assert self._tg is not None
+        self._tg.start_soon(self._run_upstream, link)
+        try:
+            resp = await bind_upstream(link, upstream_cfg, mode)
+        except BindFailed as exc:
+            log.warning("upstream bind failed", error=str(exc))
+            await link.close("bind failed")
+            self.upstream = None
+            self._bind_failed(request, account)
+            return
+        if self.esme.closed:
+            await link.unbind(1.0)
+            return
+        self._account, self._bind_mode = account, mode
+        self.log = log
+        self.esme.log = log.bind(leg="esme")
+        proxy.session_bound(self)
+        system_id = getattr(resp, "system_id", "") or upstream_cfg.name
+        self.esme.respond(
+            make_response(
+                request,
+                system_id=system_id[:15],
+                tlvs=(Tlv(Tag.SC_INTERFACE_VERSION, bytes((SMPP_VERSION_34,))),),
+            )
+        )
+        self._binding = False
+        log.info("bound", mode=mode.name.lower())
+
+    def _bind_failed(self, request: Pdu, account: AccountConfig) -> None:
+        self.proxy.release_session_slot(account)
+        self.esme.reject(request, CommandStatus.ESME_RBINDFAIL)
+        self._binding = False
+
+    async def _run_upstream(self, link: Link) -> None:
+        await link.run(self._on_upstream)
+        if self.upstream is link and not self._closing and not self.esme.closed:
+            self.log.warning("upstream lost, closing the ESME session", reason=link.close_reason)
+            self._closing = True
+            await self.esme.unbind(1.0)
+
+    # --- ESME → upstream --------------------------------------------------------------------------
+
+    def _on_esme(self, link: Link, event: Any) -> None:
+        event_type = type(event)
+        if event_type is Request:
+            pdu: Pdu = event.pdu
+            command_id = pdu.command_id
+            if command_id in _SUBMITS:
+                self._decide_up(self.proxy.policy.on_submit(self, pdu), pdu)
+            elif command_id in _BINDS:
+                if self._binding:
+                    link.reject(pdu, CommandStatus.ESME_RALYBND)
+                else:
+                    self._binding = True
+                    self._spawn(self._bind, pdu)
+            elif command_id == C.UNBIND:
+                self._spawn(self._esme_unbind, pdu)
+            else:  # query_sm, cancel_sm, replace_sm
+                self._forward_up(pdu, pdu.sequence_number, None)
+        elif event_type is Response:
+            self._relay_response(self.upstream, event.pdu, event.context)
+        elif event_type is Expired:
+            self._expired(self.upstream, event, CommandStatus.ESME_RX_T_APPN)
+        elif event_type is Rejected:
+            self.proxy.rejected("esme", event.error)
+
+    def _decide_up(self, decision: Decision, pdu: Pdu) -> None:
+        decision_type = type(decision)
+        if decision_type is Forward:
+            self._forward_up(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
+        elif decision_type is Respond:
+            self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
+        else:
+            self._spawn(self._deferred, decision, pdu, True)
+
+    def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any) -> None:
+        upstream = self.upstream
+        if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
+            self.esme.respond(make_response(pdu, CommandStatus.ESME_RSYSERR), esme_sequence)
+            return
+        if upstream.conn.outstanding >= self.window:
+            self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), esme_sequence)
+            return
+        context: object = esme_sequence if on_response is None else _Relay(esme_sequence, on_response)
+        upstream.send_nowait(pdu, context)
+
+    async def _esme_unbind(self, request: Pdu) -> None:
+        self._closing = True
+        upstream = self.upstream
+        if upstream is not None:
+            with anyio.move_on_after(self.proxy.config.session.shutdown_grace):
+                while not upstream.closed and upstream.conn.outstanding:
+                    await anyio.sleep(0.02)
+            await upstream.unbind(self.proxy.config.session.response_timeout)
+        self.esme.answer_unbind(request)
+        await self.esme.wait_flushed(1.0)
+        await self.esme.close("unbound by ESME")
+
+    # --- upstream → ESME --------------------------------------------------------------------------
+
+    def _on_upstream(self, link: Link, event: Any) -> None:
+        event_type = type(event)
+        if event_type is Response:
+            self._relay_response(self.esme, event.pdu, event.context)
+        elif event_type is Request:
+            pdu: Pdu = event.pdu
+            command_id = pdu.command_id
+            if command_id in _DELIVERS:
+                self._decide_down(self.proxy.policy.on_deliver(self, pdu), pdu)
+            elif command_id == C.UNBIND:
+                self._spawn(self._upstream_unbind, pdu)
+            elif command_id == C.ALERT_NOTIFICATION:
+                if not self.esme.closed and self.esme.conn.state in (State.BOUND_RX, State.BOUND_TRX):
+                    self.esme.send_nowait(pdu)
+            else:
+                link.reject(pdu, CommandStatus.ESME_RINVCMDID)
+        elif event_type is Expired:
+            self._expired(self.esme, event, CommandStatus.ESME_RSYSERR)
+        elif event_type is Rejected:
+            self.proxy.rejected("upstream", event.error)
+
+    def _decide_down(self, decision: Decision, pdu: Pdu) -> None:
+        decision_type = type(decision)
+        if decision_type is Forward:
+            self._forward_down(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
+        elif decision_type is Respond:
+            assert self.upstream is not None
+            self.upstream.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
+        else:
+            self._spawn(self._deferred, decision, pdu, False)
+
+    def _forward_down(self, pdu: Pdu, upstream_sequence: int, on_response: Any) -> None:
+        upstream = self.upstream
+        if upstream is None:
+            return
+        esme = self.esme
+        if esme.closed or esme.conn.state not in (State.BOUND_RX, State.BOUND_TRX):
+            upstream.respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN), upstream_sequence)
+            return
+        if esme.conn.outstanding >= self.window:
+            upstream.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), upstream_sequence)
+            return
+        context: object = upstream_sequence if on_response is None else _Relay(upstream_sequence, on_response)
+        esme.send_nowait(pdu, context)
+
+    async def _upstream_unbind(self, request: Pdu) -> None:
+        self._closing = True
+        if self.bound and not self.esme.closed:
+            with contextlib.suppress(LinkClosed, ResponseTimeout):
+                await self.esme.request(Unbind(), self.proxy.config.session.response_timeout)
+        if self.upstream is not None:
+            self.upstream.answer_unbind(request)
+            await self.upstream.wait_flushed(1.0)
+            await self.upstream.close("unbound by SMSC")
+        await self.esme.close("unbound by SMSC")
+
+    # --- both directions --------------------------------------------------------------------------
+
+    @staticmethod
+    def _relay_response(target: Link | None, pdu: Pdu, context: object) -> None:
+        if target is None or target.closed:
+            return
+        if type(context) is int:
+            target.respond(pdu, context)
+        elif type(context) is _Relay:
+            target.respond(context.on_response(pdu), context.sequence_number)
+
+    def _expired(self, requester: Link | None, event: Expired, status: int) -> None:
+        """A relayed request got no answer: the side that asked gets an error, never silence."""
+        if requester is None or requester.closed:
+            return
+        waiting = event.outstanding
+        context = waiting.context
+        sequence = context if type(context) is int else getattr(context, "sequence_number", None)
+        if sequence is None:
+            return
+        requester.respond(response_for(waiting.command_id, sequence, status))
+        self.log.info(
+            "relayed request unanswered",
+            command=waiting.command_id.name.lower(),
+            closed=event.closed,
+            status=f"0x{status:08x}",
+        )
+
+    async def _deferred(self, decision: Defer, pdu: Pdu, upward: bool) -> None:
+        try:
+            outcome = await decision.work()
+        except Exception:
+            self.log.exception("policy failed; answering with a temporary error")
+            outcome = Respond(
+                make_response(pdu, CommandStatus.ESME_RSYSERR if upward else CommandStatus.ESME_RX_T_APPN)
+            )
+        if upward:
+            self._decide_up(outcome, pdu)
+        else:
+            self._decide_down(outcome, pdu)
+
+    def _spawn(self, func: Any, *args: Any) -> None:
+        assert self._tg is not None
+        self._tg.start_soon(func, *args)
+
+
+_BOUND = (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX)

@@ -1,0 +1,262 @@
+"""In-memory :class:`Store` for unit tests: same semantics as the SQLite backend, no durability.
+
+Set ``store.fail = True`` to make every write (and :meth:`check_writable`) raise
+:class:`StoreError`, as a full disk or a read-only remount would.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from anyio.lowlevel import checkpoint
+
+from gateway.store.base import (
+    Store,
+    check_limit,
+    check_stateless,
+    check_suppressing,
+    check_unsuppressing,
+)
+from gateway.store.model import (
+    Change,
+    Channel,
+    Event,
+    EventType,
+    StoreClosedError,
+    StoreError,
+    Suppression,
+    as_utc,
+    utcnow,
+)
+
+Key = tuple[str, str]
+
+
+class MemoryStore(Store):
+    """Dicts and lists; data survives ``close()`` / ``open()`` of the same instance."""
+
+    def __init__(self) -> None:
+        #: When True, every write raises :class:`StoreError` (fault injection).
+        self.fail = False
+        self._open = False
+        self._events: list[Event] = []  # self._events[i].id == i + 1
+        self._suppressions: dict[Key, Suppression] = {}
+        self._keys: list[Key] = []  # sorted keys of self._suppressions
+        self._changes: list[Change] = []
+        self._change_ids: list[int] = []
+        self._sent: dict[tuple[str, str, str], int] = {}
+        self._last: dict[Key, tuple[str, datetime]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def _read(self) -> None:
+        await checkpoint()
+        if not self._open:
+            raise StoreClosedError("store is not open")
+
+    async def _write(self) -> None:
+        await self._read()
+        if self.fail:
+            raise StoreError("simulated store failure (MemoryStore.fail is set)")
+
+    # -- state changes -------------------------------------------------------------------------
+
+    def _append(self, event: Event, suppressed: bool | None) -> Event:
+        stored = dataclasses.replace(event, id=len(self._events) + 1)
+        self._events.append(stored)
+        if suppressed is not None:
+            assert stored.id is not None
+            self._changes.append(Change(stored.id, stored.scope, stored.number, suppressed))
+            self._change_ids.append(stored.id)
+        return stored
+
+    def _suppress(self, key: Key, event: Event) -> None:
+        assert event.id is not None
+        self._suppressions[key] = Suppression(
+            scope=event.scope,
+            number=event.number,
+            since=event.ts,
+            channel=event.channel.value,
+            keyword=event.keyword,
+            reason=event.reason,
+            event_id=event.id,
+        )
+        bisect.insort(self._keys, key)
+
+    async def opt_out(self, event: Event) -> bool:
+        check_suppressing(event)
+        await self._write()
+        key = (event.scope, event.number)
+        if key in self._suppressions:
+            self._append(event, None)
+            return False
+        self._suppress(key, self._append(event, True))
+        return True
+
+    async def opt_in(self, event: Event) -> bool:
+        check_unsuppressing(event)
+        await self._write()
+        key = (event.scope, event.number)
+        if key not in self._suppressions:
+            self._append(event, None)
+            return False
+        self._append(event, False)
+        del self._suppressions[key]
+        del self._keys[bisect.bisect_left(self._keys, key)]
+        return True
+
+    async def append_events(self, events: Sequence[Event]) -> None:
+        check_stateless(events)
+        await self._write()
+        for event in events:
+            self._append(event, None)
+
+    async def import_suppressions(
+        self,
+        rows: Iterable[tuple[str, str]],
+        *,
+        channel: Channel,
+        reason: str | None,
+        account: str | None = None,
+    ) -> int:
+        await self._write()
+        new = sorted({(scope, number) for scope, number in rows} - self._suppressions.keys())
+        ts = utcnow()
+        for scope, number in new:
+            event = Event(
+                type=EventType.IMPORT,
+                number=number,
+                scope=scope,
+                channel=channel,
+                account=account,
+                reason=reason,
+                ts=ts,
+            )
+            self._suppress((scope, number), self._append(event, True))
+        return len(new)
+
+    # -- suppressions --------------------------------------------------------------------------
+
+    async def get_suppression(self, scope: str, number: str) -> Suppression | None:
+        await self._read()
+        return self._suppressions.get((scope, number))
+
+    async def list_suppressions(
+        self,
+        scope: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Suppression]:
+        check_limit(limit)
+        await self._read()
+        start = 0
+        if after is not None:
+            start = bisect.bisect_right(self._keys, (after[0], after[1]))
+        if scope is not None:
+            start = max(start, bisect.bisect_left(self._keys, (scope, "")))
+        out: list[Suppression] = []
+        for key in self._keys[start:]:
+            if len(out) >= limit:
+                break
+            if scope is not None and key[0] != scope:
+                if key[0] > scope:
+                    break
+                continue
+            out.append(self._suppressions[key])
+        return out
+
+    async def load_suppressions(self, batch: int = 100_000) -> AsyncIterator[list[tuple[str, str]]]:
+        check_limit(batch)
+        await self._read()
+        keys = list(self._keys)
+        for start in range(0, len(keys), batch):
+            yield keys[start : start + batch]
+
+    # -- events --------------------------------------------------------------------------------
+
+    async def events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        number: str | None = None,
+        types: Sequence[EventType] | None = None,
+        scope: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        if limit is not None:
+            check_limit(limit)
+        await self._read()
+        since = None if since is None else as_utc(since)
+        until = None if until is None else as_utc(until)
+        wanted = None if types is None else {EventType(t) for t in types}
+        out: list[Event] = []
+        for event in self._events[max(after_id, 0) :]:
+            if limit is not None and len(out) >= limit:
+                break
+            if (
+                (since is None or event.ts >= since)
+                and (until is None or event.ts < until)
+                and (number is None or event.number == number)
+                and (wanted is None or event.type in wanted)
+                and (scope is None or event.scope == scope)
+            ):
+                out.append(event)
+        return out
+
+    # -- change feed ---------------------------------------------------------------------------
+
+    async def changes_since(self, after_id: int, limit: int = 10_000) -> list[Change]:
+        check_limit(limit)
+        await self._read()
+        start = bisect.bisect_right(self._change_ids, after_id)
+        return self._changes[start : start + limit]
+
+    async def last_change_id(self) -> int:
+        await self._read()
+        return self._change_ids[-1] if self._change_ids else 0
+
+    # -- report counters -----------------------------------------------------------------------
+
+    async def add_sent_counts(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        await self._write()
+        for key, count in counts.items():
+            self._sent[key] = self._sent.get(key, 0) + count
+
+    async def record_last_campaigns(self, rows: Sequence[tuple[str, str, str, datetime]]) -> None:
+        await self._write()
+        for scope, number, campaign, ts in rows:
+            ts = as_utc(ts)
+            current = self._last.get((scope, number))
+            if current is None or ts >= current[1]:
+                self._last[(scope, number)] = (campaign, ts)
+
+    async def last_campaign(self, scope: str, number: str) -> str | None:
+        await self._read()
+        current = self._last.get((scope, number))
+        return None if current is None else current[0]
+
+    async def sent_counts(
+        self, since_day: str | None = None, scope: str | None = None
+    ) -> list[tuple[str, str, str, int]]:
+        await self._read()
+        return [
+            (day, sc, campaign, count)
+            for (day, sc, campaign), count in sorted(self._sent.items())
+            if (since_day is None or day >= since_day) and (scope is None or sc == scope)
+        ]
+
+    # -- health --------------------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        await self._write()
