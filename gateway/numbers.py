@@ -8,7 +8,7 @@ Decisions the caller must know
     * A number is accepted when libphonenumber says it is *possible* for its country (right number
       of digits), not only when it is *valid* (allocated): reserved test ranges such as the UK's
       07700 900xxx must work. "Possible only locally" (a US number without its area code) is
-      rejected, since it cannot be written in E.164.
+      rejected, since it cannot be written in E.164, and so is anything over 15 digits.
     * :func:`normalize_number` returns ``None`` for anything that is not a subscriber number:
       alphanumeric senders (TON 5), empty strings, letters, short codes (``88088``), too short or too
       long digit strings. Short codes are still valid *reply* addresses; see :func:`is_replyable`.

@@ -33,6 +33,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.smpp import codec
 from gateway.smpp.codec import decode, encode, encode_fields, parse_header
@@ -49,10 +50,11 @@ from gateway.smpp.connection import (
 from gateway.smpp.constants import HEADER_SIZE, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.pdu import (
-    PDU_CLASSES,
     AlertNotification,
+    Bind,
     BindReceiver,
     BindReceiverResp,
+    BindResp,
     BindTransceiver,
     BindTransceiverResp,
     BindTransmitter,
@@ -98,7 +100,7 @@ def seed_pdus() -> list[Pdu]:
         Tlv(Tag.SAR_TOTAL_SEGMENTS, b"\x02"),
         Tlv(Tag.SAR_SEGMENT_SEQNUM, b"\x01"),
     )
-    text = {"source_addr": "Stopgate", "destination_addr": "447700900123"}
+    text: dict[str, Any] = {"source_addr": "Stopgate", "destination_addr": "447700900123"}
     return [
         BindTransmitter(sequence_number=1, system_id="esme", password="pw", system_type="VMS"),
         BindReceiver(sequence_number=1, system_id="rx", password="secret", address_range="^447"),
@@ -134,14 +136,18 @@ def seed_pdus() -> list[Pdu]:
             dests=(Dest(1, 1, 1, "447700900001"), Dest(2, 0, 0, "friends")),
             short_message=b"hi",
         ),
-        SubmitMultiResp(sequence_number=3, message_id="m1", unsuccess_smes=(UnsuccessSme(1, 1, "4477", 0x0B),)),
+        SubmitMultiResp(
+            sequence_number=3, message_id="m1", unsuccess_smes=(UnsuccessSme(1, 1, "4477", 0x0B),)
+        ),
         DataSm(sequence_number=3, data_coding=8, tlvs=(Tlv(Tag.MESSAGE_PAYLOAD, b"\x00H\x00i"),), **text),
         DataSmResp(sequence_number=3, message_id="d1", tlvs=(Tlv(Tag.DELIVERY_FAILURE_REASON, b"\x02"),)),
         QuerySm(sequence_number=3, message_id="abc123", source_addr="447700900123"),
         QuerySmResp(sequence_number=3, message_id="abc123", final_date="250411120000004+", message_state=2),
         CancelSm(sequence_number=3, message_id="abc123", source_addr="447700900123"),
         CancelSmResp(sequence_number=3),
-        ReplaceSm(sequence_number=3, message_id="abc123", short_message=b"new", validity_period="000001000000000R"),
+        ReplaceSm(
+            sequence_number=3, message_id="abc123", short_message=b"new", validity_period="000001000000000R"
+        ),
         ReplaceSmResp(sequence_number=3),
         AlertNotification(sequence_number=2, source_addr="447700900123", esme_addr="12345"),
     ]
@@ -311,16 +317,23 @@ def _frame(pdu: Pdu) -> bytes:
     return encode_fields(pdu)
 
 
-def _bound(role: Role, bind: type[Pdu]) -> Connection:
+_BIND_RESP: dict[type[Bind], type[BindResp]] = {
+    BindTransmitter: BindTransmitterResp,
+    BindReceiver: BindReceiverResp,
+    BindTransceiver: BindTransceiverResp,
+}
+
+
+def _bound(role: Role, bind: type[Bind]) -> Connection:
     conn = Connection(role)
     if role is Role.ESME:
         seq = conn.send_request(bind(system_id="esme"), 0.0)
-        conn.receive_data(_frame(PDU_CLASSES[bind.command_id | 0x80000000](sequence_number=seq)), 0.0)
+        conn.receive_data(_frame(_BIND_RESP[bind](sequence_number=seq)), 0.0)
         events = list(conn.events())
     else:
         conn.receive_data(_frame(bind(sequence_number=1, system_id="esme")), 0.0)
         events = list(conn.events())
-        conn.send_response(PDU_CLASSES[bind.command_id | 0x80000000](sequence_number=1, system_id="SMSC"))
+        conn.send_response(_BIND_RESP[bind](sequence_number=1, system_id="SMSC"))
     assert len(events) == 1 and conn.state.name.startswith("BOUND"), (events, conn.state)
     conn.data_to_send()
     return conn

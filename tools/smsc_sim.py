@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -381,6 +382,7 @@ class SimulatedSmsc:
         self.counters: Counter[str] = Counter()
         # faults
         self._stalled = False
+        self._stall_binds = False
         self._drop_enquire_link_resp = False
         self._delay = 0.0
         self._throttle_left = 0
@@ -564,14 +566,18 @@ class SimulatedSmsc:
         self._nack_status = int(status)
         self._rearm()
 
-    def stall(self, on: bool = True, *, enquire_link: bool = False) -> None:
-        """Stop answering requests (binds, submits, unbinds, ...) while still reading them; the ones
-        that arrive meanwhile are never answered. enquire_link is still answered unless
+    def stall(self, on: bool = True, *, enquire_link: bool = False, binds: bool = False) -> None:
+        """Stop answering message requests (submit_sm, submit_multi, data_sm, query_sm, cancel_sm,
+        replace_sm) while still reading them; the ones that arrive meanwhile are never answered.
+        Binds, unbinds and enquire_link are still answered unless ``binds`` (binds and unbinds) or
         ``enquire_link`` is true."""
         self._stalled = bool(on)
+        self._stall_binds = bool(on and binds)
         self._drop_enquire_link_resp = bool(on and enquire_link)
         self._rearm()
-        self.log.info("stall", on=self._stalled, enquire_link=self._drop_enquire_link_resp)
+        self.log.info(
+            "stall", on=self._stalled, binds=self._stall_binds, enquire_link=self._drop_enquire_link_resp
+        )
 
     def respond_delay(self, seconds: float) -> None:
         """Hold every response to a message request (submits, query/cancel/replace) this long."""
@@ -584,7 +590,7 @@ class SimulatedSmsc:
 
     def reset_faults(self) -> None:
         self._throttle_left = self._fail_left = self._nack_left = 0
-        self._stalled = self._drop_enquire_link_resp = self._refusing_binds = False
+        self._stalled = self._stall_binds = self._drop_enquire_link_resp = self._refusing_binds = False
         self._delay = 0.0
         self._rearm()
 
@@ -592,6 +598,7 @@ class SimulatedSmsc:
     def faults(self) -> dict[str, Any]:
         return {
             "stalled": self._stalled,
+            "stall_binds": self._stall_binds,
             "stall_enquire_link": self._drop_enquire_link_resp,
             "delay": self._delay,
             "throttle_left": self._throttle_left,
@@ -644,7 +651,7 @@ class SimulatedSmsc:
                 self._on_bind(session, link, pdu)
             elif command_id == C.UNBIND:
                 self.counters["unbinds"] += 1
-                if self._stalled:
+                if self._stall_binds:
                     return
                 link.answer_unbind(pdu)
                 link.log.info("unbind", system_id=session.system_id)
@@ -672,7 +679,7 @@ class SimulatedSmsc:
             record = self._faulty_submit(session, link, pdu)
         else:
             self._next_id += 1
-            message_id = f"{self.message_id_prefix}{self._next_id:x}"
+            message_id = f"{self.message_id_prefix}{self._next_id:08x}"
             if pdu.command_id == C.SUBMIT_SM:
                 resp: Pdu = SubmitSmResp(sequence_number=pdu.sequence_number, message_id=message_id)
             elif pdu.command_id == C.SUBMIT_MULTI:
@@ -716,7 +723,7 @@ class SimulatedSmsc:
         else:
             status = S.ESME_ROK
             self._next_id += 1
-            message_id = f"{self.message_id_prefix}{self._next_id:x}"
+            message_id = f"{self.message_id_prefix}{self._next_id:08x}"
             resp = make_response(pdu, status, message_id=message_id)
         self._rearm()
         self._answer(link, resp)
@@ -738,7 +745,7 @@ class SimulatedSmsc:
         return True
 
     def _on_bind(self, session: Session, link: Link, pdu: Any) -> None:
-        if self._stalled:
+        if self._stall_binds:
             self.counters["stalled"] += 1
             return
         system_id: str = pdu.system_id
@@ -1043,11 +1050,15 @@ def _message_octets(text: str | None, data: bytes | None, data_coding: int) -> b
     return bytes(data)
 
 
-def _on(command: Mapping[str, Any]) -> bool:
-    value = command.get("on", True)
+def _flag(command: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    value = command.get(key, default)
     if not isinstance(value, bool):
-        raise ValueError(f"'on' must be true or false, not {value!r}")
+        raise ValueError(f"{key!r} must be true or false, not {value!r}")
     return value
+
+
+def _on(command: Mapping[str, Any]) -> bool:
+    return _flag(command, "on", True)
 
 
 def _int(command: Mapping[str, Any], key: str, default: int | None = None) -> int:
@@ -1138,10 +1149,7 @@ async def _cmd_generic_nack(smsc: SimulatedSmsc, command: Mapping[str, Any]) -> 
 
 
 async def _cmd_stall(smsc: SimulatedSmsc, command: Mapping[str, Any]) -> dict[str, Any]:
-    enquire_link = command.get("enquire_link", False)
-    if not isinstance(enquire_link, bool):
-        raise ValueError("'enquire_link' must be true or false")
-    smsc.stall(_on(command), enquire_link=enquire_link)
+    smsc.stall(_on(command), enquire_link=_flag(command, "enquire_link"), binds=_flag(command, "binds"))
     return {"faults": smsc.faults}
 
 
@@ -1193,7 +1201,7 @@ CONTROL_COMMANDS: Final[dict[str, ControlHandler]] = {
     "throttle": _cmd_throttle,  # n
     "fail": _cmd_fail,  # n, status (default 8)
     "generic_nack": _cmd_generic_nack,  # n, status (default 8)
-    "stall": _cmd_stall,  # on, enquire_link (false)
+    "stall": _cmd_stall,  # on, enquire_link (false), binds (false)
     "delay": _cmd_delay,  # seconds
     "refuse_binds": _cmd_refuse_binds,  # on
     "receipts": _cmd_receipts,  # on, delay
@@ -1328,14 +1336,31 @@ def _run_selftest(args: argparse.Namespace) -> int:
                     print("simulator did not start", file=sys.stderr)
                     return 1
                 time.sleep(0.05)
-        rates = [selftest("127.0.0.1", port, args.count, args.window) for _ in range(args.rounds)]
+        rates = []
+        for _ in range(args.rounds):
+            cpu_before = _cpu_seconds(server.pid)
+            rate = selftest("127.0.0.1", port, args.count, args.window)
+            cpu = _cpu_seconds(server.pid) - cpu_before
+            per_cpu = ""
+            if cpu > 0:
+                per_cpu = f", simulator CPU {cpu:.2f} s = {args.count / cpu:,.0f} msg per CPU-second"
+            print(f"{args.count} submit_sm, window {args.window}: {rate:,.0f} msg/s{per_cpu}")
+            rates.append(rate)
     finally:
         server.terminate()
         server.wait(5)
-    for rate in rates:
-        print(f"{args.count} submit_sm, window {args.window}: {rate:,.0f} msg/s")
     print(f"best: {max(rates):,.0f} msg/s")
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0.0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- command line -----------------------------------------------------------------------------------
@@ -1350,7 +1375,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--receipts", action="store_true", help="send a receipt for every accepted submit")
     parser.add_argument("--receipt-delay", type=float, default=0.0, help="seconds before a receipt")
     parser.add_argument("--message-id-prefix", default="")
-    parser.add_argument("--keep", type=int, default=100_000, help="received records kept (0: unlimited)")
+    parser.add_argument("--keep", type=int, default=10_000, help="received records kept (0: unlimited)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log-format", default="auto", choices=["auto", "json", "console"])
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop if it is installed")

@@ -179,7 +179,10 @@ class Link:
                 command_id = event.pdu.command_id
                 if command_id == CommandId.ENQUIRE_LINK:
                     # Keep-alives are answered on each leg, never relayed (§4.11).
-                    conn.send_response(EnquireLinkResp(sequence_number=event.pdu.sequence_number))
+                    resp = EnquireLinkResp(sequence_number=event.pdu.sequence_number)
+                    conn.send_response(resp)
+                    if observer is not None:
+                        observer(self.name, "out", resp)
                     continue
             elif type(event) is UnexpectedResponse:
                 self.log.info(
