@@ -694,12 +694,14 @@ def pdu_strategy(cls: type[Pdu]) -> st.SearchStrategy[Pdu]:
     return st.builds(cls, **{name: field_strategy(cls, name) for name in names})
 
 
-any_pdu = st.sampled_from(sorted(PDU_CLASSES.values(), key=lambda c: c.command_id)).flatmap(pdu_strategy)
+ALL_CLASSES = sorted(PDU_CLASSES.values(), key=lambda c: c.command_id)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(any_pdu)
-def test_roundtrip_generated_pdus(pdu: Pdu) -> None:
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=[c.command_id.name.lower() for c in ALL_CLASSES])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_roundtrip_generated_pdus(cls: type[Pdu], data: st.DataObject) -> None:
+    pdu = data.draw(pdu_strategy(cls))
     frame = encode_fields(pdu)
     assert parse_header(frame)[0] == len(frame)
     decoded = decode(frame)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from gateway.smpp.codec import decode, encode_fields
 from gateway.smpp.connection import (
@@ -535,6 +535,23 @@ class SessionMachine(RuleBasedStateMachine):
         for event in events:
             if isinstance(event, Request) and event.pdu.command_id.has_response:
                 self.pending.append((conn, event.pdu))
+
+    @initialize(mode=st.sampled_from([None, *BindMode]))
+    def start(self, mode: BindMode | None) -> None:
+        if mode is not None:
+            self.pair.bind(mode)
+
+    @rule(esme=st.booleans())
+    def unbind(self, esme: bool) -> None:
+        """A whole unbind exchange, so that CLOSED sessions meet more traffic."""
+        sender = self.pair.esme if esme else self.pair.smsc
+        if CommandId.UNBIND not in OWN_REQUESTS[(sender.role, sender.state)]:
+            return
+        _, events = self.pair.request(sender, Unbind())
+        for event in events:
+            if isinstance(event, Request):
+                self.pair.respond(self.pair.peer(sender), make_response(event.pdu))
+                assert sender.state is State.CLOSED
 
     @rule(mode=st.sampled_from(list(BindMode)))
     def bind(self, mode: BindMode) -> None:

@@ -534,17 +534,22 @@ class OptoutPolicy:
 
     async def _send_parts(self, session: SessionInfo, original: Pdu, parts: list[Any]) -> Respond:
         """Send the segments of one message; the ESME gets one response carrying the first part's id."""
-        ids: list[str] = []
-        for part in parts:
-            resp = await session.transmit(part)
+
+        def extra_segment(resp: Pdu) -> None:
+            # Recorded as the response is read, before the receipt that may follow it.
+            if resp.command_status == CommandStatus.ESME_ROK:
+                self._drop_receipts[getattr(resp, "message_id", "")] = True
+
+        first_id = ""
+        for i, part in enumerate(parts):
+            resp = await session.transmit(part, extra_segment if i else None)
             if resp.command_status != CommandStatus.ESME_ROK:
-                if ids:
-                    self.log.warning("segment refused after earlier segments were accepted", sent=len(ids))
+                if i:
+                    self.log.warning("segment refused after earlier segments were accepted", sent=i)
                 return Respond(make_response(original, resp.command_status))
-            ids.append(getattr(resp, "message_id", ""))
-        for extra in ids[1:]:
-            self._drop_receipts[extra] = True
-        return Respond(make_response(original, CommandStatus.ESME_ROK, message_id=ids[0]))
+            if not i:
+                first_id = getattr(resp, "message_id", "")
+        return Respond(make_response(original, CommandStatus.ESME_ROK, message_id=first_id))
 
     # --- ESME-split messages ----------------------------------------------------------------------
 
@@ -612,19 +617,23 @@ class OptoutPolicy:
                 return
             transmit = session.transmit
         for i, part in enumerate(parts):
+
+            def record(resp: Pdu, i: int = i) -> None:
+                smsc_id = getattr(resp, "message_id", "")
+                if resp.command_status != CommandStatus.ESME_ROK or not smsc_id:
+                    return
+                if i < len(our_ids):
+                    self._id_map[smsc_id] = our_ids[i]
+                else:
+                    self._drop_receipts[smsc_id] = True
+
             try:
-                resp = await transmit(part)
+                resp = await transmit(part, record)
             except Exception as exc:
                 self.log.warning("held segment not sent", error=str(exc))
                 return
-            smsc_id = getattr(resp, "message_id", "")
-            if resp.command_status != CommandStatus.ESME_ROK or not smsc_id:
+            if resp.command_status != CommandStatus.ESME_ROK:
                 self.log.warning("held segment refused", status=f"0x{resp.command_status:08x}")
-                continue
-            if i < len(our_ids):
-                self._id_map[smsc_id] = our_ids[i]
-            else:
-                self._drop_receipts[smsc_id] = True
 
     # --- ids --------------------------------------------------------------------------------------
 

@@ -59,8 +59,11 @@ class SessionInfo(Protocol):
     @property
     def bind_mode(self) -> BindMode: ...
 
-    async def transmit(self, pdu: Pdu) -> Pdu:
-        """Send a request up to this account's SMSC through a transmit-capable bind; its response."""
+    async def transmit(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
+        """Send a request up to this account's SMSC through a transmit-capable bind; its response.
+
+        ``on_response`` sees the response before anything the SMSC sent after it is handled.
+        """
         ...
 
     async def send_to_esme(self, pdu: Pdu) -> Pdu | None:

@@ -56,11 +56,12 @@ class Expired:
 
 
 class _Waiter:
-    __slots__ = ("event", "result")
+    __slots__ = ("callback", "event", "result")
 
-    def __init__(self) -> None:
+    def __init__(self, callback: Callable[[Pdu], object] | None = None) -> None:
         self.event = anyio.Event()
         self.result: Pdu | BaseException | None = None
+        self.callback = callback
 
     def set(self, result: Pdu | BaseException) -> None:
         self.result = result
@@ -171,6 +172,9 @@ class Link:
             if type(event) is Response:
                 context = event.context
                 if type(context) is _Waiter:
+                    if context.callback is not None:
+                        # Runs before any later PDU of this batch is handled (e.g. its receipt).
+                        context.callback(event.pdu)
                     context.set(event.pdu)
                     continue
                 if context is _KEEPALIVE:
@@ -315,14 +319,17 @@ class Link:
             self.observer(self.name, "out", pdu)
         self.flush()
 
-    async def request(self, pdu: Pdu, timeout: float | None = None) -> Pdu:
+    async def request(
+        self, pdu: Pdu, timeout: float | None = None, on_response: Callable[[Pdu], object] | None = None
+    ) -> Pdu:
         """Send one of the proxy's own requests and wait for its response.
 
-        Raises ResponseTimeout, or LinkClosed when the link ends first.
+        ``on_response`` sees the response synchronously, before the link handles anything received
+        after it. Raises ResponseTimeout, or LinkClosed when the link ends first.
         """
         if self.closed:
             raise LinkClosed(self.close_reason or "link closed")
-        waiter = _Waiter()
+        waiter = _Waiter(on_response)
         self.send_nowait(pdu, waiter)
         if timeout is None:
             await waiter.event.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -33,9 +34,9 @@ class ServiceBind:
         self._link: Link | None = None
         self._lock = anyio.Lock()
 
-    async def request(self, pdu: Pdu) -> Pdu:
+    async def request(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
         link = await self._get()
-        return await link.request(pdu, self.proxy.config.session.response_timeout)
+        return await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
 
     async def _get(self) -> Link:
         async with self._lock:
@@ -90,6 +91,7 @@ class Proxy:
         self._services: dict[str, ServiceBind] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._accepting: anyio.CancelScope | None = None
+        self._drained = anyio.Event()
         self.on_rejected: Any = None
 
     @property
@@ -134,7 +136,8 @@ class Proxy:
                     task_status.started()
             for listener in listeners:
                 await listener.aclose()
-            # Stopped accepting; sessions are drained by shutdown(), then everything left is cancelled.
+            # Stopped accepting: shutdown() drains the sessions, then everything left is cancelled.
+            await self._drained.wait()
             tg.cancel_scope.cancel()
 
     def _server_tls_context(self) -> ssl.SSLContext | None:
@@ -156,8 +159,7 @@ class Proxy:
                 tg.start_soon(session.shutdown, grace)
             for service in self._services.values():
                 tg.start_soon(service.close)
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+        self._drained.set()
 
     async def _handle(self, stream: anyio.abc.ByteStream) -> None:
         peer = _peer_host(stream)
@@ -230,11 +232,13 @@ class Proxy:
         if self.on_rejected is not None:
             self.on_rejected(leg, error)
 
-    async def service_request(self, upstream_name: str, pdu: Pdu) -> Pdu:
+    async def service_request(
+        self, upstream_name: str, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None
+    ) -> Pdu:
         service = self._services.get(upstream_name)
         if service is None:
             service = self._services[upstream_name] = ServiceBind(self, self.config.upstreams[upstream_name])
-        return await service.request(pdu)
+        return await service.request(pdu, on_response)
 
     def reload(self, config: Config) -> None:
         """Adopt a new configuration: new binds and policy decisions use it; sessions stay bound."""

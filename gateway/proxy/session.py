@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -76,13 +77,13 @@ class EsmeSession:
     def bound(self) -> bool:
         return self._account is not None
 
-    async def transmit(self, pdu: Pdu) -> Pdu:
+    async def transmit(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
         """Send a request upstream through a transmit-capable bind (ours, or the proxy's own)."""
         upstream = self.upstream
         timeout = self.proxy.config.session.response_timeout
         if upstream is not None and not upstream.closed and self.bind_mode.can_transmit:
-            return await upstream.request(pdu, timeout)
-        return await self.proxy.service_request(self.account.upstream, pdu)
+            return await upstream.request(pdu, timeout, on_response)
+        return await self.proxy.service_request(self.account.upstream, pdu, on_response)
 
     async def send_to_esme(self, pdu: Pdu) -> Pdu | None:
         if self._bind_mode is None or not self._bind_mode.can_receive or self.esme.closed:
@@ -114,18 +115,17 @@ class EsmeSession:
     async def shutdown(self, grace: float) -> None:
         """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
         self._closing = True
-        with anyio.move_on_after(grace):
-            if self.bound and not self.esme.closed:
-                with contextlib.suppress(LinkClosed, ResponseTimeout):
-                    await self.esme.request(Unbind(), min(grace, 2.0))
-            upstream = self.upstream
+        deadline = anyio.current_time() + grace
+        if self.bound and not self.esme.closed:
+            with contextlib.suppress(LinkClosed, ResponseTimeout):
+                await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
+        upstream = self.upstream
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
             while upstream is not None and not upstream.closed and upstream.conn.outstanding:
                 await anyio.sleep(0.05)
-            if upstream is not None:
-                await upstream.unbind(min(grace, 2.0))
         await self.esme.close("shutdown")
-        if self.upstream is not None:
-            await self.upstream.close("shutdown")
+        if upstream is not None:
+            await upstream.unbind(1.0)
 
     # --- binding ----------------------------------------------------------------------------------
 

@@ -438,17 +438,27 @@ class SQLiteStore(Store):
         try:
             with _translated("import"):
                 await self._apply_pragmas(conn)
-            # Phase 1, without the database write lock: collect and de-duplicate the rows in a
-            # temporary table private to this connection.
+            # Phase 1, without the database write lock: collect the rows in a temporary table
+            # private to this connection, then sort and de-duplicate them into a second one
+            # (appending to a heap and sorting once is ~2.5x faster than random B-tree inserts).
             with _translated("import (reading rows)"):
+                await conn.execute(
+                    "CREATE TEMP TABLE import_raw (scope TEXT NOT NULL, number TEXT NOT NULL)"
+                )
                 await conn.execute(
                     "CREATE TEMP TABLE import_rows (scope TEXT NOT NULL, number TEXT NOT NULL,"
                     " PRIMARY KEY (scope, number)) WITHOUT ROWID"
                 )
                 await conn.execute("BEGIN")
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO temp.import_rows (scope, number) VALUES (?, ?)", guarded
+                    "INSERT INTO temp.import_raw (scope, number) VALUES (?, ?)", guarded
                 )
+                if guarded.error is None:
+                    await conn.execute(
+                        "INSERT OR IGNORE INTO temp.import_rows (scope, number)"
+                        " SELECT scope, number FROM temp.import_raw ORDER BY scope, number"
+                    )
+                    await conn.execute("DELETE FROM temp.import_raw")
                 await conn.execute("COMMIT")
             if guarded.error is not None:
                 raise guarded.error
