@@ -6,6 +6,7 @@ under a condition variable so a test can wait for "the response to this submit" 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -57,14 +58,19 @@ class Esme:
     def bind(self, mode: str = "trx") -> Any:
         """Connect and bind; raises smpplib.exceptions.PDUError with the status on refusal."""
         self.client.connect()
-        method = {"trx": self.client.bind_transceiver, "tx": self.client.bind_transmitter,
-                  "rx": self.client.bind_receiver}[mode]
+        method = {
+            "trx": self.client.bind_transceiver,
+            "tx": self.client.bind_transmitter,
+            "rx": self.client.bind_receiver,
+        }[mode]
         resp = method(system_id=self.system_id, password=self.password)
         self._thread = threading.Thread(target=self._listen, daemon=True)
         self._thread.start()
         return resp
 
-    def submit(self, destination: str, text: bytes | str = b"Hello", *, wait: bool = True, **fields: Any) -> Any:
+    def submit(
+        self, destination: str, text: bytes | str = b"Hello", *, wait: bool = True, **fields: Any
+    ) -> Any:
         """Send a submit_sm; returns its submit_sm_resp (smpplib PDU) when ``wait``."""
         if isinstance(text, str):
             text = text.encode("ascii")
@@ -79,8 +85,11 @@ class Esme:
         return self._wait(lambda: self.responses.get(sequence), timeout, f"response to #{sequence}")
 
     def wait_delivered(self, count: int = 1, timeout: float | None = None) -> list[Any]:
-        return self._wait(lambda: self.delivered[:] if len(self.delivered) >= count else None,
-                          timeout, f"{count} deliver_sm")
+        return self._wait(
+            lambda: self.delivered[:] if len(self.delivered) >= count else None,
+            timeout,
+            f"{count} deliver_sm",
+        )
 
     def wait_closed(self, timeout: float | None = None) -> BaseException:
         return self._wait(lambda: self.listen_error, timeout, "connection end")
@@ -103,9 +112,7 @@ class Esme:
         self.client.send_pdu(pdu)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.client.disconnect()
-        except Exception:
-            pass
         if self._thread is not None:
             self._thread.join(2)

@@ -20,7 +20,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(directory: Path, smsc_port: int, *, extra: str = "", admin_port: int | None = None) -> tuple[Path, int]:
+def write_config(
+    directory: Path, smsc_port: int, *, extra: str = "", admin_port: int | None = None
+) -> tuple[Path, int]:
     """A config file for the bundled example accounts against a simulator on ``smsc_port``."""
     port = free_port()
     admin = (
@@ -82,7 +84,9 @@ async def stopgate_process(config: Path, port: int, *args: str) -> AsyncIterator
     log = open(config.parent / "stopgate.log", "ab")  # noqa: SIM115 - closed below
     process = await anyio.open_process(
         [sys.executable, "-m", "gateway", "run", "--config", str(config), *args],
-        stdout=log, stderr=log, env=env,
+        stdout=log,
+        stderr=log,
+        env=env,
     )
     try:
         await wait_port(port)

@@ -23,15 +23,34 @@ BASE: dict[str, Any] = {
     "storage": {"path": "stopgate.db"},
     "numbers": {"default_country": "GB"},
     "logging": {"format": "json", "level": "warning"},
-    "session": {"response_timeout": 2.0, "enquire_link_interval": 30.0, "bind_timeout": 5.0,
-                "shutdown_grace": 2.0},
+    "session": {
+        "response_timeout": 2.0,
+        "enquire_link_interval": 30.0,
+        "bind_timeout": 5.0,
+        "shutdown_grace": 2.0,
+    },
     "admin": {"enabled": False},
-    "upstream": [{"name": "sim", "host": "127.0.0.1", "port": 0, "system_id": "proxy", "password": "proxypw"}],
+    "upstream": [
+        {"name": "sim", "host": "127.0.0.1", "port": 0, "system_id": "proxy", "password": "proxypw"}
+    ],
     "account": [
-        {"system_id": "acme", "password": "acmepw", "upstream": "sim", "scope": "acme",
-         "footer": "Reply STOP to opt out", "confirmation": "You are unsubscribed. Reply START to resubscribe.",
-         "resubscribe_confirmation": "You are subscribed again.", "help": "Acme alerts. Reply STOP to end."},
-        {"system_id": "acmeotp", "password": "otppw", "upstream": "sim", "scope": "acme", "traffic": "transactional"},
+        {
+            "system_id": "acme",
+            "password": "acmepw",
+            "upstream": "sim",
+            "scope": "acme",
+            "footer": "Reply STOP to opt out",
+            "confirmation": "You are unsubscribed. Reply START to resubscribe.",
+            "resubscribe_confirmation": "You are subscribed again.",
+            "help": "Acme alerts. Reply STOP to end.",
+        },
+        {
+            "system_id": "acmeotp",
+            "password": "otppw",
+            "upstream": "sim",
+            "scope": "acme",
+            "traffic": "transactional",
+        },
         {"system_id": "other", "password": "otherpw", "upstream": "sim"},
     ],
 }

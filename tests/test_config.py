@@ -192,12 +192,16 @@ def test_unknown_key_without_close_match_lists_known() -> None:
     assert msg == "storage.zzzzzz: unknown key (known keys: path)"
 
 
-@pytest.mark.parametrize("port", ["abc", 0, 70000, True, 1.5])
+@pytest.mark.parametrize("port", ["abc", -1, 70000, True, 1.5])
 def test_bad_port(port: object) -> None:
     msg = error({"listen": {"port": port}})
-    assert msg.startswith("listen.port: expected an integer 1-65535, got ")
+    assert msg.startswith("listen.port: expected an integer 0-65535, got ")
     if port == "abc":
-        assert msg == "listen.port: expected an integer 1-65535, got 'abc'"
+        assert msg == "listen.port: expected an integer 0-65535, got 'abc'"
+
+
+def test_port_zero_means_any_free_port() -> None:
+    assert parse({"listen": {"port": 0}}).listen.port == 0
 
 
 def test_missing_upstream_reference() -> None:
@@ -305,7 +309,7 @@ def test_type_and_range_errors() -> None:
     assert error(with_account(traffic="promo")).startswith("account[1].traffic:")
     assert error({"listen": 5}) == "listen: expected a table, got 5"
     assert error({"admin": {"listen": "localhost"}}).startswith("admin.listen: expected")
-    assert error({"admin": {"listen": "localhost:0"}}).startswith("admin.listen: port")
+    assert error({"admin": {"listen": "localhost:65536"}}).startswith("admin.listen: port")
     assert error({"admin": {"tokens": "x"}}).startswith("admin.tokens: expected an array")
     assert error(with_upstream(reconnect_backoff_max=0.1)).startswith(
         "upstream[0].reconnect_backoff_max: must be at least"
@@ -357,7 +361,7 @@ def test_load_error_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == "listen.port"
-    assert str(info.value) == f"{path}: listen.port: expected an integer 1-65535, got 'abc'"
+    assert str(info.value) == f"{path}: listen.port: expected an integer 0-65535, got 'abc'"
 
 
 # --------------------------------------------------------------------------------------------

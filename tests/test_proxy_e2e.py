@@ -9,11 +9,10 @@ import pytest
 import smpplib.exceptions
 from anyio import to_thread
 
-from gateway.smpp.codec import encode
+from gateway.smpp.codec import decode, encode
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import BindTransceiver, EnquireLink, SubmitSm
-from gateway.smpp.codec import decode
 from tests.esme import Esme
 from tests.stack import running_stack
 
@@ -53,9 +52,13 @@ async def raw_exchange(port: int, *pdus: object, expect: int = 1, timeout: float
     return out
 
 
-@pytest.mark.parametrize(("mode", "bind_mode"), [("trx", BindMode.TRANSCEIVER), ("tx", BindMode.TRANSMITTER),
-                                                 ("rx", BindMode.RECEIVER)])
-async def test_bind_holds_an_upstream_session_in_the_same_mode(tmp_path: Path, mode: str, bind_mode: BindMode) -> None:
+@pytest.mark.parametrize(
+    ("mode", "bind_mode"),
+    [("trx", BindMode.TRANSCEIVER), ("tx", BindMode.TRANSMITTER), ("rx", BindMode.RECEIVER)],
+)
+async def test_bind_holds_an_upstream_session_in_the_same_mode(
+    tmp_path: Path, mode: str, bind_mode: BindMode
+) -> None:
     async with running_stack(tmp_path) as stack:
         esme = await bound(stack.port, mode)
         sessions = await stack.smsc.wait_for_binds(1)
@@ -68,7 +71,9 @@ async def test_bind_holds_an_upstream_session_in_the_same_mode(tmp_path: Path, m
     ("system_id", "password", "status"),
     [("nobody", "acmepw", S.ESME_RINVSYSID), ("acme", "wrong", S.ESME_RINVPASWD)],
 )
-async def test_bind_refused_for_bad_credentials(tmp_path: Path, system_id: str, password: str, status: int) -> None:
+async def test_bind_refused_for_bad_credentials(
+    tmp_path: Path, system_id: str, password: str, status: int
+) -> None:
     async with running_stack(tmp_path) as stack:
         esme = Esme(stack.port, system_id, password)
         with pytest.raises(smpplib.exceptions.PDUError) as info:
@@ -122,8 +127,12 @@ async def test_submit_relays_the_smsc_message_id_and_remaps_sequences(tmp_path: 
 async def test_unchanged_submit_reaches_the_smsc_byte_for_byte(tmp_path: Path) -> None:
     async with running_stack(tmp_path, transactional()) as stack:
         bind = BindTransceiver(sequence_number=1, system_id="acme", password="acmepw")
-        submit = SubmitSm(sequence_number=2, destination_addr="447700900401", short_message=b"exact",
-                          tlvs=((0x1400, b"vendor-tlv"), (0x0204, b"\x00\x07")))  # type: ignore[arg-type]
+        submit = SubmitSm(
+            sequence_number=2,
+            destination_addr="447700900401",
+            short_message=b"exact",
+            tlvs=((0x1400, b"vendor-tlv"), (0x0204, b"\x00\x07")),
+        )  # type: ignore[arg-type]
         async with await anyio.connect_tcp("127.0.0.1", stack.port) as stream:
             await stream.send(encode(bind))
             await stream.receive()
@@ -136,10 +145,14 @@ async def test_mo_and_receipt_reach_the_esme_and_its_resp_goes_back_up(tmp_path:
     async with running_stack(tmp_path, transactional()) as stack:
         esme = await bound(stack.port)
         esme.deliver_status = S.ESME_RX_P_APPN
-        resp = await stack.smsc.deliver(source_addr="447700900401", destination_addr="88088", text="Hello shop")
+        resp = await stack.smsc.deliver(
+            source_addr="447700900401", destination_addr="88088", text="Hello shop"
+        )
         assert resp.command_status == S.ESME_RX_P_APPN  # the ESME's own answer, relayed
         esme.deliver_status = 0
-        submit = await to_thread.run_sync(lambda: esme.submit("447700900401", "with receipt", registered_delivery=1))
+        submit = await to_thread.run_sync(
+            lambda: esme.submit("447700900401", "with receipt", registered_delivery=1)
+        )
         delivered = await to_thread.run_sync(esme.wait_delivered, 2)
         assert delivered[0].short_message == b"Hello shop"
         receipt = delivered[1]
@@ -162,7 +175,9 @@ async def test_enquire_link_answered_locally_on_both_legs(tmp_path: Path) -> Non
                 counts.get((leg, "in", C.ENQUIRE_LINK_RESP, 0), 0) >= 1 for leg in ("esme", "upstream:sim")
             ):
                 await anyio.sleep(0.05)
-        assert counts.get(("esme", "out", C.ENQUIRE_LINK_RESP, 0), 0) == 1  # the raw client's, answered locally
+        assert (
+            counts.get(("esme", "out", C.ENQUIRE_LINK_RESP, 0), 0) == 1
+        )  # the raw client's, answered locally
         assert counts.get(("upstream:sim", "out", C.ENQUIRE_LINK_RESP, 0), 0) == 0
         assert esme.responses == {}
         esme.close()
@@ -191,7 +206,9 @@ async def test_window_overflow_gets_throttled(tmp_path: Path) -> None:
     async with running_stack(tmp_path, transactional(window=2)) as stack:
         esme = await bound(stack.port)
         stack.smsc.stall(True)
-        pdus = [await to_thread.run_sync(lambda: esme.submit("447700900401", "x", wait=False)) for _ in range(3)]
+        pdus = [
+            await to_thread.run_sync(lambda: esme.submit("447700900401", "x", wait=False)) for _ in range(3)
+        ]
         third = await to_thread.run_sync(esme.wait_response, pdus[2].sequence)
         assert third.status == S.ESME_RTHROTTLED
         assert pdus[0].sequence not in esme.responses

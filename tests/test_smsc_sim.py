@@ -17,7 +17,7 @@ import smpplib.consts
 import smpplib.exceptions
 
 from gateway.proxy.link import Link, LinkTimers, ResponseTimeout
-from gateway.smpp.codec import encode
+from gateway.smpp.codec import decode, encode, encode_fields
 from gateway.smpp.connection import Connection, Request, Role
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus, EsmClass, MessageState, Tag
 from gateway.smpp.framing import FrameBuffer
@@ -32,6 +32,7 @@ from gateway.smpp.pdu import (
     ReplaceSm,
     SubmitMulti,
     SubmitSm,
+    SubmitSmResp,
     Tlv,
     find_tlv,
     make_response,
@@ -43,6 +44,7 @@ from tools.smsc_sim import (
     format_receipt,
     parse_users,
     running_smsc,
+    submit_sm_resp,
 )
 
 
@@ -466,18 +468,18 @@ async def test_stall_binds() -> None:
 
 async def test_respond_delay_holds_responses_and_receipts_in_order() -> None:
     async with running_smsc(receipts=True) as smsc, link_esme(smsc.port) as esme:
-        smsc.respond_delay(0.2)
+        smsc.respond_delay(0.3)
         started = anyio.current_time()
         async with anyio.create_task_group() as tg:
             for i in range(3):
                 tg.start_soon(functools.partial(esme.submit, short_message=f"m{i}".encode()))
-        assert anyio.current_time() - started >= 0.19
+        assert anyio.current_time() - started >= 0.29
         receipts = await esme.wait_delivered(3)
         assert [RECEIPT_RE.match(r.short_message.decode())["text"] for r in receipts] == ["m0", "m1", "m2"]  # type: ignore
         smsc.respond_delay(0)
         started = anyio.current_time()
         await esme.submit()
-        assert anyio.current_time() - started < 0.15
+        assert anyio.current_time() - started < 0.25
 
 
 async def test_unbind_all() -> None:
@@ -675,6 +677,13 @@ async def test_smsc_ctl_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # --- small pieces ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("seq", "message_id"), [(1, "00000001"), (0x7FFFFFFF, "sim-" + "f" * 60)])
+def test_fast_submit_sm_resp_matches_the_codec(seq: int, message_id: str) -> None:
+    resp = submit_sm_resp(seq, message_id)
+    assert encode(resp) == encode_fields(resp) == encode_fields(SubmitSmResp(sequence_number=seq, message_id=message_id))
+    assert decode(encode(resp)) == resp
 
 
 def test_format_receipt_and_parse_users() -> None:

@@ -151,6 +151,28 @@ async def test_event_round_trip(store: Store) -> None:
     assert second.id == 2 and second.message_ids == ()
 
 
+def test_event_type_state_semantics() -> None:
+    assert [t for t in EventType if t.suppresses] == [
+        EventType.OPT_OUT,
+        EventType.ADMIN_ADD,
+        EventType.IMPORT,
+    ]
+    assert [t for t in EventType if t.suppresses is False] == [
+        EventType.OPT_IN,
+        EventType.ADMIN_REMOVE,
+    ]
+    assert EventType.BLOCKED.suppresses is None
+    assert ev(EventType("help"), channel=Channel("sms")).type is EventType.HELP
+
+
+def test_sqlite_store_refuses_durability_pragmas(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        SQLiteStore(tmp_path / "x.db", pragmas={"synchronous": "OFF"})
+    with pytest.raises(ValueError):
+        SQLiteStore(tmp_path / "x.db", pragmas={"cache_size; DROP TABLE events": 1})
+    SQLiteStore(tmp_path / "x.db", pragmas={"cache_size": -65536})
+
+
 def test_naive_timestamps_are_refused() -> None:
     with pytest.raises(ValueError):
         ev(ts=datetime(2024, 1, 1))

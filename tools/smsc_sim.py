@@ -33,6 +33,7 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -311,6 +312,16 @@ def _drop_frames(data: bytes, command_id: int) -> bytes:
     else:
         out.append(data[pos:])
     return b"".join(out)
+
+
+def submit_sm_resp(sequence_number: int, message_id: str) -> SubmitSmResp:
+    """An OK submit_sm_resp with its frame built directly (the codec would give the same bytes, 2 µs
+    slower): ``encode`` returns ``raw`` when it is set, as for a decoded PDU."""
+    resp = SubmitSmResp(sequence_number=sequence_number, message_id=message_id)
+    body = message_id.encode("latin-1") + b"\x00"
+    frame = _HEAD.pack(16 + len(body), C.SUBMIT_SM_RESP, 0, sequence_number) + body
+    object.__setattr__(resp, "raw", frame)
+    return resp
 
 
 def _strip_udh(esm_class: int, data: bytes) -> bytes:
@@ -681,7 +692,7 @@ class SimulatedSmsc:
             self._next_id += 1
             message_id = f"{self.message_id_prefix}{self._next_id:08x}"
             if pdu.command_id == C.SUBMIT_SM:
-                resp: Pdu = SubmitSmResp(sequence_number=pdu.sequence_number, message_id=message_id)
+                resp: Pdu = submit_sm_resp(pdu.sequence_number, message_id)
             elif pdu.command_id == C.SUBMIT_MULTI:
                 resp = SubmitMultiResp(sequence_number=pdu.sequence_number, message_id=message_id)
             else:
@@ -1418,8 +1429,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             backend_options["use_uvloop"] = True
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(smsc.serve, backend="asyncio", backend_options=backend_options)
+        anyio.run(_serve_until_signalled, smsc, backend="asyncio", backend_options=backend_options)
     return 0
+
+
+async def _serve_until_signalled(smsc: SimulatedSmsc) -> None:
+    """Serve until SIGTERM or SIGINT, then close every connection and the listener(s)."""
+    async with anyio.create_task_group() as tg:
+        await tg.start(smsc.serve)
+        try:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    smsc.log.info("stopping on signal", signal=signal.Signals(signum).name)
+                    break
+        except NotImplementedError:  # no signal receiver on this platform: serve until interrupted
+            await anyio.sleep_forever()
+        await smsc.stop()
+        tg.cancel_scope.cancel()
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 _PRAGMA_NAME = re.compile(r"[a-z_]+")
-_PRAGMA_WORD = re.compile(r"[A-Za-z0-9_]+")
+_PRAGMA_WORD = re.compile(r"-?[A-Za-z0-9_]+")
+#: Pragmas the store owns: durability and locking must not be configurable by accident.
+_RESERVED_PRAGMAS = frozenset({"journal_mode", "synchronous", "foreign_keys", "busy_timeout"})
 
 _EVENT_COLUMNS = (
     "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign"
@@ -240,7 +242,11 @@ class SQLiteStore(Store):
         self.busy_timeout = busy_timeout
         self._pragmas = dict(pragmas or {})
         for name, value in self._pragmas.items():
-            if not _PRAGMA_NAME.fullmatch(name) or not _PRAGMA_WORD.fullmatch(str(value)):
+            if (
+                not _PRAGMA_NAME.fullmatch(name)
+                or not _PRAGMA_WORD.fullmatch(str(value))
+                or name in _RESERVED_PRAGMAS
+            ):
                 raise ValueError(f"unsupported pragma {name}={value!r}")
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -466,6 +472,8 @@ class SQLiteStore(Store):
             # (ids in (scope, number) order), then the suppressions pointing at those events. The
             # in-process lock makes this store's own writers queue instead of hitting busy_timeout.
             async with self._write_lock:
+                if self._writer is None:
+                    raise StoreClosedError(f"store {self.path} was closed during the import")
                 with anyio.CancelScope(shield=True), _translated("import"):
                     await conn.execute("BEGIN IMMEDIATE")
                     try:
