@@ -153,7 +153,8 @@ async def test_receipts_are_never_opt_outs(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
         esme = await bound(stack)
         text = (
-            "id:1 sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:STOP"
+            "id:1 sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 "
+            "stat:DELIVRD err:000 text:STOP"
         )
         assert await mo(stack, text, esm_class=EsmClass.SMSC_DELIVERY_RECEIPT) == S.ESME_ROK
         assert await mo(stack, "STOP", tlvs=((Tag.RECEIPTED_MESSAGE_ID, b"1\x00"),)) == S.ESME_ROK
