@@ -141,7 +141,13 @@ class Link:
                     return
                 now = anyio.current_time()
                 conn.receive_data(data, now)
-                self._dispatch()
+                completed = self._dispatch()
+                # A partial PDU's clock starts when it began: trickling bytes do not extend it.
+                if conn.has_partial_pdu:
+                    if completed or self._partial_since is None:
+                        self._partial_since = now
+                else:
+                    self._partial_since = None
                 self.flush()
                 if conn.broken is not None:
                     self.close_reason = f"protocol error: {conn.broken}"
@@ -157,13 +163,16 @@ class Link:
         finally:
             self.closed = True
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> int:
+        """Hand every complete event to the handler; returns how many there were."""
         conn, handler, observer = self.conn, self._handler, self.observer
         assert handler is not None
+        count = 0
         while True:
             event = conn.next_event()
             if event is None:
-                break
+                return count
+            count += 1
             if observer is not None:
                 if isinstance(event, Rejected):
                     pass
@@ -238,15 +247,11 @@ class Link:
                     return
                 elif self._handler is not None:
                     self._handler(self, Expired(waiting))
-            if conn.has_partial_pdu:
-                if self._partial_since is None:
-                    self._partial_since = conn.last_received
-                limit = timers.incomplete_pdu_timeout
-                if limit and now - conn.last_received > limit:
-                    await self._stop("incomplete PDU timed out")
-                    return
-            else:
-                self._partial_since = None
+            limit = timers.incomplete_pdu_timeout
+            partial_since = self._partial_since
+            if limit and partial_since is not None and now - partial_since > limit:
+                await self._stop("incomplete PDU timed out")
+                return
             idle = now - conn.last_received
             if timers.inactivity_timeout and idle > timers.inactivity_timeout:
                 await self._stop("inactivity timeout")

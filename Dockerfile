@@ -1,0 +1,28 @@
+# Stopgate: SMPP 3.4 opt-out compliance proxy.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STOPGATE_CONFIG=/etc/stopgate/stopgate.toml
+
+RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin stopgate \
+    && mkdir -p /data /etc/stopgate && chown stopgate /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY gateway ./gateway
+COPY tools ./tools
+RUN pip install --no-cache-dir '.[fast]'
+
+# The example config, with the store on the volume and listeners on all interfaces.
+COPY config/example.toml /etc/stopgate/stopgate.toml
+RUN sed -i -e 's|^path = "stopgate.db"|path = "/data/stopgate.db"|' \
+           -e 's|^host = "127.0.0.1"\(.*listen\)\?$|host = "0.0.0.0"|' \
+           -e 's|^listen = "127.0.0.1:8025"|listen = "0.0.0.0:8025"|' /etc/stopgate/stopgate.toml
+
+USER stopgate
+VOLUME ["/data"]
+EXPOSE 2775 8025
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8025/healthz', timeout=2).status == 200 else 1)"
+
+ENTRYPOINT ["stopgate"]
+CMD ["run"]

@@ -1,0 +1,131 @@
+"""`make run`: the simulated SMSC, a real `stopgate run` in front of it, and a short walkthrough.
+
+1. starts the simulated SMSC on the config's first upstream (control port = that port + 1),
+2. starts `stopgate run --config FILE` as its own process,
+3. binds an ESME (smpplib, the same third-party client the tests use) as the first marketing account,
+   sends a message, has the SMSC deliver "STOP" from the subscriber, and sends again,
+4. keeps everything running so you can point your own ESME at the proxy; Ctrl-C stops both.
+
+Inject an MO yourself while it runs:
+    python -m tools.smsc_ctl --port 2777 deliver --from 447700900401 --to 88088 --text STOP
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import smpplib.client
+import smpplib.consts
+import structlog
+
+from gateway.config import Config, load_config
+from gateway.logs import configure_logging
+from tools.smsc_sim import SimulatedSmsc
+
+SUBSCRIBER = "447700900401"
+SHORT_CODE = "88088"
+
+
+def say(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def walkthrough(config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.from_thread.BlockingPortal) -> None:
+    """The ESME side, blocking (smpplib), run in a worker thread."""
+    account = next(a for a in config.accounts.values() if a.traffic == "marketing" and a.password)
+    client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
+    answers: list[object] = []
+    client.set_message_sent_handler(lambda pdu, **_: answers.append(pdu))
+    client.set_message_received_handler(lambda pdu, **_: print(f"    ESME received deliver_sm: {pdu.short_message!r}"))
+    client.set_error_pdu_handler(lambda pdu: None)
+    client.connect()
+    client.bind_transceiver(system_id=account.system_id, password=account.password)
+    say(f"ESME bound to Stopgate on 127.0.0.1:{port} as {account.system_id!r}")
+
+    def send(text: str) -> object:
+        before = len(answers)
+        client.send_message(
+            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM, source_addr="ACME",
+            dest_addr_ton=smpplib.consts.SMPP_TON_INTL, dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
+            destination_addr=SUBSCRIBER, short_message=text.encode(),
+        )
+        while len(answers) == before:
+            client.read_once()
+        return answers[-1]
+
+    resp = send("Spring sale: 20% off everything today!")
+    say(f"submit_sm relayed: status {resp.status}, SMSC message_id {resp.message_id!r}")  # type: ignore[attr-defined]
+    print(f"    the SMSC received: {smsc.received[-1].text!r}  (footer added by Stopgate)")
+    say(f"the subscriber +{SUBSCRIBER} texts STOP to {SHORT_CODE}")
+    status = portal.call(lambda: smsc.deliver(source_addr=SUBSCRIBER, destination_addr=SHORT_CODE, text="STOP"))
+    client.read_once()  # the MO, forwarded to the ESME
+    print(f"    deliver_sm_resp to the SMSC: status {status.command_status} (after the opt-out was committed)")
+    portal.call(anyio.sleep, 0.3)
+    print(f"    the SMSC received the confirmation: {smsc.received[-1].text!r}")
+    resp = send("Last chance: sale ends tonight!")
+    say(f"the next marketing submit is refused: status 0x{resp.status:08x} (ESME never reaches the SMSC)")  # type: ignore[attr-defined]
+    client.unbind()
+    client.disconnect()
+
+
+async def main(config_path: Path, walk: bool) -> int:
+    config = load_config(config_path)
+    configure_logging(config.logging)
+    upstream = next(iter(config.upstreams.values()))
+    smsc = SimulatedSmsc(
+        host=upstream.host, port=upstream.port, users={upstream.system_id: upstream.password},
+        control_port=upstream.port + 1, log=structlog.get_logger("smsc_sim"),
+    )
+    async with anyio.create_task_group() as tg:
+        await tg.start(smsc.serve)
+        process = await anyio.open_process(
+            [sys.executable, "-m", "gateway", "run", "--config", str(config_path)], stdout=None, stderr=None
+        )
+        try:
+            with anyio.fail_after(20):
+                while True:
+                    try:
+                        await (await anyio.connect_tcp(config.listen.host, config.listen.port)).aclose()
+                        break
+                    except OSError:
+                        if process.returncode is not None:
+                            print("stopgate exited; see its log above", file=sys.stderr)
+                            return 1
+                        await anyio.sleep(0.1)
+            if walk:
+                async with anyio.from_thread.BlockingPortal() as portal:
+                    await anyio.to_thread.run_sync(walkthrough, config, config.listen.port, smsc, portal)
+            say(
+                f"Stopgate listens on {config.listen.host}:{config.listen.port}, the simulated SMSC on "
+                f"{upstream.port} (control port {upstream.port + 1}). Ctrl-C to stop."
+            )
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+        finally:
+            with anyio.CancelScope(shield=True):
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    with anyio.move_on_after(10):
+                        await process.wait()
+                    if process.returncode is None:
+                        process.kill()
+                await smsc.stop()
+        tg.cancel_scope.cancel()
+    return 0
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("config/example.toml"))
+    parser.add_argument("--no-walkthrough", action="store_true", help="only start the SMSC and the proxy")
+    args = parser.parse_args()
+    sys.exit(anyio.run(main, args.config, not args.no_walkthrough))
+
+
+if __name__ == "__main__":
+    cli()
