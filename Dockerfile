@@ -15,7 +15,7 @@ RUN pip install --no-cache-dir '.[fast]'
 # The example config, with the store on the volume and listeners on all interfaces.
 COPY config/example.toml /etc/stopgate/stopgate.toml
 RUN sed -i -e 's|^path = "stopgate.db"|path = "/data/stopgate.db"|' \
-           -e 's|^host = "127.0.0.1"\(.*listen\)\?$|host = "0.0.0.0"|' \
+           -e '0,/^host = "127.0.0.1"/s//host = "0.0.0.0"/' \
            -e 's|^listen = "127.0.0.1:8025"|listen = "0.0.0.0:8025"|' /etc/stopgate/stopgate.toml
 
 USER stopgate

@@ -352,3 +352,36 @@ async def test_ucs2_mo_and_message_payload_mo_are_understood(tmp_path: Path) -> 
         assert resp.command_status == S.ESME_ROK
         assert await stack.app.store.get_suppression("acme", "+447700900402") is not None
         esme.close()
+
+
+async def test_submit_multi_forwards_permitted_destinations_and_lists_the_suppressed(tmp_path: Path) -> None:
+    from gateway.smpp.codec import decode, encode
+    from gateway.smpp.framing import FrameBuffer
+    from gateway.smpp.pdu import BindTransceiver, Dest, SubmitMulti, SubmitMultiResp
+
+    async with running_stack(tmp_path) as stack:
+        esme = await bound(stack, "rx")  # a receiver, so the STOP below has somewhere to go
+        await mo(stack, "STOP")
+        frames = FrameBuffer()
+        multi = SubmitMulti(
+            sequence_number=2,
+            source_addr="ACME",
+            dests=(Dest(1, 1, 1, NUMBER), Dest(1, 1, 1, "447700900999")),
+            short_message=b"Sale",
+        )
+        async with await anyio.connect_tcp("127.0.0.1", stack.port) as stream:
+            await stream.send(encode(BindTransceiver(sequence_number=1, system_id="acme", password="acmepw")))
+            await stream.send(encode(multi))
+            got = []
+            with anyio.fail_after(5):
+                while len(got) < 2:
+                    frames.feed(await stream.receive())
+                    while (frame := frames.next_frame()) is not None:
+                        got.append(decode(frame))
+        resp = got[1]
+        assert isinstance(resp, SubmitMultiResp) and resp.command_status == 0
+        assert [(u.address, u.status) for u in resp.unsuccess_smes] == [(NUMBER, S.STOPGATE_OPTED_OUT)]
+        (received,) = [r for r in stack.smsc.received if r.pdu.command_id == multi.command_id]
+        assert received.destinations == ("447700900999",)
+        assert received.text == f"Sale {FOOTER}"
+        esme.close()

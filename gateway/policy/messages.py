@@ -58,7 +58,9 @@ def read_text(pdu: MessagePdu) -> MessageText | None:
     data_coding = pdu.data_coding
     if data_coding not in TEXT_CODINGS:
         return None
-    payload_tlv = isinstance(pdu, DataSm) or not pdu.short_message
+    payload_tlv = isinstance(pdu, DataSm) or (
+        not pdu.short_message and find_tlv(pdu.tlvs, Tag.MESSAGE_PAYLOAD) is not None
+    )
     data = message_text_bytes(pdu)
     udh = b""
     concat: Concat | None = None

@@ -1,0 +1,166 @@
+"""Reading MO text and rewriting MT messages (gateway/policy/messages.py), from tables and properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.policy.keywords import Intent, classify_mo
+from gateway.policy.messages import (
+    footer_parts,
+    is_receipt,
+    read_text,
+    receipt_message_id,
+    rewrite_receipt_id,
+)
+from gateway.smpp.constants import DataCoding, EsmClass, Tag
+from gateway.smpp.pdu import DataSm, DeliverSm, SubmitSm, Tlv, find_tlv
+from gateway.text.encoding import decode_text
+from gateway.text.udh import concat_udh, parse_concat, split_udh
+
+FOOTER = "Reply STOP to opt out"
+
+
+def deliver(short_message: bytes = b"", **fields: object) -> DeliverSm:
+    return DeliverSm(
+        source_addr="447700900401", destination_addr="88088", short_message=short_message, **fields
+    )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("pdu", "text"),
+    [
+        (deliver(b"STOP"), "STOP"),
+        (deliver(b"\x1b\x65 STOP"), "€ STOP"),  # GSM escape
+        (deliver(b"stop", data_coding=DataCoding.IA5), "stop"),
+        (deliver("Stop ça".encode("latin-1"), data_coding=DataCoding.LATIN1), "Stop ça"),
+        (deliver("ＳＴＯＰ 🙏".encode("utf-16-be"), data_coding=DataCoding.UCS2), "ＳＴＯＰ 🙏"),
+        (deliver(tlvs=(Tlv(Tag.MESSAGE_PAYLOAD, b"unsubscribe"),)), "unsubscribe"),
+        (DataSm(source_addr="447700900401", tlvs=(Tlv(Tag.MESSAGE_PAYLOAD, b"END"),)), "END"),
+        (deliver(concat_udh(5, 2, 1) + b"STOP now", esm_class=EsmClass.UDHI), "STOP now"),
+        (deliver(concat_udh(300, 2, 1, 16) + b"quit", esm_class=EsmClass.UDHI), "quit"),
+    ],
+)
+def test_read_text_decodes_each_encoding_and_carrier(pdu: DeliverSm | DataSm, text: str) -> None:
+    message = read_text(pdu)
+    assert message is not None
+    assert message.text == text
+    assert classify_mo(message.text) is not None
+    assert classify_mo(message.text).intent is Intent.OPT_OUT  # type: ignore[union-attr]
+
+
+def test_read_text_reports_concatenation_from_udh_and_sar() -> None:
+    udh = read_text(deliver(concat_udh(300, 3, 2, 16) + b"x", esm_class=EsmClass.UDHI))
+    assert udh is not None and udh.concat is not None
+    assert (udh.concat.reference, udh.concat.total, udh.concat.seq) == (300, 3, 2)
+    sar = read_text(
+        deliver(
+            b"x",
+            tlvs=(
+                Tlv(Tag.SAR_MSG_REF_NUM, b"\x01\x02"),
+                Tlv(Tag.SAR_TOTAL_SEGMENTS, b"\x02"),
+                Tlv(Tag.SAR_SEGMENT_SEQNUM, b"\x01"),
+            ),
+        )
+    )
+    assert sar is not None and sar.sar and sar.concat is not None and sar.concat.reference == 0x0102
+
+
+def test_read_text_refuses_binary_and_broken_udh() -> None:
+    assert read_text(deliver(b"\x00\x01", data_coding=DataCoding.BINARY_8BIT)) is None
+    assert read_text(deliver(b"\x09\x00\x03", esm_class=EsmClass.UDHI)) is None
+
+
+@pytest.mark.parametrize(
+    "pdu",
+    [
+        deliver(b"id:1 stat:DELIVRD text:STOP", esm_class=EsmClass.SMSC_DELIVERY_RECEIPT),
+        deliver(b"STOP", esm_class=EsmClass.SME_DELIVERY_ACK),
+        deliver(b"STOP", esm_class=EsmClass.INTERMEDIATE_NOTIFICATION),
+        deliver(b"STOP", tlvs=(Tlv(Tag.RECEIPTED_MESSAGE_ID, b"1\x00"),)),
+        deliver(b"STOP", tlvs=(Tlv(Tag.MESSAGE_STATE, b"\x02"),)),
+    ],
+)
+def test_receipts_are_recognised(pdu: DeliverSm) -> None:
+    assert is_receipt(pdu)
+
+
+def test_plain_mo_is_not_a_receipt() -> None:
+    assert not is_receipt(deliver(b"STOP", esm_class=EsmClass.UDHI))
+
+
+def test_receipt_id_rewritten_in_tlv_and_text() -> None:
+    receipt = deliver(
+        b"id:abc123 sub:001 dlvrd:001 stat:DELIVRD err:000 text:hi",
+        esm_class=EsmClass.SMSC_DELIVERY_RECEIPT,
+        tlvs=(Tlv(Tag.RECEIPTED_MESSAGE_ID, b"abc123\x00"), Tlv(0x1400, b"v")),
+    )
+    assert receipt_message_id(receipt) == "abc123"
+    rewritten = rewrite_receipt_id(receipt, "sg42")
+    assert rewritten.short_message.startswith(b"id:sg42 sub:001")
+    assert find_tlv(rewritten.tlvs, Tag.RECEIPTED_MESSAGE_ID) == b"sg42\x00"
+    assert rewritten.tlvs[1] == Tlv(0x1400, b"v")  # other TLVs untouched, in place
+    assert receipt_message_id(deliver(b"id:77 stat:DELIVRD", esm_class=4)) == "77"
+
+
+def submit(text: bytes, **fields: object) -> SubmitSm:
+    return SubmitSm(destination_addr="447700900401", short_message=text, **fields)  # type: ignore[arg-type]
+
+
+def test_footer_appended_in_place_when_it_fits() -> None:
+    (out,) = footer_parts(submit(b"Sale today"), FOOTER, use_payload=False, reference=1)  # type: ignore[misc]
+    assert out.short_message == b"Sale today Reply STOP to opt out"
+    assert out.raw == b""  # re-encoded, not the original bytes
+
+
+def test_footer_skipped_when_present_binary_or_ported() -> None:
+    assert footer_parts(submit(b"x REPLY  stop to OPT OUT"), FOOTER, use_payload=False, reference=1) is None
+    assert footer_parts(submit(b"\x00", data_coding=4), FOOTER, use_payload=False, reference=1) is None
+    port_udh = b"\x06\x05\x04\x0b\x84\x23\xf0"
+    assert (
+        footer_parts(submit(port_udh + b"wap", esm_class=0x40), FOOTER, use_payload=False, reference=1)
+        is None
+    )
+
+
+def test_long_footered_message_goes_in_message_payload_when_asked() -> None:
+    (out,) = footer_parts(submit(b"x" * 150), FOOTER, use_payload=True, reference=1)  # type: ignore[misc]
+    assert out.short_message == b""
+    assert find_tlv(out.tlvs, Tag.MESSAGE_PAYLOAD) == b"x" * 150 + b" " + FOOTER.encode()
+
+
+@given(
+    st.text(alphabet=st.sampled_from("abc €{}[]~^|é🙂ж"), min_size=0, max_size=400),
+    st.sampled_from([DataCoding.SMSC_DEFAULT, DataCoding.UCS2]),
+)
+def test_footer_parts_reassemble_to_text_plus_footer_once(text: str, data_coding: int) -> None:
+    from gateway.text.encoding import can_encode, encode_text
+
+    if not can_encode(text, data_coding):
+        data_coding = DataCoding.UCS2
+    parts = footer_parts(
+        submit(encode_text(text, data_coding), data_coding=data_coding),
+        FOOTER,
+        use_payload=False,
+        reference=9,
+    )
+    if parts is None:
+        assert FOOTER.lower() in " ".join(text.lower().split())
+        return
+    payloads = []
+    for i, part in enumerate(parts, start=1):
+        if len(parts) > 1:
+            udh, payload = split_udh(part.short_message)
+            concat = parse_concat(udh)
+            assert concat is not None and (concat.seq, concat.total, concat.reference) == (i, len(parts), 9)
+            limit = 134 if part.data_coding == DataCoding.UCS2 else 153
+        else:
+            payload = part.short_message
+            limit = 140 if part.data_coding == DataCoding.UCS2 else 160
+        assert len(payload) <= limit
+        payloads.append(decode_text(payload, part.data_coding))
+    whole = "".join(payloads)
+    assert whole.endswith(FOOTER)
+    assert whole.count(FOOTER) == text.count(FOOTER) + 1
+    assert whole.startswith(text)
