@@ -150,6 +150,9 @@ class OptoutPolicy:
         self._held: dict[tuple[str, str, int, int], _Held] = {}
         self._first_part_matched: BoundedMap = BoundedMap(10_000)
         self._reference = int.from_bytes(uuid.uuid4().bytes[:1], "big")
+        self._day = ""
+        self._day_ends = 0.0
+        self._children: dict[tuple[int, str], Any] = {}
 
     def reload(self, config: Config) -> None:
         """Adopt new accounts, keywords, texts and footers (bound sessions see them at once)."""
@@ -198,6 +201,14 @@ class OptoutPolicy:
             except StoreError as exc:
                 self.log.warning("could not write sent counters", error=str(exc))
                 self._sent.update(counts)
+
+    def _counter(self, metric: Any, label: str) -> Any:
+        """A labelled metric's child, looked up once (``labels()`` costs a microsecond a call)."""
+        key = (id(metric), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(label)
+        return child
 
     def _spawn(self, func: Any, *args: Any) -> None:
         if self._tg is None:
@@ -426,7 +437,7 @@ class OptoutPolicy:
         )
         if parts is None:
             return Forward(pdu)
-        self.metrics.footers.labels(account.config.system_id).inc()
+        self._counter(self.metrics.footers, account.config.system_id).inc()
         if len(parts) == 1:
             return Forward(parts[0])
         self.metrics.splits.labels(account.config.system_id).inc()
@@ -434,9 +445,12 @@ class OptoutPolicy:
 
     def _count_sent(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
         campaign = self._campaign(account, pdu)
-        day = time.strftime("%Y-%m-%d", time.gmtime())
-        self._sent[(day, account.scope, campaign)] += 1
-        self._campaigns[(account.scope, number)] = (campaign, time.time())
+        now = time.time()
+        if now >= self._day_ends:
+            self._day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            self._day_ends = (now // 86400 + 1) * 86400
+        self._sent[(self._day, account.scope, campaign)] += 1
+        self._campaigns[(account.scope, number)] = (campaign, now)
 
     @staticmethod
     def _campaign(account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti) -> str:
@@ -450,7 +464,7 @@ class OptoutPolicy:
     def _block(
         self, session: SessionInfo, account: AccountPolicy, pdu: SubmitSm | DataSm, number: str
     ) -> Respond:
-        self.metrics.blocked.labels(account.scope).inc()
+        self._counter(self.metrics.blocked, account.scope).inc()
         self._queue_event(
             self._event(EventType.BLOCKED, number, account, campaign=self._campaign(account, pdu) or None)
         )
@@ -496,7 +510,7 @@ class OptoutPolicy:
                 number = normalize_number(dest.address, dest.ton, dest.npi, account.default_country)
                 if number is not None and self.index.contains(account.scope, number):
                     refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
-                    self.metrics.blocked.labels(account.scope).inc()
+                    self._counter(self.metrics.blocked, account.scope).inc()
                     self._queue_event(self._event(EventType.BLOCKED, number, account))
                     continue
                 if number is not None and account.config.traffic == "marketing":
@@ -516,7 +530,7 @@ class OptoutPolicy:
             # message_payload rather than being split across many parts to many destinations.
             parts = footer_parts(out, account.config.footer, use_payload=False, reference=0)
             if parts is not None:
-                self.metrics.footers.labels(account.config.system_id).inc()
+                self._counter(self.metrics.footers, account.config.system_id).inc()
                 if len(parts) > 1:
                     parts = footer_parts(out, account.config.footer, use_payload=True, reference=0)
                 assert parts is not None
@@ -601,7 +615,7 @@ class OptoutPolicy:
             data_coding = first.data_coding
             if not has_footer(text, account.config.footer):
                 text, data_coding = append_footer(text, account.config.footer, data_coding)
-                self.metrics.footers.labels(account.config.system_id).inc()
+                self._counter(self.metrics.footers, account.config.system_id).inc()
             parts: list[Any] = text_parts(
                 first,
                 text,

@@ -19,10 +19,11 @@ from gateway.smpp.pdu import (
     find_tlv,
     message_text_bytes,
     replace_tlv,
+    with_message,
 )
 from gateway.text.encoding import decode_text, encode_text
-from gateway.text.footer import append_footer, has_footer
-from gateway.text.segments import fits_single, split_text
+from gateway.text.footer import append_footer
+from gateway.text.segments import split_text
 from gateway.text.udh import Concat, concat_udh, parse_concat, split_udh
 
 MessagePdu = SubmitSm | DeliverSm | SubmitMulti | DataSm
@@ -65,7 +66,7 @@ def read_text(pdu: MessagePdu) -> MessageText | None:
     udh = b""
     concat: Concat | None = None
     sar = False
-    if pdu.esm_class & EsmClass.UDHI:
+    if pdu.esm_class & _UDHI:
         try:
             udh, data = split_udh(data)
         except ValueError:
@@ -142,9 +143,9 @@ def footer_parts(
     message = message or read_text(pdu)
     if message is None or message.concat is not None or message.udh:
         return None
-    if has_footer(message.text, footer):
-        return None
     text, data_coding = append_footer(message.text, footer, pdu.data_coding)
+    if text is message.text:  # the footer is already there
+        return None
     return text_parts(
         pdu, text, data_coding, use_payload=use_payload or message.payload_tlv, reference=reference
     )
@@ -161,40 +162,17 @@ def text_parts(
 ) -> list[SubmitSm | DataSm | SubmitMulti]:
     """``pdu`` re-cut to carry ``text``: one PDU, one with message_payload, or concatenated parts."""
     tlvs = _without_concat(pdu.tlvs)
-    esm_class = pdu.esm_class & ~EsmClass.UDHI
+    esm_class = pdu.esm_class & ~_UDHI
     if isinstance(pdu, DataSm) or use_payload:
-        encoded = encode_text(text, data_coding)
+        payload_tlvs = replace_tlv(tlvs, Tag.MESSAGE_PAYLOAD, encode_text(text, data_coding))
         if isinstance(pdu, DataSm):
-            return [
-                replace(
-                    pdu,
-                    data_coding=data_coding,
-                    esm_class=esm_class,
-                    tlvs=replace_tlv(tlvs, Tag.MESSAGE_PAYLOAD, encoded),
-                )
-            ]
-        return [
-            replace(
-                pdu,
-                short_message=b"",
-                data_coding=data_coding,
-                esm_class=esm_class,
-                tlvs=replace_tlv(tlvs, Tag.MESSAGE_PAYLOAD, encoded),
-            )
-        ]
+            return [replace(pdu, data_coding=data_coding, esm_class=esm_class, tlvs=payload_tlvs)]
+        return [_with(pdu, b"", data_coding, esm_class, payload_tlvs)]
     tlvs = replace_tlv(tlvs, Tag.MESSAGE_PAYLOAD, None)
-    if fits_single(text, data_coding):
-        return [
-            replace(
-                pdu,
-                short_message=encode_text(text, data_coding),
-                data_coding=data_coding,
-                esm_class=esm_class,
-                tlvs=tlvs,
-            )
-        ]
     payloads = split_text(text, data_coding)
     total = len(payloads)
+    if total == 1:
+        return [_with(pdu, payloads[0], data_coding, esm_class, tlvs)]
     if total > 255:
         raise ValueError(f"message needs {total} parts; at most 255 are possible")
     parts: list[SubmitSm | DataSm | SubmitMulti] = []
@@ -202,27 +180,28 @@ def text_parts(
         if sar:
             part_tlvs = (
                 *tlvs,
-                Tlv(Tag.SAR_MSG_REF_NUM, (reference & 65535).to_bytes(2, "big")),
+                Tlv(Tag.SAR_MSG_REF_NUM, (reference & 0xFFFF).to_bytes(2, "big")),
                 Tlv(Tag.SAR_TOTAL_SEGMENTS, bytes((total,))),
                 Tlv(Tag.SAR_SEGMENT_SEQNUM, bytes((seq,))),
             )
-            parts.append(
-                replace(
-                    pdu, short_message=payload, data_coding=data_coding, esm_class=esm_class, tlvs=part_tlvs
-                )
-            )
+            parts.append(_with(pdu, payload, data_coding, esm_class, part_tlvs))
         else:
             udh = concat_udh(reference & 0xFF, total, seq, 8)
-            parts.append(
-                replace(
-                    pdu,
-                    short_message=udh + payload,
-                    data_coding=data_coding,
-                    esm_class=esm_class | EsmClass.UDHI,
-                    tlvs=tlvs,
-                )
-            )
+            parts.append(_with(pdu, udh + payload, data_coding, esm_class | _UDHI, tlvs))
     return parts
+
+
+_UDHI = 0x40
+
+
+def _with(
+    pdu: SubmitSm | SubmitMulti, short_message: bytes, data_coding: int, esm_class: int, tlvs: tuple[Tlv, ...]
+) -> SubmitSm | SubmitMulti:
+    if isinstance(pdu, SubmitSm):
+        if esm_class == pdu.esm_class and tlvs is pdu.tlvs:
+            return with_message(pdu, short_message, data_coding)  # spliced from the original frame
+        return with_message(pdu, short_message, data_coding, esm_class=esm_class, tlvs=tlvs)
+    return replace(pdu, short_message=short_message, data_coding=data_coding, esm_class=esm_class, tlvs=tlvs)
 
 
 _CONCAT_TAGS = frozenset({Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM})

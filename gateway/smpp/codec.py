@@ -12,7 +12,7 @@ from typing import Any
 
 from .constants import HEADER_SIZE, RESPONSE_BIT, CommandId, CommandStatus
 from .errors import LocalProtocolError, ProtocolError
-from .pdu import PDU_CLASSES, Dest, Pdu, Tlv, UnsuccessSme, _ShortMessage
+from .pdu import PDU_CLASSES, DeliverSm, Dest, Pdu, SubmitSm, Tlv, UnsuccessSme, _ShortMessage
 
 _HEADER = struct.Struct(">IIII")
 _SEQ = struct.Struct(">I")
@@ -59,6 +59,14 @@ def decode(frame: bytes) -> Pdu:
         fast = _decode_short_message_fast(cls, frame, seq, status)  # type: ignore[arg-type]
         if fast is not None:
             return fast
+    elif command_id in _FAST_RESP:
+        # submit_sm_resp / deliver_sm_resp carrying just a message_id (§4.4.2, §4.6.2).
+        end = frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65)
+        if end == length - 1:
+            message_id = frame[HEADER_SIZE:end].decode("latin-1")
+            resp = cls(sequence_number=seq, command_status=status, message_id=message_id)  # type: ignore[call-arg]
+            object.__setattr__(resp, "raw", frame)
+            return resp
     fields: dict[str, Any] = {"sequence_number": seq, "command_status": status}
     try:
         pos = _decode_body(cls, frame, HEADER_SIZE, fields, lenient=bool(command_id & RESPONSE_BIT))
@@ -79,6 +87,7 @@ def decode(frame: bytes) -> Pdu:
 
 
 _FAST = frozenset({CommandId.SUBMIT_SM, CommandId.DELIVER_SM})
+_FAST_RESP = frozenset({CommandId.SUBMIT_SM_RESP, CommandId.DELIVER_SM_RESP})
 
 
 class _BodyError(Exception):
@@ -216,8 +225,11 @@ def encode(pdu: Pdu) -> bytes:
     return encode_fields(pdu)
 
 
-def encode_fields(pdu: Pdu) -> bytes:
-    """Encode from the fields, ignoring any original frame."""
+def encode_fields(pdu: Pdu, sequence_number: int | None = None) -> bytes:
+    """Encode from the fields, ignoring any original frame (``sequence_number`` overrides the PDU's)."""
+    seq = pdu.sequence_number if sequence_number is None else sequence_number
+    if type(pdu) in _FAST_ENCODE:
+        return _encode_short_message(pdu, seq)  # type: ignore[arg-type]
     parts: list[bytes] = []
     for name, kind, limit in pdu._BODY:
         value = getattr(pdu, name)
@@ -253,9 +265,62 @@ def encode_fields(pdu: Pdu) -> bytes:
             parts.append(_TLV_HEAD.pack(tag, len(value)))
             parts.append(value)
     body = b"".join(parts)
-    return (
-        _HEADER.pack(HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, pdu.sequence_number) + body
+    return _HEADER.pack(HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, seq) + body
+
+
+def _encode_short_message(pdu: _ShortMessage, seq: int) -> bytes:
+    """submit_sm / deliver_sm written out: the same octets as the table-driven encoder, faster."""
+    short_message = pdu.short_message
+    if len(short_message) > 254:
+        raise LocalProtocolError("short_message longer than 254 octets")
+    strings = (
+        pdu.service_type.encode("latin-1"),
+        pdu.source_addr.encode("latin-1"),
+        pdu.destination_addr.encode("latin-1"),
+        pdu.schedule_delivery_time.encode("latin-1"),
+        pdu.validity_period.encode("latin-1"),
     )
+    for value, (name, limit) in zip(strings, _SM_LIMITS, strict=True):
+        if len(value) >= limit:
+            raise LocalProtocolError(f"{name} longer than {limit - 1} octets")
+    service_type, source, destination, schedule, validity = strings
+    parts = [
+        service_type,
+        bytes((0, pdu.source_addr_ton, pdu.source_addr_npi)),
+        source,
+        bytes((0, pdu.dest_addr_ton, pdu.dest_addr_npi)),
+        destination,
+        bytes((0, pdu.esm_class, pdu.protocol_id, pdu.priority_flag)),
+        schedule,
+        b"\x00",
+        validity,
+        bytes(
+            (
+                0,
+                pdu.registered_delivery,
+                pdu.replace_if_present_flag,
+                pdu.data_coding,
+                pdu.sm_default_msg_id,
+                len(short_message),
+            )
+        ),
+        short_message,
+    ]
+    for tag, value in pdu.tlvs:
+        parts.append(_TLV_HEAD.pack(tag, len(value)))
+        parts.append(value)
+    body = b"".join(parts)
+    return _HEADER.pack(HEADER_SIZE + len(body), pdu.command_id, pdu.command_status, seq) + body
+
+
+_SM_LIMITS = (
+    ("service_type", 6),
+    ("source_addr", 21),
+    ("destination_addr", 21),
+    ("schedule_delivery_time", 17),
+    ("validity_period", 17),
+)
+_FAST_ENCODE = frozenset({SubmitSm, DeliverSm})
 
 
 # --- Fast path for submit_sm / deliver_sm ------------------------------------------------------

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
-from .codec import decode, encode, with_sequence
+from .codec import decode, encode, encode_fields, with_sequence
 from .constants import MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
 from .errors import LocalProtocolError, ProtocolError
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
@@ -282,7 +282,7 @@ class Connection:
         if pdu.raw:
             self._out.append(with_sequence(pdu.raw, seq))
         else:
-            self._out.append(encode(replace(pdu, sequence_number=seq)))
+            self._out.append(encode_fields(pdu, seq))
         if command_id.has_response:
             self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context)
         if command_id == C.UNBIND:
@@ -298,7 +298,7 @@ class Connection:
         elif pdu.raw:
             self._out.append(with_sequence(pdu.raw, sequence_number))
         else:
-            self._out.append(encode(replace(pdu, sequence_number=sequence_number)))
+            self._out.append(encode_fields(pdu, sequence_number))
         command_id = pdu.command_id
         if command_id == C.UNBIND_RESP:
             self.state = State.CLOSED

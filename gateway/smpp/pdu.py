@@ -18,7 +18,7 @@ changed with :func:`dataclasses.replace` has an empty ``raw`` and is encoded fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple, TypeVar
 
 from .constants import SMPP_VERSION_34, CommandId, CommandStatus, Tag
 
@@ -60,6 +60,8 @@ def find_tlv(tlvs: tuple[Tlv, ...], tag: int) -> bytes | None:
 
 def replace_tlv(tlvs: tuple[Tlv, ...], tag: int, value: bytes | None) -> tuple[Tlv, ...]:
     """TLVs with ``tag`` set to ``value`` in place (appended if absent), or removed when value is None."""
+    if value is None and all(tlv.tag != tag for tlv in tlvs):
+        return tlvs  # nothing to remove: the same tuple, so callers can tell nothing changed
     out: list[Tlv] = []
     done = False
     for tlv in tlvs:
@@ -249,6 +251,59 @@ class _ShortMessage(Pdu):
     sm_default_msg_id: int = 0
     short_message: bytes = b""
     tlvs: tuple[Tlv, ...] = ()
+
+
+def with_message(
+    pdu: _SM,
+    short_message: bytes,
+    data_coding: int,
+    *,
+    esm_class: int | None = None,
+    tlvs: tuple[Tlv, ...] | None = None,
+) -> _SM:
+    """``pdu`` carrying another message: a cheaper :func:`dataclasses.replace` for the hot path.
+
+    When only short_message and data_coding change and ``pdu`` has its original frame, the new frame is
+    spliced from it (the fields before data_coding are not re-encoded) and kept as the copy's ``raw``.
+    """
+    same_layout = esm_class is None and tlvs is None
+    esm = pdu.esm_class if esm_class is None else esm_class
+    copy = type(pdu)(
+        sequence_number=pdu.sequence_number,
+        command_status=pdu.command_status,
+        service_type=pdu.service_type,
+        source_addr_ton=pdu.source_addr_ton,
+        source_addr_npi=pdu.source_addr_npi,
+        source_addr=pdu.source_addr,
+        dest_addr_ton=pdu.dest_addr_ton,
+        dest_addr_npi=pdu.dest_addr_npi,
+        destination_addr=pdu.destination_addr,
+        esm_class=esm,
+        protocol_id=pdu.protocol_id,
+        priority_flag=pdu.priority_flag,
+        schedule_delivery_time=pdu.schedule_delivery_time,
+        validity_period=pdu.validity_period,
+        registered_delivery=pdu.registered_delivery,
+        replace_if_present_flag=pdu.replace_if_present_flag,
+        data_coding=data_coding,
+        sm_default_msg_id=pdu.sm_default_msg_id,
+        short_message=short_message,
+        tlvs=pdu.tlvs if tlvs is None else tlvs,
+    )
+    raw = pdu.raw
+    if same_layout and raw and len(short_message) <= 254:
+        tail = sum(4 + len(value) for _, value in pdu.tlvs)
+        sm_length_at = len(raw) - tail - len(pdu.short_message) - 1
+        body = b"".join(
+            (
+                raw[4 : sm_length_at - 2],
+                bytes((data_coding, raw[sm_length_at - 1], len(short_message))),
+                short_message,
+                raw[len(raw) - tail :],
+            )
+        )
+        object.__setattr__(copy, "raw", (len(body) + 4).to_bytes(4, "big") + body)
+    return copy
 
 
 @dataclass(slots=True, kw_only=True)
@@ -487,6 +542,8 @@ BIND_CLASSES: dict[int, type[_Bind]] = {
     CommandId.BIND_RECEIVER: BindReceiver,
     CommandId.BIND_TRANSCEIVER: BindTransceiver,
 }
+
+_SM = TypeVar("_SM", bound="_ShortMessage")
 
 #: Message-carrying PDUs the opt-out engine looks into.
 MessagePdu = SubmitSm | DeliverSm | SubmitMulti | DataSm

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import can_encode, encode_text
 
@@ -13,12 +15,17 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+@functools.lru_cache(maxsize=256)
+def _folded_footer(footer: str) -> str:
+    return _fold(footer)
+
+
 def has_footer(text: str, footer: str) -> bool:
     """True if ``footer`` occurs in ``text`` ignoring case and whitespace differences.
 
     An empty (or all-whitespace) footer is always present.
     """
-    wanted = _fold(footer)
+    wanted = _folded_footer(footer)
     return not wanted or wanted in _fold(text)
 
 
