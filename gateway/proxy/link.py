@@ -335,14 +335,15 @@ class Link:
         if self.closed:
             raise LinkClosed(self.close_reason or "link closed")
         waiter = _Waiter(on_response)
-        self.send_nowait(pdu, waiter)
-        if timeout is None:
-            await waiter.event.wait()
-        else:
-            with anyio.move_on_after(timeout):
+        sequence = self.send_nowait(pdu, waiter)
+        try:
+            with anyio.move_on_after(math.inf if timeout is None else timeout):
                 await waiter.event.wait()
-            if waiter.result is None:
-                raise ResponseTimeout(f"{pdu.command_id.name.lower()} timed out")
+        finally:
+            if waiter.result is None:  # timed out or cancelled: free its place in the window
+                self.conn.forget(sequence)
+        if waiter.result is None:
+            raise ResponseTimeout(f"{pdu.command_id.name.lower()} timed out")
         result = waiter.result
         if isinstance(result, BaseException):
             raise result

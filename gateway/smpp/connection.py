@@ -341,6 +341,10 @@ class Connection:
             del self._outstanding[waiting.sequence_number]
         return expired
 
+    def forget(self, sequence_number: int) -> Outstanding | None:
+        """Stop waiting for the response to one of our requests (its caller gave up on it)."""
+        return self._outstanding.pop(sequence_number, None)
+
     def abandon_all(self) -> list[Outstanding]:
         """Forget and return every outstanding request (the link is gone)."""
         waiting = list(self._outstanding.values())
