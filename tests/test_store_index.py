@@ -13,7 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from gateway.store.index import SuppressionIndex, build_index, follow_changes
+from gateway.store.index import IndexBuilder, SuppressionIndex, build_index, follow_changes
 from gateway.store.memory import MemoryStore
 from gateway.store.model import Change, Channel, Event, EventType, StoreError
 
@@ -106,6 +106,37 @@ def test_bulk_load_handles_any_order_duplicates_and_merges() -> None:
     assert len(index) == len(expected)
     assert all(index.contains(s, n) for s, n in expected)
     assert list(index._base) == sorted(set(index._base))
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        ["+447700900401", "+447700900402", "+447700900403"],  # one length: fully C-level
+        ["+1", "+15550000001", "+447700900401", "+999999999999999"],  # mixed lengths
+        ["+447700900401", "+0447700900401"],  # leading zero collides numerically
+        ["+447700900401", " +44770090040"],  # whitespace int() would accept
+        ["+447700900401", "+4_47700900401"],  # underscore int() would accept
+        ["+447700900401", "+٤٤٧٧٠٠٩٠٠٤٠١"],  # non-ASCII digits int() would accept
+        ["+447700900401", "447700900401+"],  # misplaced plus
+        ["+447700900401", "+1234567890123456"],  # too long for E.164
+        ["+447700900401", "-44770090040"],  # a sign, but not a plus
+    ],
+)
+def test_feed_numbers_fast_path_agrees_with_row_by_row(numbers: list[str]) -> None:
+    fast = SuppressionIndex()
+    builder = IndexBuilder(fast)
+    builder.feed_numbers("acme", numbers)
+    builder.feed_numbers("beta", numbers[:1])
+    builder.finish()
+    slow = SuppressionIndex()
+    slow.bulk_load([("acme", n) for n in numbers] + [("beta", numbers[0])])
+    assert len(fast) == len(slow) == len(numbers) + 1
+    for number in [*numbers, "+447700900401", "+447700900404", "+44770090040"]:
+        for scope in ("acme", "beta"):
+            assert fast.contains(scope, number) == slow.contains(scope, number)
+            assert fast.contains(scope, number) == (
+                number in numbers if scope == "acme" else number == numbers[0]
+            )
 
 
 def test_apply_changes_tracks_the_feed_position() -> None:

@@ -2,9 +2,9 @@
 
     python -m tools.bench_store --rows 1000000
 
-Measures: bulk import of N rows, ``load_suppressions`` alone and ``build_index`` (load + bulk_load),
-index memory, ``contains()`` cost, and the commit latency of ``opt_out`` (one fsync'd transaction
-each) on the populated database. Prints a small table.
+Measures: bulk import of N rows, ``load_suppressions`` / ``load_numbers`` alone, ``build_index``
+(load_numbers + index build), index memory, ``contains()`` cost, and the commit latency of
+``opt_out`` (one fsync'd transaction each) on the populated database. Prints a small table.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ async def bench(n: int, directory: Path, samples: int, lookups: int) -> list[tup
         took = time.perf_counter() - started
         table.append((f"load_suppressions ({count:,} pairs)", f"{took:.2f} s"))
 
+        started = time.perf_counter()
+        count = 0
+        async for _scope, numbers in store.load_numbers():
+            count += len(numbers)
+        took = time.perf_counter() - started
+        table.append((f"load_numbers ({count:,} numbers)", f"{took:.2f} s"))
+
         gc.collect()
         rss_before = rss_bytes()
         started = time.perf_counter()
@@ -80,7 +87,7 @@ async def bench(n: int, directory: Path, samples: int, lookups: int) -> list[tup
         took = time.perf_counter() - started
         gc.collect()
         rss_delta = rss_bytes() - rss_before
-        table.append(("build_index (load + bulk_load)", f"{took:.2f} s"))
+        table.append(("build_index (load_numbers + index build)", f"{took:.2f} s"))
         table.append(
             (
                 "  index memory",

@@ -18,6 +18,8 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from types import TracebackType
 from typing import Self
 
@@ -145,6 +147,18 @@ class Store(abc.ABC):
             if len(page) < batch:
                 return
             after = (page[-1].scope, page[-1].number)
+
+    async def load_numbers(self, batch: int = 100_000) -> AsyncIterator[tuple[str, list[str]]]:
+        """All suppressed numbers as (scope, numbers) chunks of at most ``batch`` numbers.
+
+        Scopes come in ascending order and numbers ascending within a scope (string order). The
+        same content as :meth:`load_suppressions` without a tuple and a scope string per row,
+        which is what lets :func:`gateway.store.index.build_index` load 10,000,000 rows in
+        seconds. This default regroups :meth:`load_suppressions`; backends may do better.
+        """
+        async for pairs in self.load_suppressions(batch):
+            for scope, group in groupby(pairs, key=itemgetter(0)):
+                yield scope, [number for _, number in group]
 
     # -- events --------------------------------------------------------------------------------
 
