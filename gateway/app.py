@@ -56,6 +56,9 @@ class App:
             self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
                 leg, f"0x{error.status:08x}"
             ).inc()
+            self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
+                account
+            ).inc(delta)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 await tg.start(self.policy.run)
@@ -129,6 +132,10 @@ def run(config_path: Path) -> None:
 
     config = load_config(config_path)
     configure_logging(config.logging)
+    if hasattr(signal, "SIGXFSZ"):
+        # A file-size limit (a quota, a full volume) must fail the write (the store reports it and
+        # the proxy keeps relaying), not kill the process as SIGXFSZ does by default.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     app = App(config, config_path)
     backend_options: dict[str, Any] = {}
     try:

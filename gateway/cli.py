@@ -40,7 +40,14 @@ def run(config_path: Path) -> None:
     from gateway.app import run as run_app
 
     load_or_exit(config_path)
-    run_app(config_path)
+    try:
+        run_app(config_path)
+    except* OSError as group:  # e.g. a listen or admin port already in use: one line, no traceback
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        click.echo(f"stopgate: cannot start: {error}", err=True)
+        sys.exit(2)
 
 
 @main.command("check-config")
@@ -56,8 +63,15 @@ def check_config(config_path: Path) -> None:
 @click.password_option(prompt="Password (at most 8 characters)")
 def hash_password(password: str) -> None:
     """Print a password_hash value for an [[account]]."""
+    from gateway.config import MAX_PASSWORD
     from gateway.passwords import hash_password as make_hash
 
+    # SMPP 3.4 carries at most 8 octets of printable ASCII (§5.2.3): a longer password never binds.
+    if not 0 < len(password) <= MAX_PASSWORD or not all(" " <= ch <= "~" for ch in password):
+        click.echo(
+            f"stopgate: an SMPP password is 1-{MAX_PASSWORD} printable ASCII characters", err=True
+        )
+        sys.exit(2)
     click.echo(make_hash(password))
 
 

@@ -7,10 +7,11 @@ relayed message. Everything else uses ordinary prometheus_client instruments on 
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -35,6 +36,14 @@ class _PduCollector(Collector):
                 [leg, direction, _COMMAND_NAMES.get(command_id, hex(command_id)), f"0x{status:08x}"], value
             )
         yield family
+
+
+def _task_count() -> int:
+    """asyncio tasks alive (scraped on the event loop; 0 from anywhere else)."""
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:
+        return 0
 
 
 class Metrics:
@@ -82,6 +91,10 @@ class Metrics:
             "stopgate_suppressed_numbers", "Numbers in the suppression index", registry=r
         )
         self.store_ready = Gauge("stopgate_store_ready", "1 when the store accepts commits", registry=r)
+        # Leak detectors: tasks here, and process_open_fds / process_resident_memory_bytes (Linux).
+        self.tasks = Gauge("stopgate_tasks", "asyncio tasks alive in the process", registry=r)
+        self.tasks.set_function(_task_count)
+        ProcessCollector(registry=r)
 
     def observe_pdu(self, leg: str, direction: str, pdu: Pdu) -> None:
         """The link observer: count one PDU (a dict increment)."""

@@ -94,7 +94,11 @@ async def test_bind_fails_when_the_upstream_refuses(tmp_path: Path) -> None:
 
 
 async def test_bind_fails_when_the_upstream_is_down(tmp_path: Path) -> None:
-    async with running_stack(tmp_path) as stack:
+    from tests.stack import BASE
+
+    # Connects are retried (with backoff) for the upstream's bind_timeout before the bind is refused.
+    upstream = {**BASE["upstream"][0], "bind_timeout": 0.5}
+    async with running_stack(tmp_path, {"upstream": [upstream]}) as stack:
         await stack.smsc.stop()
         esme = Esme(stack.port)
         with pytest.raises(smpplib.exceptions.PDUError) as info:

@@ -34,13 +34,17 @@ def say(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-def walkthrough(config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.from_thread.BlockingPortal) -> None:
+def walkthrough(
+    config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.from_thread.BlockingPortal
+) -> None:
     """The ESME side, blocking (smpplib), run in a worker thread."""
     account = next(a for a in config.accounts.values() if a.traffic == "marketing" and a.password)
     client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
     answers: list[object] = []
     client.set_message_sent_handler(lambda pdu, **_: answers.append(pdu))
-    client.set_message_received_handler(lambda pdu, **_: print(f"    ESME received deliver_sm: {pdu.short_message!r}"))
+    client.set_message_received_handler(
+        lambda pdu, **_: print(f"    ESME received deliver_sm: {pdu.short_message!r}")
+    )
     client.set_error_pdu_handler(lambda pdu: None)
     client.connect()
     client.bind_transceiver(system_id=account.system_id, password=account.password)
@@ -49,9 +53,12 @@ def walkthrough(config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.fr
     def send(text: str) -> object:
         before = len(answers)
         client.send_message(
-            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM, source_addr="ACME",
-            dest_addr_ton=smpplib.consts.SMPP_TON_INTL, dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
-            destination_addr=SUBSCRIBER, short_message=text.encode(),
+            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM,
+            source_addr="ACME",
+            dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
+            dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
+            destination_addr=SUBSCRIBER,
+            short_message=text.encode(),
         )
         while len(answers) == before:
             client.read_once()
@@ -61,9 +68,13 @@ def walkthrough(config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.fr
     say(f"submit_sm relayed: status {resp.status}, SMSC message_id {resp.message_id!r}")  # type: ignore[attr-defined]
     print(f"    the SMSC received: {smsc.received[-1].text!r}  (footer added by Stopgate)")
     say(f"the subscriber +{SUBSCRIBER} texts STOP to {SHORT_CODE}")
-    status = portal.call(lambda: smsc.deliver(source_addr=SUBSCRIBER, destination_addr=SHORT_CODE, text="STOP"))
+    status = portal.call(
+        lambda: smsc.deliver(source_addr=SUBSCRIBER, destination_addr=SHORT_CODE, text="STOP")
+    )
     client.read_once()  # the MO, forwarded to the ESME
-    print(f"    deliver_sm_resp to the SMSC: status {status.command_status} (after the opt-out was committed)")
+    print(
+        f"    deliver_sm_resp to the SMSC: status {status.command_status} (after the opt-out was committed)"
+    )
     portal.call(anyio.sleep, 0.3)
     print(f"    the SMSC received the confirmation: {smsc.received[-1].text!r}")
     resp = send("Last chance: sale ends tonight!")
@@ -77,8 +88,11 @@ async def main(config_path: Path, walk: bool) -> int:
     configure_logging(config.logging)
     upstream = next(iter(config.upstreams.values()))
     smsc = SimulatedSmsc(
-        host=upstream.host, port=upstream.port, users={upstream.system_id: upstream.password},
-        control_port=upstream.port + 1, log=structlog.get_logger("smsc_sim"),
+        host=upstream.host,
+        port=upstream.port,
+        users={upstream.system_id: upstream.password},
+        control_port=upstream.port + 1,
+        log=structlog.get_logger("smsc_sim"),
     )
     async with anyio.create_task_group() as tg:
         await tg.start(smsc.serve)

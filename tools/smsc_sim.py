@@ -35,6 +35,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -48,6 +49,7 @@ import anyio
 import anyio.abc
 import structlog
 from anyio.streams.buffered import BufferedByteReceiveStream
+from anyio.streams.tls import TLSListener
 
 from gateway.proxy.link import Expired, Link, LinkClosed, LinkTimers, ResponseTimeout
 from gateway.smpp.codec import decode, encode, parse_header, with_sequence
@@ -372,6 +374,7 @@ class SimulatedSmsc:
         control_port: int | None = None,
         keep: int | None = None,
         log: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """``users`` maps system_id to password (None accepts any credentials). ``receipts`` sends a
         receipt for every accepted submit (otherwise only when registered_delivery asks for one).
@@ -386,6 +389,8 @@ class SimulatedSmsc:
         self.control_port = control_port
         self.keep = keep
         self.log = log if log is not None else structlog.get_logger("stopgate.smsc_sim")
+        #: Serve SMPP over TLS with this (server-side) context; the control port stays plain.
+        self.ssl_context = ssl_context
         #: Every submit_sm / submit_multi / data_sm in arrival order (see ``keep``).
         self.received: list[Received] = []
         #: Every connection currently open, by :attr:`Session.id`.
@@ -425,10 +430,14 @@ class SimulatedSmsc:
             raise RuntimeError("already serving")
         self._stopped = anyio.Event()
         try:
-            listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+            listener: anyio.abc.Listener[Any] = await anyio.create_tcp_listener(
+                local_host=self.host, local_port=self.port
+            )
             control = None
             try:
                 self.port = _listener_port(listener)
+                if self.ssl_context is not None:
+                    listener = TLSListener(listener, self.ssl_context, standard_compatible=False)
                 if self.control_port is not None:
                     control = await anyio.create_tcp_listener(
                         local_host=self.host, local_port=self.control_port

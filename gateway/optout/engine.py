@@ -292,11 +292,13 @@ class OptoutPolicy:
                 await self.store.opt_out(self._event(EventType.OPT_OUT, number, account, match, text))
             except StoreError as exc:
                 log.error("opt-out NOT recorded; asking the SMSC to redeliver", number=shown, error=str(exc))
+                # The subscriber said STOP: block from memory meanwhile, whatever the store says.
+                await self.feed.hold_unrecorded(scope, number)
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             self.metrics.store_commit.observe(time.perf_counter() - started)
             await self.feed.apply_local(scope, number, True)
             self.metrics.optouts.labels(scope, "sms").inc()
-            log.info("opted out", number=shown)
+            log.info("opted out", number=shown, text=text)
             self._confirm(session, account, pdu, number, "opt_out", account.config.confirmation)
         else:
             if match.conditional and not self.index.contains(scope, number):
@@ -310,7 +312,7 @@ class OptoutPolicy:
             self.metrics.store_commit.observe(time.perf_counter() - started)
             await self.feed.apply_local(scope, number, False)
             self.metrics.optins.labels(scope, "sms").inc()
-            log.info("opted in", number=shown)
+            log.info("opted in", number=shown, text=text)
             self._confirm(session, account, pdu, number, "opt_in", account.config.resubscribe_confirmation)
         if account.config.optout.forward_keywords:
             return Forward(pdu)

@@ -65,6 +65,15 @@ class ChangeFollower:
                 else:
                     self.index.remove(scope, number)
 
+    async def hold_unrecorded(self, scope: str, number: str) -> None:
+        """An opt-out the store could not commit: block the number in memory anyway.
+
+        The SMSC was told to redeliver (a temporary error); until that commit succeeds the number is
+        kept out of reach from memory (lost on a restart, when the redelivered STOP records it).
+        """
+        async with self._lock:
+            self.index.add(scope, number)
+
     async def run(self) -> None:
         """Poll forever (cancel to stop). Store failures are logged; the index keeps its state."""
         healthy = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, DataCoding, EsmClass, Tag
+from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, DataCoding, Tag
 from gateway.smpp.pdu import (
     DataSm,
     DeliverSm,

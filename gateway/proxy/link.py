@@ -118,6 +118,8 @@ class Link:
     async def run(self, handler: LinkHandler) -> None:
         """Serve the link until the stream ends or :meth:`close` is called."""
         self._handler = handler
+        # The idle clock starts now: a peer that has not spoken yet is not idle since time zero.
+        self.conn.last_received = max(self.conn.last_received, anyio.current_time())
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer)

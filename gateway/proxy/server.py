@@ -21,7 +21,7 @@ from .hooks import Policy
 from .link import Link, LinkTimers, PduObserver
 from .session import EsmeSession
 from .throttle import BindThrottle
-from .upstream import bind_upstream, connect_upstream
+from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
 
 
 class ServiceBind:
@@ -43,9 +43,7 @@ class ServiceBind:
             if self._link is None or self._link.closed:
                 proxy = self.proxy
                 log = proxy.log.bind(upstream=self.upstream.name, leg="service")
-                link = await connect_upstream(
-                    self.upstream, proxy.config.session, log=log, observer=proxy.observer
-                )
+                link = await proxy.connect_upstream(self.upstream, log)
                 proxy.task_group.start_soon(link.run, self._on_event)
                 await bind_upstream(link, self.upstream, BindMode.TRANSMITTER)
                 self._link = link
@@ -89,10 +87,13 @@ class Proxy:
         self.session_counts: dict[str, int] = {}
         self.ports: list[int] = []
         self._services: dict[str, ServiceBind] = {}
+        self._backoffs: dict[str, ReconnectBackoff] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._accepting: anyio.CancelScope | None = None
         self._drained = anyio.Event()
         self.on_rejected: Any = None
+        #: Called with (system_id, +1) when a session binds and (system_id, -1) when it ends.
+        self.on_bound_change: Any = None
 
     @property
     def task_group(self) -> anyio.abc.TaskGroup:
@@ -180,7 +181,12 @@ class Proxy:
         session = EsmeSession(self, link, peer)
         self.sessions.add(session)
         session.log.info("connected")
-        await session.run()
+        try:
+            await session.run()
+        except* Exception:
+            # A bug met by one session closes that session (both legs are gone by now), never the
+            # proxy: its task group is the one every other session runs in.
+            session.log.error("session failed with an internal error; closed", exc_info=True)
 
     # --- sessions ---------------------------------------------------------------------------------
 
@@ -221,12 +227,25 @@ class Proxy:
             self.session_counts.pop(account.system_id, None)
 
     def session_bound(self, session: EsmeSession) -> None:
-        pass
+        if self.on_bound_change is not None:
+            self.on_bound_change(session.account.system_id, 1)
 
     def session_ended(self, session: EsmeSession) -> None:
         self.sessions.discard(session)
         if session.bound:
             self.release_session_slot(session.account)
+            if self.on_bound_change is not None:
+                self.on_bound_change(session.account.system_id, -1)
+
+    async def connect_upstream(self, upstream: UpstreamConfig, log: Any) -> Link:
+        """Connect to ``upstream`` with the reconnect backoff every session of that upstream shares."""
+        backoff = self._backoffs.get(upstream.name)
+        settings = (upstream.reconnect_backoff_initial, upstream.reconnect_backoff_max)
+        if backoff is None or (backoff.initial, backoff.maximum) != settings:
+            backoff = self._backoffs[upstream.name] = ReconnectBackoff(*settings)
+        return await connect_with_backoff(
+            upstream, self.config.session, backoff, log=log, observer=self.observer
+        )
 
     def rejected(self, leg: str, error: ProtocolError) -> None:
         if self.on_rejected is not None:

@@ -22,7 +22,7 @@ from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
 
 from .hooks import Decision, Defer, Forward, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
-from .upstream import BindFailed, bind_upstream, connect_upstream
+from .upstream import BindFailed, bind_upstream
 
 if TYPE_CHECKING:
     from .server import Proxy
@@ -143,9 +143,7 @@ class EsmeSession:
         upstream_cfg = proxy.config.upstreams[account.upstream]
         log = self.log.bind(account=account.system_id, upstream=upstream_cfg.name)
         try:
-            link = await connect_upstream(
-                upstream_cfg, proxy.config.session, log=log.bind(leg="upstream"), observer=proxy.observer
-            )
+            link = await proxy.connect_upstream(upstream_cfg, log.bind(leg="upstream"))
         except BindFailed as exc:
             log.warning("upstream unreachable", error=str(exc))
             self._bind_failed(request, account)
@@ -297,14 +295,23 @@ class EsmeSession:
         esme.send_nowait(pdu, context)
 
     async def _upstream_unbind(self, request: Pdu) -> None:
+        """The SMSC unbinds (§4.2): its answers still in flight may arrive (bounded), then unbind_resp;
+        whatever stays unanswered is failed back to the ESME, which is unbound last."""
         self._closing = True
+        session_cfg = self.proxy.config.session
+        upstream = self.upstream
+        if upstream is not None:
+            with anyio.move_on_after(min(session_cfg.response_timeout, session_cfg.shutdown_grace)):
+                while not upstream.closed and upstream.conn.outstanding:
+                    await anyio.sleep(0.02)
+            upstream.answer_unbind(request)
+            await upstream.wait_flushed(1.0)
+            await upstream.close("unbound by SMSC")
+            with anyio.move_on_after(1.0):
+                await upstream.wait_closed()  # its unanswered requests are now errors to the ESME
         if self.bound and not self.esme.closed:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
-                await self.esme.request(Unbind(), self.proxy.config.session.response_timeout)
-        if self.upstream is not None:
-            self.upstream.answer_unbind(request)
-            await self.upstream.wait_flushed(1.0)
-            await self.upstream.close("unbound by SMSC")
+                await self.esme.request(Unbind(), session_cfg.response_timeout)
         await self.esme.close("unbound by SMSC")
 
     # --- both directions --------------------------------------------------------------------------

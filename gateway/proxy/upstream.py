@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import ssl
 from typing import Any
 
@@ -10,7 +11,7 @@ import anyio.abc
 
 from gateway.config import SessionConfig, UpstreamConfig
 from gateway.smpp.connection import Connection, Role
-from gateway.smpp.constants import BindMode, CommandStatus
+from gateway.smpp.constants import RESPONSE_BIT, BindMode, CommandStatus
 from gateway.smpp.pdu import BIND_CLASSES, Pdu
 
 from .link import Link, LinkClosed, LinkTimers, PduObserver, ResponseTimeout
@@ -64,6 +65,77 @@ async def connect_upstream(
     return Link(stream, conn, name=f"upstream:{upstream.name}", timers=timers, log=log, observer=observer)
 
 
+class ReconnectBackoff:
+    """When an unreachable upstream may be tried again, as plain data with the time passed in.
+
+    After a failed connect the next attempt waits ``initial`` seconds, doubling with each further
+    failure up to ``maximum``; a successful connect resets it. Attempts that were already under way
+    when a failure was recorded (several ESMEs binding at once) do not double the delay again.
+    """
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.failures = 0
+        self.next_attempt = -math.inf
+        self._failed_at = -math.inf
+
+    def wait(self, now: float) -> float:
+        """Seconds until the next attempt is allowed (0: now)."""
+        return max(0.0, self.next_attempt - now)
+
+    def failed(self, started: float, now: float) -> float:
+        """Record a failed attempt that began at ``started``; returns the delay before the next one."""
+        if started >= self._failed_at:
+            self.failures = min(self.failures + 1, 64)
+            delay = min(self.initial * 2 ** (self.failures - 1), self.maximum)
+            self.next_attempt = now + delay
+            self._failed_at = now
+        return self.wait(now)
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_attempt = self._failed_at = -math.inf
+
+
+async def connect_with_backoff(
+    upstream: UpstreamConfig,
+    session: SessionConfig,
+    backoff: ReconnectBackoff,
+    *,
+    log: Any,
+    observer: PduObserver | None = None,
+) -> Link:
+    """:func:`connect_upstream`, retried with ``backoff`` for at most ``upstream.bind_timeout``.
+
+    An SMSC restarting briefly costs the ESME a slower bind rather than a refused one; an SMSC that
+    stays down is tried no more often than the backoff allows, however many ESMEs keep binding.
+    Raises BindFailed when the deadline passes (at once if the next attempt is due after it).
+    """
+    deadline = anyio.current_time() + upstream.bind_timeout
+    error = ""
+    while True:
+        now = anyio.current_time()
+        wait = backoff.wait(now)
+        if now + wait >= deadline:
+            reason = error or f"backing off for {wait:.1f}s after earlier failures"
+            raise BindFailed(f"{upstream.name} unreachable: {reason}")
+        await anyio.sleep(wait)
+        started = anyio.current_time()
+        try:
+            with anyio.fail_after(max(0.0, deadline - started)):
+                link = await connect_upstream(upstream, session, log=log, observer=observer)
+        except (BindFailed, TimeoutError) as exc:
+            error = str(exc) or f"connect to {upstream.name} timed out"
+            delay = backoff.failed(started, anyio.current_time())
+            log.info(
+                "upstream connect failed", error=error, failures=backoff.failures, retry_in=round(delay, 3)
+            )
+            continue
+        backoff.succeeded()
+        return link
+
+
 async def bind_upstream(link: Link, upstream: UpstreamConfig, mode: BindMode) -> Pdu:
     """Bind a running upstream link in ``mode``; returns the bind_resp or raises BindFailed."""
     bind = BIND_CLASSES[mode](
@@ -76,6 +148,12 @@ async def bind_upstream(link: Link, upstream: UpstreamConfig, mode: BindMode) ->
         resp = await link.request(bind, upstream.bind_timeout)
     except (LinkClosed, ResponseTimeout) as exc:
         raise BindFailed(f"bind to {upstream.name} failed: {exc}") from exc
+    if resp.command_id != BIND_CLASSES[mode].command_id | RESPONSE_BIT:  # e.g. a generic_nack
+        raise BindFailed(
+            f"{upstream.name} answered the bind with {resp.command_id.name.lower()}"
+            f" (status 0x{resp.command_status:08x})",
+            resp.command_status or CommandStatus.ESME_RBINDFAIL,
+        )
     if resp.command_status != CommandStatus.ESME_ROK:
         raise BindFailed(
             f"{upstream.name} refused the bind with status 0x{resp.command_status:08x}", resp.command_status
