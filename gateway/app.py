@@ -56,6 +56,7 @@ class App:
             self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
                 leg, f"0x{error.status:08x}"
             ).inc()
+            self.proxy.latency_histogram = self.metrics.proxy_latency
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)

@@ -254,3 +254,18 @@ async def test_throttled_from_the_smsc_is_relayed_not_retried(tmp_path: Path) ->
         assert resp.status == S.ESME_RTHROTTLED
         assert stack.smsc.submit_count == 1
         esme.close()
+
+
+async def test_proxy_added_latency_is_sampled_into_the_histogram(tmp_path: Path) -> None:
+    from gateway.proxy.session import LATENCY_SAMPLE
+
+    async with running_stack(tmp_path, transactional()) as stack:
+        esme = await bound(stack.port)
+        for _ in range(LATENCY_SAMPLE * 2):
+            assert (await to_thread.run_sync(esme.submit, "447700900401", "x")).status == 0
+        registry = stack.app.metrics.registry
+        count = registry.get_sample_value("stopgate_proxy_added_latency_seconds_count")
+        total = registry.get_sample_value("stopgate_proxy_added_latency_seconds_sum")
+        assert count == 2
+        assert total is not None and 0 < total < 1.0
+        esme.close()

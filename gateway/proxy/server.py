@@ -94,6 +94,8 @@ class Proxy:
         self.on_rejected: Any = None
         #: Called with (system_id, +1) when a session binds and (system_id, -1) when it ends.
         self.on_bound_change: Any = None
+        #: Observes the sampled time a relayed submit spends inside the proxy (a Histogram).
+        self.latency_histogram: Any = None
 
     @property
     def task_group(self) -> anyio.abc.TaskGroup:

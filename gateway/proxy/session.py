@@ -34,13 +34,20 @@ _BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
 
 
 class _Relay:
-    """Context of a relayed request whose response passes through a policy callback."""
+    """Context of a relayed request whose response passes through a policy callback, or whose
+    time inside the proxy is measured (``received`` set: one request in 64 is sampled)."""
 
-    __slots__ = ("on_response", "sequence_number")
+    __slots__ = ("forwarded", "on_response", "received", "sequence_number")
 
-    def __init__(self, sequence_number: int, on_response: Any) -> None:
+    def __init__(self, sequence_number: int, on_response: Any, received: float = 0.0) -> None:
         self.sequence_number = sequence_number
         self.on_response = on_response
+        self.received = received
+        self.forwarded = 0.0
+
+
+#: Sample one relayed submit in this many for the proxy-added latency histogram.
+LATENCY_SAMPLE = 64
 
 
 class EsmeSession:
@@ -60,6 +67,7 @@ class EsmeSession:
         self.log = proxy.log.bind(session=self.session_id, peer=peer)
         esme.log = self.log.bind(leg="esme")
         self.window = proxy.config.session.window
+        self._relayed = 0
 
     # --- SessionInfo (what a policy sees) ---------------------------------------------------------
 
@@ -232,8 +240,13 @@ class EsmeSession:
         if upstream.conn.outstanding >= self.window:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), esme_sequence)
             return
-        context: object = esme_sequence if on_response is None else _Relay(esme_sequence, on_response)
-        upstream.send_nowait(pdu, context)
+        self._relayed += 1
+        if on_response is None and self._relayed % LATENCY_SAMPLE:
+            upstream.send_nowait(pdu, esme_sequence)
+            return
+        relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
+        upstream.send_nowait(pdu, relay)
+        relay.forwarded = anyio.current_time()
 
     async def _esme_unbind(self, request: Pdu) -> None:
         self._closing = True
@@ -252,7 +265,7 @@ class EsmeSession:
     def _on_upstream(self, link: Link, event: Any) -> None:
         event_type = type(event)
         if event_type is Response:
-            self._relay_response(self.esme, event.pdu, event.context)
+            self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
@@ -317,13 +330,26 @@ class EsmeSession:
     # --- both directions --------------------------------------------------------------------------
 
     @staticmethod
-    def _relay_response(target: Link | None, pdu: Pdu, context: object) -> None:
+    def _relay_response(
+        target: Link | None,
+        pdu: Pdu,
+        context: object,
+        source: Link | None = None,
+        proxy_latency: Any = None,
+    ) -> None:
         if target is None or target.closed:
             return
         if type(context) is int:
             target.respond(pdu, context)
         elif type(context) is _Relay:
-            target.respond(context.on_response(pdu), context.sequence_number)
+            if context.on_response is not None:
+                pdu = context.on_response(pdu)
+            target.respond(pdu, context.sequence_number)
+            if context.received and proxy_latency is not None:
+                # Time inside the proxy: request in → out, plus response in → out.
+                now = anyio.current_time()
+                upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
+                proxy_latency.observe(max(0.0, now - context.received - upstream_time))
 
     def _expired(self, requester: Link | None, event: Expired, status: int) -> None:
         """A relayed request got no answer: the side that asked gets an error, never silence."""
