@@ -27,6 +27,7 @@ Decisions the caller must know
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
@@ -172,11 +173,28 @@ def _normalize_cached(address: str, ton: int, default_country: str) -> str | Non
     region = _region(default_country)
     if ton == Ton.ALPHANUMERIC:
         return None
+    # A campaign sends to a new number every message, so the cache misses: the per-shape normaliser
+    # answers exactly as libphonenumber would (TON 0 follows parse_user_number's rules, TON 1 is
+    # "+digits"), in a few microseconds instead of twenty once it knows the shape.
+    if address.isascii() and address.isdigit() and (
+        ton == Ton.UNKNOWN or (ton == Ton.INTERNATIONAL and not address.startswith("0"))
+    ):
+        try:
+            return _bulk_normalizer(region)(address if ton == Ton.UNKNOWN else "+" + address)
+        except InvalidNumber:
+            return None
     split = _split(address)
     if split is None:
         return None
     num = _resolve(split[0], split[1], ton, region)
     return None if num is None else _format(num)
+
+
+@functools.cache
+def _bulk_normalizer(region: str) -> Callable[[str], str]:
+    from gateway.numbers_fast import BulkNormalizer  # it builds on parse_user_number below
+
+    return BulkNormalizer(region)
 
 
 def normalize_number(address: str, ton: int, npi: int, default_country: str) -> str | None:

@@ -248,3 +248,32 @@ def test_property_gb_mobile_spellings_agree(rest: str) -> None:
         parse_user_number("07" + rest[:3] + " " + rest[3:], "GB"),
     ]
     assert spellings == [e164] * len(spellings)
+
+
+# --- The per-shape fast path on the wire ---------------------------------------------------------
+
+
+def _libphonenumber_only(address: str, ton: int, country: str) -> str | None:
+    from gateway.numbers import _format, _region, _resolve, _split
+
+    split = _split(address)
+    if split is None:
+        return None
+    num = _resolve(split[0], split[1], ton, _region(country))
+    return None if num is None else _format(num)
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"447[0-9]{9}", fullmatch=True),
+        st.from_regex(r"1[2-9][0-9]{9}", fullmatch=True),
+        st.from_regex(r"0[0-9]{6,12}", fullmatch=True),
+        st.from_regex(r"[0-9]{3,16}", fullmatch=True),
+    ),
+    st.sampled_from([0, 1]),
+    st.sampled_from(["GB", "US", "DE"]),
+)
+def test_wire_fast_path_agrees_with_libphonenumber(digits: str, ton: int, country: str) -> None:
+    from gateway.numbers import _normalize_cached
+
+    assert _normalize_cached.__wrapped__(digits, ton, country) == _libphonenumber_only(digits, ton, country)

@@ -452,7 +452,8 @@ class OptoutPolicy:
             self._day = time.strftime("%Y-%m-%d", time.gmtime(now))
             self._day_ends = (now // 86400 + 1) * 86400
         self._sent[(self._day, account.scope, campaign)] += 1
-        self._campaigns[(account.scope, number)] = (campaign, now)
+        if campaign:  # the report attributes opt-outs to campaigns; without one there is nothing to keep
+            self._campaigns[(account.scope, number)] = (campaign, now)
 
     @staticmethod
     def _campaign(account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti) -> str:

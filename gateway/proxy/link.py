@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,10 @@ from gateway.smpp.connection import (
 )
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.pdu import EnquireLink, EnquireLinkResp, Pdu, Unbind, UnbindResp, make_response
+
+#: The link's clock: the event loop's (asyncio's loop.time() is time.monotonic()), read directly on
+#: the hot path because anyio.current_time() costs nine times as much.
+_now = time.monotonic
 
 #: Above this many queued octets, relaying into this link waits for the writer to catch up.
 HIGH_WATER = 4 * 1024 * 1024
@@ -106,11 +111,12 @@ class Link:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._wakeup = anyio.Event()
-        self._drained = anyio.Event()
-        self._drained.set()
+        self._wakeup_set = False
+        self._writing = False
+        self._drain_waiters: list[anyio.Event] = []
         self._handler: LinkHandler | None = None
         self._done = anyio.Event()
-        self._last_sent = anyio.current_time()
+        self._last_sent = _now()
         self._partial_since: float | None = None
 
     # --- running ---------------------------------------------------------------------------------
@@ -119,7 +125,7 @@ class Link:
         """Serve the link until the stream ends or :meth:`close` is called."""
         self._handler = handler
         # The idle clock starts now: a peer that has not spoken yet is not idle since time zero.
-        self.conn.last_received = max(self.conn.last_received, anyio.current_time())
+        self.conn.last_received = max(self.conn.last_received, _now())
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer)
@@ -141,7 +147,7 @@ class Link:
                 except OSError as exc:
                     self.close_reason = self.close_reason or f"socket error: {exc}"
                     return
-                now = anyio.current_time()
+                now = _now()
                 conn.receive_data(data, now)
                 completed = self._dispatch()
                 # A partial PDU's clock starts when it began: trickling bytes do not extend it.
@@ -218,7 +224,9 @@ class Link:
         stream = self.stream
         while True:
             await self._wakeup.wait()
-            self._wakeup = anyio.Event()
+            self._wakeup = anyio.Event()  # one per batch written, not one per PDU
+            self._wakeup_set = False
+            self._writing = True
             while self._pending:
                 data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
                 self._pending.clear()
@@ -228,17 +236,19 @@ class Link:
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                     self.close_reason = self.close_reason or "send failed"
                     self.closed = True
-                    self._drained.set()
+                    self._writing = False
+                    self._release_drain_waiters()
                     await self._abort_stream()
                     return
-                self._last_sent = anyio.current_time()
-            self._drained.set()
+                self._last_sent = _now()
+            self._writing = False
+            self._release_drain_waiters()
 
     async def _timer(self) -> None:
         conn, timers = self.conn, self.timers
         while True:
             await anyio.sleep(timers.tick)
-            now = anyio.current_time()
+            now = _now()
             expired = conn.expire(now)
             for waiting in expired:
                 context = waiting.context
@@ -287,7 +297,7 @@ class Link:
                 context.set(LinkClosed(self.close_reason or "link closed"))
             elif self._handler is not None and context is not _KEEPALIVE:
                 self._handler(self, Expired(waiting, closed=True))
-        self._drained.set()
+        self._release_drain_waiters()
         await self._abort_stream()
         self._done.set()
 
@@ -299,9 +309,14 @@ class Link:
         if data and not self.closed:
             self._pending.append(data)
             self._pending_size += len(data)
-            if self._drained.is_set():
-                self._drained = anyio.Event()
-            self._wakeup.set()
+            if not self._wakeup_set:
+                self._wakeup_set = True
+                self._wakeup.set()
+
+    def _release_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            waiter.set()
 
     @property
     def congested(self) -> bool:
@@ -309,12 +324,16 @@ class Link:
 
     async def wait_flushed(self, timeout: float) -> None:
         self.flush()
+        if self.closed or not (self._pending or self._writing):
+            return
+        waiter = anyio.Event()
+        self._drain_waiters.append(waiter)
         with anyio.move_on_after(timeout):
-            await self._drained.wait()
+            await waiter.wait()
 
     def send_nowait(self, pdu: Pdu, context: object = None) -> int:
         """Send a request whose response goes to the handler with ``context``; returns its sequence."""
-        seq = self.conn.send_request(pdu, anyio.current_time(), context)
+        seq = self.conn.send_request(pdu, _now(), context)
         if self.observer is not None:
             self.observer(self.name, "out", pdu)
         self.flush()

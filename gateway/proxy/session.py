@@ -8,6 +8,7 @@ Keep-alives are answered by each link itself. Message-carrying requests pass thr
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import anyio.abc
 from gateway.config import AccountConfig
 from gateway.smpp.connection import Rejected, Request, Response, State
 from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
+from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
 
 from .hooks import Decision, Defer, Forward, Respond
@@ -241,12 +243,17 @@ class EsmeSession:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), esme_sequence)
             return
         self._relayed += 1
-        if on_response is None and self._relayed % LATENCY_SAMPLE:
-            upstream.send_nowait(pdu, esme_sequence)
+        try:
+            if on_response is None and self._relayed % LATENCY_SAMPLE:
+                upstream.send_nowait(pdu, esme_sequence)
+                return
+            relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
+            upstream.send_nowait(pdu, relay)
+        except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
+            self.log.warning("request too large to relay", error=str(exc))
+            self.esme.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), esme_sequence)
             return
-        relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
-        upstream.send_nowait(pdu, relay)
-        relay.forwarded = anyio.current_time()
+        relay.forwarded = time.monotonic()
 
     async def _esme_unbind(self, request: Pdu) -> None:
         self._closing = True
@@ -305,7 +312,11 @@ class EsmeSession:
             upstream.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), upstream_sequence)
             return
         context: object = upstream_sequence if on_response is None else _Relay(upstream_sequence, on_response)
-        esme.send_nowait(pdu, context)
+        try:
+            esme.send_nowait(pdu, context)
+        except PduTooLarge as exc:
+            self.log.warning("request too large to relay", error=str(exc))
+            upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
 
     async def _upstream_unbind(self, request: Pdu) -> None:
         """The SMSC unbinds (§4.2): its answers still in flight may arrive (bounded), then unbind_resp;
@@ -347,7 +358,7 @@ class EsmeSession:
             target.respond(pdu, context.sequence_number)
             if context.received and proxy_latency is not None:
                 # Time inside the proxy: request in → out, plus response in → out.
-                now = anyio.current_time()
+                now = time.monotonic()
                 upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
                 proxy_latency.observe(max(0.0, now - context.received - upstream_time))
 
