@@ -9,7 +9,7 @@ CONFIG ?= config/example.toml
 $(BIN)/stopgate: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,fast]'
 	touch $@
 
 install: $(BIN)/stopgate
