@@ -287,36 +287,45 @@ class OptoutPolicy:
             self.metrics.help_requests.labels(scope).inc()
             self._confirm(session, account, pdu, number, "help", account.config.help)
         elif match.intent is Intent.OPT_OUT:
-            started = time.perf_counter()
-            try:
-                await self.store.opt_out(self._event(EventType.OPT_OUT, number, account, match, text))
-            except StoreError as exc:
-                log.error("opt-out NOT recorded; asking the SMSC to redeliver", number=shown, error=str(exc))
+            if not await self._commit(EventType.OPT_OUT, number, account, match, text, log, shown):
                 # The subscriber said STOP: block from memory meanwhile, whatever the store says.
                 await self.feed.hold_unrecorded(scope, number)
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
-            self.metrics.store_commit.observe(time.perf_counter() - started)
-            await self.feed.apply_local(scope, number, True)
-            self.metrics.optouts.labels(scope, "sms").inc()
-            log.info("opted out", number=shown, text=text)
             self._confirm(session, account, pdu, number, "opt_out", account.config.confirmation)
         else:
             if match.conditional and not self.index.contains(scope, number):
                 return Forward(pdu)  # "YES" from a subscribed number is just a message
-            started = time.perf_counter()
-            try:
-                await self.store.opt_in(self._event(EventType.OPT_IN, number, account, match, text))
-            except StoreError as exc:
-                log.error("opt-in NOT recorded; asking the SMSC to redeliver", number=shown, error=str(exc))
+            if not await self._commit(EventType.OPT_IN, number, account, match, text, log, shown):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
-            self.metrics.store_commit.observe(time.perf_counter() - started)
-            await self.feed.apply_local(scope, number, False)
-            self.metrics.optins.labels(scope, "sms").inc()
-            log.info("opted in", number=shown, text=text)
             self._confirm(session, account, pdu, number, "opt_in", account.config.resubscribe_confirmation)
         if account.config.optout.forward_keywords:
             return Forward(pdu)
         return Respond(make_response(pdu, CommandStatus.ESME_ROK))
+
+    async def _commit(
+        self,
+        kind: EventType,
+        number: str,
+        account: AccountPolicy,
+        match: Match,
+        text: str,
+        log: Any,
+        shown: str,
+    ) -> bool:
+        """Record an opt-out or opt-in durably and bring the index up to date; False if the store failed."""
+        suppress = kind is EventType.OPT_OUT
+        started = time.perf_counter()
+        try:
+            event = self._event(kind, number, account, match, text)
+            await (self.store.opt_out(event) if suppress else self.store.opt_in(event))
+        except StoreError as exc:
+            log.error(f"{kind} NOT recorded; asking the SMSC to redeliver", number=shown, error=str(exc))
+            return False
+        self.metrics.store_commit.observe(time.perf_counter() - started)
+        await self.feed.apply_local(account.scope, number, suppress)
+        (self.metrics.optouts if suppress else self.metrics.optins).labels(account.scope, "sms").inc()
+        log.info("opted out" if suppress else "opted in", number=shown, text=text)
+        return True
 
     @staticmethod
     def _event(
