@@ -13,6 +13,7 @@ Inject an MO yourself while it runs:
 from __future__ import annotations
 
 import argparse
+import random
 import signal
 import sys
 from pathlib import Path
@@ -26,7 +27,8 @@ from gateway.config import Config, load_config
 from gateway.logs import configure_logging
 from tools.smsc_sim import SimulatedSmsc
 
-SUBSCRIBER = "447700900401"
+#: A fictional UK mobile (Ofcom's drama range), different on each run: the store keeps earlier STOPs.
+SUBSCRIBER = f"447700900{random.randrange(1000):03d}"
 SHORT_CODE = "88088"
 
 
@@ -68,10 +70,12 @@ def walkthrough(
     say(f"submit_sm relayed: status {resp.status}, SMSC message_id {resp.message_id!r}")  # type: ignore[attr-defined]
     print(f"    the SMSC received: {smsc.received[-1].text!r}  (footer added by Stopgate)")
     say(f"the subscriber +{SUBSCRIBER} texts STOP to {SHORT_CODE}")
-    status = portal.call(
+    # The proxy forwards the MO to this ESME and relays our answer: read it while the SMSC waits.
+    future = portal.start_task_soon(
         lambda: smsc.deliver(source_addr=SUBSCRIBER, destination_addr=SHORT_CODE, text="STOP")
     )
     client.read_once()  # the MO, forwarded to the ESME
+    status = future.result(timeout=10)
     print(
         f"    deliver_sm_resp to the SMSC: status {status.command_status} (after the opt-out was committed)"
     )
