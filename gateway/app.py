@@ -62,6 +62,9 @@ class App:
             ).inc(delta)
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                # Handlers first: once a port answers, SIGTERM drains and SIGHUP reloads (the default
+                # action of either, a moment earlier, would kill the process).
+                await tg.start(self._signals)
                 await tg.start(self.policy.run)
                 tg.start_soon(self.feed.run)
                 await tg.start(self.proxy.serve)
@@ -70,7 +73,6 @@ class App:
 
                     self.admin = AdminServer(self)
                     await tg.start(self.admin.serve)
-                tg.start_soon(self._signals)
                 self.log.info(
                     "ready",
                     ports=self.proxy.ports,
@@ -85,8 +87,9 @@ class App:
                 await self.store.close()
             self.log.info("stopped")
 
-    async def _signals(self) -> None:
+    async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            task_status.started()
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     self.reload()
@@ -133,10 +136,6 @@ def run(config_path: Path) -> None:
 
     config = load_config(config_path)
     configure_logging(config.logging)
-    if hasattr(signal, "SIGXFSZ"):
-        # A file-size limit (a quota, a full volume) must fail the write (the store reports it and
-        # the proxy keeps relaying), not kill the process as SIGXFSZ does by default.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     app = App(config, config_path)
     backend_options: dict[str, Any] = {}
     try:

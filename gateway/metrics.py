@@ -19,6 +19,10 @@ from gateway.smpp.constants import CommandId
 from gateway.smpp.pdu import Pdu
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
+#: Counted under ``status="other"``: a command_status no response can legitimately carry (outside
+#: 0x00-0xFF and the vendor range 0x400-0x4FF), or any non-zero one on a request. The peer writes
+#: that field, so without this it could add a new series, and memory, with every PDU.
+OTHER_STATUS = -1
 
 
 class _PduCollector(Collector):
@@ -32,9 +36,8 @@ class _PduCollector(Collector):
             labels=["leg", "direction", "command", "status"],
         )
         for (leg, direction, command_id, status), value in list(self.counts.items()):
-            family.add_metric(
-                [leg, direction, _COMMAND_NAMES.get(command_id, hex(command_id)), f"0x{status:08x}"], value
-            )
+            shown = "other" if status == OTHER_STATUS else f"0x{status:08x}"
+            family.add_metric([leg, direction, _COMMAND_NAMES.get(command_id, hex(command_id)), shown], value)
         yield family
 
 
@@ -98,4 +101,7 @@ class Metrics:
 
     def observe_pdu(self, leg: str, direction: str, pdu: Pdu) -> None:
         """The link observer: count one PDU (a dict increment)."""
-        self.pdu_counts[(leg, direction, pdu.command_id, pdu.command_status)] += 1
+        status = pdu.command_status
+        if status and (status > 0x4FF or 0xFF < status < 0x400 or pdu.command_id < 0x80000000):
+            status = OTHER_STATUS
+        self.pdu_counts[(leg, direction, pdu.command_id, status)] += 1

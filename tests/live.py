@@ -60,7 +60,9 @@ class Live:
     def alive(self) -> bool:
         return self.process.returncode is None
 
-    async def admin(self, path: str, *, token: str | None = ADMIN_TOKEN, method: str = "GET") -> httpx.Response:
+    async def admin(
+        self, path: str, *, token: str | None = ADMIN_TOKEN, method: str = "GET"
+    ) -> httpx.Response:
         assert self.admin_port is not None, "start the stack with admin=True"
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.admin_port}", timeout=10) as client:

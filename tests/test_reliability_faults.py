@@ -78,7 +78,8 @@ async def test_smsc_death_fails_every_in_flight_request_and_a_bind_succeeds_once
             await smsc.disconnect_all()  # TCP reset on every connection, then gone
             await smsc.stop()
             answers = [await esme.response(w, timeout=5) for w in waiters]
-            assert [(a.command_id, a.command_status) for a in answers] == [(C.SUBMIT_SM_RESP, S.ESME_RSYSERR)] * 10
+            expected = [(C.SUBMIT_SM_RESP, S.ESME_RSYSERR)] * 10
+            assert [(a.command_id, a.command_status) for a in answers] == expected
             await esme.wait_closed(5)  # the ESME session is unbound and closed
             assert esme.unbound
             assert esme.errors == []
@@ -105,7 +106,8 @@ async def test_smsc_death_fails_every_in_flight_request_and_a_bind_succeeds_once
 
 
 async def test_a_bind_is_refused_after_bind_timeout_when_the_smsc_stays_down(tmp_path: Path) -> None:
-    override = merge(RELAY, upstream(reconnect_backoff_initial=0.1, reconnect_backoff_max=0.3, bind_timeout=1.0))
+    quick = upstream(reconnect_backoff_initial=0.1, reconnect_backoff_max=0.3, bind_timeout=1.0)
+    override = merge(RELAY, quick)
     async with live_stack(tmp_path, override) as live:
         await live.smsc.stop()
         async with connect_peer(live.port) as esme:
@@ -234,3 +236,22 @@ async def test_1000_connect_bind_disconnect_cycles_leave_fds_tasks_and_memory_fl
         assert after.stats.rss_kib - before.stats.rss_kib < 8 * 1024
         assert live.smsc.counters["binds"] == live.smsc.counters["unbinds"] == 825  # every upstream unbound
         assert live.alive
+
+
+# --- signals --------------------------------------------------------------------------------------
+
+
+async def test_signals_are_handled_as_soon_as_the_port_answers(tmp_path: Path) -> None:
+    """Regression: the handlers were installed after the listeners opened, so a SIGHUP (reload) or
+    SIGTERM (drain) in that moment got its default action and killed the process."""
+    import signal
+
+    for _ in range(3):
+        async with live_stack(tmp_path, RELAY) as live:  # returns once the SMPP port answers
+            live.process.send_signal(signal.SIGHUP)
+            await wait_for(lambda: "config reloaded" in live.log(), 5, "the reload")
+            assert live.alive
+            live.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(10):
+                assert await live.process.wait() == 0  # drained and stopped, not killed
+        live.log_path.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -117,13 +118,18 @@ class Proxy:
         listeners: list[anyio.abc.Listener[Any]] = []
         tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.port)
         tls_context = self._server_tls_context()
+        # A silent client is dropped after bind_timeout whether it stalls the handshake or the bind.
+        tls_options: dict[str, Any] = {
+            "standard_compatible": False,
+            "handshake_timeout": self.config.session.bind_timeout,
+        }
         if tls_context is not None and listen.tls_port is None:
-            listeners.append(TLSListener(tcp, tls_context, standard_compatible=False))
+            listeners.append(TLSListener(tcp, tls_context, **tls_options))
         else:
             listeners.append(tcp)
         if tls_context is not None and listen.tls_port is not None:
             tls_tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.tls_port)
-            listeners.append(TLSListener(tls_tcp, tls_context, standard_compatible=False))
+            listeners.append(TLSListener(tls_tcp, tls_context, **tls_options))
         for listener in listeners:
             sockname = _local_port(listener)
             if sockname:
@@ -165,6 +171,16 @@ class Proxy:
         self._drained.set()
 
     async def _handle(self, stream: anyio.abc.ByteStream) -> None:
+        # Every connection runs in the proxy's own task group: nothing raised while serving one may
+        # escape, or it would stop the proxy for everyone.
+        try:
+            await self._serve_connection(stream)
+        except* Exception:
+            self.log.error("connection failed with an internal error; closed", exc_info=True)
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await stream.aclose()
+
+    async def _serve_connection(self, stream: anyio.abc.ByteStream) -> None:
         peer = _peer_host(stream)
         session_cfg = self.config.session
         if len(self.sessions) >= session_cfg.max_connections:
@@ -269,7 +285,9 @@ class Proxy:
 def _peer_host(stream: anyio.abc.ByteStream) -> str:
     try:
         address = stream.extra(anyio.abc.SocketAttribute.remote_address)
-    except anyio.TypedAttributeLookupError:
+    except (anyio.TypedAttributeLookupError, OSError, AttributeError):
+        # A client that reset the connection before it was served: the socket may already be gone
+        # (uvloop: AttributeError from a transport without a socket; asyncio: ENOTCONN).
         return "unknown"
     if isinstance(address, tuple):
         return str(address[0])

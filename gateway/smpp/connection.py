@@ -16,7 +16,7 @@ from typing import Final
 
 from .codec import decode, encode, encode_fields, with_sequence
 from .constants import MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
-from .errors import LocalProtocolError, ProtocolError
+from .errors import LocalProtocolError, PduTooLarge, ProtocolError
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
 
@@ -273,16 +273,20 @@ class Connection:
         """Queue one of our requests under a new sequence number; returns that number.
 
         The PDU's own sequence_number is ignored. A PDU decoded elsewhere and unchanged is sent as its
-        original bytes with only the sequence number replaced.
+        original bytes with only the sequence number replaced. Raises :class:`PduTooLarge` (nothing is
+        queued) when the PDU is longer than ``max_pdu_size``, the limit this side enforces on receipt.
         """
         command_id = pdu.command_id
         if command_id not in OWN_REQUESTS[(self.role, self.state)]:
             raise LocalProtocolError(f"cannot send {command_id.name.lower()} in state {self.state.value}")
         seq = self.next_sequence()
-        if pdu.raw:
-            self._out.append(with_sequence(pdu.raw, seq))
-        else:
-            self._out.append(encode_fields(pdu, seq))
+        data = with_sequence(pdu.raw, seq) if pdu.raw else encode_fields(pdu, seq)
+        if len(data) > self._frames.max_pdu_size:
+            raise PduTooLarge(
+                f"{command_id.name.lower()} of {len(data)} octets exceeds max_pdu_size"
+                f" {self._frames.max_pdu_size}"
+            )
+        self._out.append(data)
         if command_id.has_response:
             self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context)
         if command_id == C.UNBIND:

@@ -40,3 +40,8 @@ class ProtocolError(SmppError):
 
 class LocalProtocolError(SmppError):
     """We tried to send something that the protocol or the session state does not allow."""
+
+
+class PduTooLarge(LocalProtocolError):
+    """A PDU we were about to send is longer than the link's max_pdu_size (a peer with the same limit
+    would take it for lost framing and drop the session)."""
