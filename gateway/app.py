@@ -14,8 +14,8 @@ import structlog
 from gateway.config import Config, ConfigError, load_config
 from gateway.metrics import Metrics
 from gateway.optout.engine import OptoutPolicy
-from gateway.optout.feed import ChangeFollower
 from gateway.proxy.server import Proxy
+from gateway.store.feed import ChangeFollower
 from gateway.store.index import build_index
 from gateway.store.sqlite import SQLiteStore
 

@@ -13,9 +13,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from gateway.store.index import IndexBuilder, SuppressionIndex, build_index, follow_changes
+from gateway.store.feed import ChangeFollower
+from gateway.store.index import IndexBuilder, SuppressionIndex, build_index
 from gateway.store.memory import MemoryStore
-from gateway.store.model import Change, Channel, Event, EventType, StoreError
+from gateway.store.model import Change, Channel, Event, EventType
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_automatic_compaction_keeps_pending_sets_small() -> None:
 def test_bulk_load_handles_any_order_duplicates_and_merges() -> None:
     rng = random.Random(7)
     pairs = [
-        (rng.choice("abc"), f"+{rng.choice(['1', '44', '353'])}{rng.randrange(10**rng.randint(1, 11))}")
+        (rng.choice("abc"), f"+{rng.choice(['1', '44', '353'])}{rng.randrange(10 ** rng.randint(1, 11))}")
         for _ in range(3000)
     ]
     pairs += [*pairs[:500], ("a", "+0bad"), ("a", "+0bad")]
@@ -261,7 +262,7 @@ async def wait_for(predicate: object, timeout: float = 2.0) -> None:
 
 @pytest.mark.anyio
 async def test_build_index_then_follow_changes() -> None:
-    errors: list[StoreError] = []
+    health: list[bool] = []
     async with MemoryStore() as store:
         await store.import_suppressions(
             [("acme", f"+4477009{n:05d}") for n in range(250)], channel=Channel.IMPORT, reason=None
@@ -269,18 +270,17 @@ async def test_build_index_then_follow_changes() -> None:
         index, last = await build_index(store, batch=100)
         assert len(index) == 250 and last == 250 == index.change_id
         async with anyio.create_task_group() as tg:
-            tg.start_soon(
-                lambda: follow_changes(
-                    store, index, after_id=last, interval=0.01, on_error=errors.append, batch=2
-                )
+            follower = ChangeFollower(
+                store, index, after_id=last, interval=0.01, batch=2, on_health=health.append
             )
+            tg.start_soon(follower.run)
             await store.opt_out(opt_out("+15550000001"))
             await store.opt_in(opt_in("+447700900000"))
             await wait_for(lambda: index.contains("acme", "+15550000001"))
             await wait_for(lambda: not index.contains("acme", "+447700900000"))
             # A failing store is reported and retried; the index keeps its state meanwhile.
             await store.close()
-            await wait_for(lambda: bool(errors))
+            await wait_for(lambda: False in health)
             assert index.contains("acme", "+15550000001")
             await store.open()
             await store.import_suppressions(

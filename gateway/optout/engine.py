@@ -25,7 +25,6 @@ import structlog
 from gateway.config import AccountConfig, Config
 from gateway.metrics import Metrics
 from gateway.numbers import is_replyable, mask_number, normalize_number
-from gateway.optout.feed import ChangeFollower
 from gateway.policy.keywords import Intent, Keywords, Match, classify_mo
 from gateway.policy.messages import (
     MessageText,
@@ -52,6 +51,7 @@ from gateway.smpp.pdu import (
     make_response,
 )
 from gateway.store.base import Store
+from gateway.store.feed import ChangeFollower
 from gateway.store.index import SuppressionIndex
 from gateway.store.model import Channel, Event, EventType, StoreError
 from gateway.text.footer import append_footer, has_footer

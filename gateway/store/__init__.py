@@ -1,7 +1,8 @@
 """Durable opt-out state: the storage interface, its backends and the in-memory hot-path index."""
 
 from gateway.store.base import Store
-from gateway.store.index import IndexBuilder, SuppressionIndex, build_index, follow_changes
+from gateway.store.feed import ChangeFollower
+from gateway.store.index import IndexBuilder, SuppressionIndex, build_index
 from gateway.store.memory import MemoryStore
 from gateway.store.model import (
     STATE_TYPES,
@@ -24,6 +25,7 @@ __all__ = [
     "SUPPRESSING_TYPES",
     "UNSUPPRESSING_TYPES",
     "Change",
+    "ChangeFollower",
     "Channel",
     "Event",
     "EventType",
@@ -36,5 +38,4 @@ __all__ = [
     "Suppression",
     "SuppressionIndex",
     "build_index",
-    "follow_changes",
 ]

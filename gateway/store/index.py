@@ -23,15 +23,11 @@ import re
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import chain, groupby, islice, repeat
-from typing import NoReturn
-
-import anyio
-from anyio.lowlevel import checkpoint
 
 from gateway.store.base import Store
-from gateway.store.model import Change, StoreError
+from gateway.store.model import Change
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +335,7 @@ async def build_index(store: Store, *, batch: int = 100_000) -> tuple[Suppressio
     """Load every suppression into a new index; returns it with the change id to follow from.
 
     The change id is read *before* loading, so a change committed during the load is replayed by
-    :func:`follow_changes` (harmless if the load already saw it).
+    :class:`gateway.store.feed.ChangeFollower` (harmless if the load already saw it).
     """
     last = await store.last_change_id()
     index = SuppressionIndex()
@@ -357,37 +353,3 @@ async def build_index(store: Store, *, batch: int = 100_000) -> tuple[Suppressio
     builder.finish()
     index.change_id = last
     return index, last
-
-
-async def follow_changes(
-    store: Store,
-    index: SuppressionIndex,
-    *,
-    after_id: int,
-    interval: float = 0.25,
-    on_error: Callable[[StoreError], object] | None = None,
-    batch: int = 10_000,
-) -> NoReturn:
-    """Poll the change feed forever, applying changes to ``index``; cancel the task to stop.
-
-    A :class:`StoreError` is reported to ``on_error`` (or logged) and retried after ``interval``;
-    the index keeps answering from its last known state meanwhile. A full batch is followed by
-    another poll right away (catch-up), yielding to other tasks between batches.
-    """
-    while True:
-        try:
-            changes = await store.changes_since(after_id, batch)
-        except StoreError as exc:
-            if on_error is not None:
-                on_error(exc)
-            else:
-                log.warning("change feed poll failed after id %d: %s", after_id, exc)
-            await anyio.sleep(interval)
-            continue
-        if changes:
-            index.apply(changes)
-            after_id = changes[-1].id
-        if len(changes) < batch:
-            await anyio.sleep(interval)
-        else:
-            await checkpoint()
