@@ -24,7 +24,7 @@ import structlog
 
 from gateway.config import AccountConfig, Config
 from gateway.metrics import Metrics
-from gateway.numbers import is_replyable, mask_number, normalize_number
+from gateway.numbers import is_replyable, normalize_number
 from gateway.policy.keywords import Intent, Keywords, Match, classify_mo
 from gateway.policy.messages import (
     MessageText,
@@ -280,14 +280,13 @@ class OptoutPolicy:
         if number is None:
             log.info("keyword from a sender that is not a phone number; nothing recorded")
             return Forward(pdu)
-        shown = mask_number(number) if self.config.logging.mask_numbers else number
         scope = account.scope
         if match.intent is Intent.HELP:
             self._queue_event(self._event(EventType.HELP, number, account, match, text))
             self.metrics.help_requests.labels(scope).inc()
             self._confirm(session, account, pdu, number, "help", account.config.help)
         elif match.intent is Intent.OPT_OUT:
-            if not await self._commit(EventType.OPT_OUT, number, account, match, text, log, shown):
+            if not await self._commit(EventType.OPT_OUT, number, account, match, text, log):
                 # The subscriber said STOP: block from memory meanwhile, whatever the store says.
                 await self.feed.hold_unrecorded(scope, number)
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
@@ -295,7 +294,7 @@ class OptoutPolicy:
         else:
             if match.conditional and not self.index.contains(scope, number):
                 return Forward(pdu)  # "YES" from a subscribed number is just a message
-            if not await self._commit(EventType.OPT_IN, number, account, match, text, log, shown):
+            if not await self._commit(EventType.OPT_IN, number, account, match, text, log):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             self._confirm(session, account, pdu, number, "opt_in", account.config.resubscribe_confirmation)
         if account.config.optout.forward_keywords:
@@ -310,7 +309,6 @@ class OptoutPolicy:
         match: Match,
         text: str,
         log: Any,
-        shown: str,
     ) -> bool:
         """Record an opt-out or opt-in durably and bring the index up to date; False if the store failed."""
         suppress = kind is EventType.OPT_OUT
@@ -319,12 +317,13 @@ class OptoutPolicy:
             event = self._event(kind, number, account, match, text)
             await (self.store.opt_out(event) if suppress else self.store.opt_in(event))
         except StoreError as exc:
-            log.error(f"{kind} NOT recorded; asking the SMSC to redeliver", number=shown, error=str(exc))
+            log.error(f"{kind} NOT recorded; asking the SMSC to redeliver", number=number, error=str(exc))
             return False
         self.metrics.store_commit.observe(time.perf_counter() - started)
         await self.feed.apply_local(account.scope, number, suppress)
         (self.metrics.optouts if suppress else self.metrics.optins).labels(account.scope, "sms").inc()
-        log.info("opted out" if suppress else "opted in", number=shown, text=text)
+        # The logging processor masks numbers and hides texts as configured (gateway/logs.py).
+        log.info("opted out" if suppress else "opted in", number=number, text=text)
         return True
 
     @staticmethod
