@@ -13,6 +13,7 @@ from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, DataCoding, Tag
 from gateway.smpp.pdu import (
     DataSm,
     DeliverSm,
+    MessagePdu,
     SubmitMulti,
     SubmitSm,
     Tlv,
@@ -25,8 +26,6 @@ from gateway.text.encoding import decode_text, encode_text
 from gateway.text.footer import append_footer
 from gateway.text.segments import split_text
 from gateway.text.udh import Concat, concat_udh, parse_concat, split_udh
-
-MessagePdu = SubmitSm | DeliverSm | SubmitMulti | DataSm
 
 #: data_coding values whose short_message is text Stopgate can read and extend.
 TEXT_CODINGS = frozenset({DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1, DataCoding.UCS2})

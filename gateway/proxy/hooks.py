@@ -75,13 +75,3 @@ class Policy(Protocol):
     def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
 
     def on_deliver(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
-
-
-class RelayPolicy:
-    """The null policy: everything passes unchanged."""
-
-    def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision:
-        return Forward(pdu)
-
-    def on_deliver(self, session: SessionInfo, pdu: Pdu) -> Decision:
-        return Forward(pdu)

@@ -166,7 +166,7 @@ class Link:
                     await self.wait_flushed(1.0)
                     self.close_reason = self.close_reason or "unbound"
                     return
-                if self._pending_size > HIGH_WATER:
+                if self.congested:
                     await self.wait_flushed(math.inf)
         finally:
             self.closed = True
@@ -321,6 +321,12 @@ class Link:
     @property
     def congested(self) -> bool:
         return self._pending_size > HIGH_WATER
+
+    async def wait_answered(self, timeout: float) -> None:
+        """Wait (bounded) until every request sent on this link has its response, or the link ends."""
+        with anyio.move_on_after(timeout):
+            while not self.closed and self.conn.outstanding:
+                await anyio.sleep(0.02)
 
     async def wait_flushed(self, timeout: float) -> None:
         self.flush()

@@ -130,9 +130,8 @@ class EsmeSession:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
                 await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
         upstream = self.upstream
-        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-            while upstream is not None and not upstream.closed and upstream.conn.outstanding:
-                await anyio.sleep(0.05)
+        if upstream is not None:
+            await upstream.wait_answered(max(0.0, deadline - anyio.current_time()))
         await self.esme.close("shutdown")
         if upstream is not None:
             await upstream.unbind(1.0)
@@ -259,9 +258,7 @@ class EsmeSession:
         self._closing = True
         upstream = self.upstream
         if upstream is not None:
-            with anyio.move_on_after(self.proxy.config.session.shutdown_grace):
-                while not upstream.closed and upstream.conn.outstanding:
-                    await anyio.sleep(0.02)
+            await upstream.wait_answered(self.proxy.config.session.shutdown_grace)
             await upstream.unbind(self.proxy.config.session.response_timeout)
         self.esme.answer_unbind(request)
         await self.esme.wait_flushed(1.0)
@@ -325,9 +322,7 @@ class EsmeSession:
         session_cfg = self.proxy.config.session
         upstream = self.upstream
         if upstream is not None:
-            with anyio.move_on_after(min(session_cfg.response_timeout, session_cfg.shutdown_grace)):
-                while not upstream.closed and upstream.conn.outstanding:
-                    await anyio.sleep(0.02)
+            await upstream.wait_answered(min(session_cfg.response_timeout, session_cfg.shutdown_grace))
             upstream.answer_unbind(request)
             await upstream.wait_flushed(1.0)
             await upstream.close("unbound by SMSC")
