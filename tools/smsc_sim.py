@@ -358,6 +358,20 @@ def _absolute_time(wall: float) -> str:
     return time.strftime("%y%m%d%H%M%S", time.gmtime(wall)) + "000+"
 
 
+def _mo_addresses(
+    source: str, source_ton: int, source_npi: int, dest: str, dest_ton: int, dest_npi: int
+) -> dict[str, Any]:
+    """The address fields of an MO deliver_sm or data_sm (the same six in both, §4.6.1 and §4.7.1)."""
+    return {
+        "source_addr_ton": source_ton,
+        "source_addr_npi": source_npi,
+        "source_addr": source,
+        "dest_addr_ton": dest_ton,
+        "dest_addr_npi": dest_npi,
+        "destination_addr": dest,
+    }
+
+
 class SimulatedSmsc:
     """An SMSC that accepts binds, answers submits with message ids, sends receipts and MO, and
     misbehaves on request."""
@@ -952,12 +966,9 @@ class SimulatedSmsc:
             extra = (*extra, Tlv(Tag.MESSAGE_PAYLOAD, data))
             data = b""
         pdu = DeliverSm(
-            source_addr_ton=source_addr_ton,
-            source_addr_npi=source_addr_npi,
-            source_addr=source_addr,
-            dest_addr_ton=dest_addr_ton,
-            dest_addr_npi=dest_addr_npi,
-            destination_addr=destination_addr,
+            **_mo_addresses(
+                source_addr, source_addr_ton, source_addr_npi, destination_addr, dest_addr_ton, dest_addr_npi
+            ),
             esm_class=esm_class,
             data_coding=data_coding,
             short_message=data,
@@ -986,12 +997,9 @@ class SimulatedSmsc:
         data = _message_octets(text, payload, data_coding)
         extra = tuple(Tlv(int(tag), bytes(value)) for tag, value in tlvs)
         pdu = DataSm(
-            source_addr_ton=source_addr_ton,
-            source_addr_npi=source_addr_npi,
-            source_addr=source_addr,
-            dest_addr_ton=dest_addr_ton,
-            dest_addr_npi=dest_addr_npi,
-            destination_addr=destination_addr,
+            **_mo_addresses(
+                source_addr, source_addr_ton, source_addr_npi, destination_addr, dest_addr_ton, dest_addr_npi
+            ),
             esm_class=esm_class,
             data_coding=data_coding,
             tlvs=(Tlv(Tag.MESSAGE_PAYLOAD, data), *extra),
