@@ -116,20 +116,22 @@ class Proxy:
         """Listen and serve until cancelled or :meth:`shutdown`."""
         listen = self.config.listen
         listeners: list[anyio.abc.Listener[Any]] = []
-        tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.port)
         tls_context = self._server_tls_context()
         # A silent client is dropped after bind_timeout whether it stalls the handshake or the bind.
         tls_options: dict[str, Any] = {
             "standard_compatible": False,
             "handshake_timeout": self.config.session.bind_timeout,
         }
-        if tls_context is not None and listen.tls_port is None:
-            listeners.append(TLSListener(tcp, tls_context, **tls_options))
-        else:
-            listeners.append(tcp)
+        # The separate TLS port is bound first: once listen.port accepts connections, every
+        # listener does (supervisors and tests poll listen.port for readiness).
         if tls_context is not None and listen.tls_port is not None:
             tls_tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.tls_port)
             listeners.append(TLSListener(tls_tcp, tls_context, **tls_options))
+        tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.port)
+        if tls_context is not None and listen.tls_port is None:
+            listeners.insert(0, TLSListener(tcp, tls_context, **tls_options))
+        else:
+            listeners.insert(0, tcp)
         for listener in listeners:
             sockname = _local_port(listener)
             if sockname:
