@@ -27,12 +27,15 @@ Decisions the caller must know
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
 
 from gateway.smpp.constants import Ton
+
+if TYPE_CHECKING:
+    from gateway.numbers_fast import BulkNormalizer
 
 __all__ = [
     "CACHE_SIZE",
@@ -173,16 +176,6 @@ def _normalize_cached(address: str, ton: int, default_country: str) -> str | Non
     region = _region(default_country)
     if ton == Ton.ALPHANUMERIC:
         return None
-    # A campaign sends to a new number every message, so the cache misses: the per-shape normaliser
-    # answers exactly as libphonenumber would (TON 0 follows parse_user_number's rules, TON 1 is
-    # "+digits"), in a few microseconds instead of twenty once it knows the shape.
-    if address.isascii() and address.isdigit() and (
-        ton == Ton.UNKNOWN or (ton == Ton.INTERNATIONAL and not address.startswith("0"))
-    ):
-        try:
-            return _bulk_normalizer(region)(address if ton == Ton.UNKNOWN else "+" + address)
-        except InvalidNumber:
-            return None
     split = _split(address)
     if split is None:
         return None
@@ -191,10 +184,10 @@ def _normalize_cached(address: str, ton: int, default_country: str) -> str | Non
 
 
 @functools.cache
-def _bulk_normalizer(region: str) -> Callable[[str], str]:
+def _bulk_normalizer(default_country: str) -> BulkNormalizer:
     from gateway.numbers_fast import BulkNormalizer  # it builds on parse_user_number below
 
-    return BulkNormalizer(region)
+    return BulkNormalizer(_region(default_country))
 
 
 def normalize_number(address: str, ton: int, npi: int, default_country: str) -> str | None:
@@ -205,6 +198,15 @@ def normalize_number(address: str, ton: int, npi: int, default_country: str) -> 
     Raises :class:`ValueError` only for an unknown ``default_country`` (a configuration error).
     """
     del npi  # accepted for the SMPP call sites; libphonenumber needs only the TON
+    # A campaign sends to a new number every message, so a cache would miss: addresses of plain
+    # digits go to the per-shape normaliser, which answers exactly as libphonenumber would (TON 0
+    # follows parse_user_number's rules, TON 1 is "+digits") in about a microsecond once it knows
+    # the shape. Everything else is parsed by libphonenumber, behind a cache.
+    if address.isdigit() and address.isascii() and (ton == 0 or (ton == 1 and address[:1] != "0")):
+        try:
+            return _bulk_normalizer(default_country).normalize_digits(address, ton == 1)
+        except InvalidNumber:
+            return None
     return _normalize_cached(address, int(ton), default_country)
 
 

@@ -376,6 +376,14 @@ class BulkNormalizer:
             return parse_user_number(text, self.default_country)
         plus = s.startswith("+")
         digits = compact.lstrip("+")  # "(+44 ...)": the '+' is not first, parse_user_number drops it
+        return self._from_digits(text, plus, digits)
+
+    def normalize_digits(self, digits: str, plus: bool) -> str:
+        """``normalize("+" + digits)`` (``plus``) or ``normalize(digits)``, for a string of ASCII digits
+        only, as an SMPP address arrives: no separators to strip, no pattern to match."""
+        return self._from_digits("+" + digits if plus else digits, plus, digits)
+
+    def _from_digits(self, text: str, plus: bool, digits: str) -> str:
         n = len(digits)
         effective = n - 2 if not plus and digits.startswith("00") else n
         if effective < _MIN_FAST_DIGITS:

@@ -8,15 +8,17 @@ from hypothesis import strategies as st
 
 from gateway.policy.keywords import Intent, classify_mo
 from gateway.policy.messages import (
+    footer_frame,
     footer_parts,
     is_receipt,
     read_text,
     receipt_message_id,
     rewrite_receipt_id,
 )
+from gateway.smpp.codec import decode, encode
 from gateway.smpp.constants import DataCoding, EsmClass, Tag
 from gateway.smpp.pdu import DataSm, DeliverSm, SubmitSm, Tlv, find_tlv
-from gateway.text.encoding import decode_text
+from gateway.text.encoding import UnencodableError, decode_text, encode_text
 from gateway.text.udh import concat_udh, parse_concat, split_udh
 
 FOOTER = "Reply STOP to opt out"
@@ -164,3 +166,87 @@ def test_footer_parts_reassemble_to_text_plus_footer_once(text: str, data_coding
     assert whole.endswith(FOOTER)
     assert whole.count(FOOTER) == text.count(FOOTER) + 1
     assert whole.startswith(text)
+
+
+# --- the octet path (footer_frame) answers exactly as footer_parts ---------------------------------
+
+
+def decoded(pdu: SubmitSm) -> SubmitSm:
+    """``pdu`` as the proxy holds it: decoded from its frame, ``raw`` set."""
+    out = decode(encode(pdu))
+    assert isinstance(out, SubmitSm)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("short_message", "data_coding", "expected"),
+    [
+        (b"Sale today", DataCoding.SMSC_DEFAULT, b"Sale today Reply STOP to opt out"),
+        (b"Sale today\n", DataCoding.IA5, b"Sale today\nReply STOP to opt out"),
+        (b"Sale, 20% off!", DataCoding.LATIN1, b"Sale, 20% off! Reply STOP to opt out"),
+        ("Скидка".encode("utf-16-be"), DataCoding.UCS2, "Скидка Reply STOP to opt out".encode("utf-16-be")),
+    ],
+)
+def test_footer_frame_splices_the_common_one_segment_message(
+    short_message: bytes, data_coding: int, expected: bytes
+) -> None:
+    pdu = decoded(submit(short_message, data_coding=data_coding, tlvs=(Tlv(0x1403, b"vendor"),)))
+    frame = footer_frame(pdu, FOOTER)
+    assert frame is not None and frame is not pdu.raw
+    out = decode(frame)
+    assert isinstance(out, SubmitSm)
+    assert (out.short_message, out.data_coding) == (expected, data_coding)
+    assert out.tlvs == pdu.tlvs and out.sequence_number == pdu.sequence_number
+
+
+@pytest.mark.parametrize(
+    ("pdu", "why"),
+    [
+        (submit(b"Price $5"), "'$' is another character in GSM 03.38"),
+        (submit(b"x" * 150), "needs a split"),
+        (submit(b"caf\xe9", data_coding=DataCoding.LATIN1), "not ASCII"),
+        (submit(b"\xd8\x3d", data_coding=DataCoding.UCS2), "lone surrogate"),
+        (submit(concat_udh(1, 2, 1) + b"part", esm_class=EsmClass.UDHI), "UDH"),
+        (submit(b"", tlvs=(Tlv(Tag.MESSAGE_PAYLOAD, b"payload"),)), "message_payload"),
+        (submit(b"\x00\x01", data_coding=DataCoding.BINARY_8BIT), "binary"),
+    ],
+)
+def test_footer_frame_leaves_the_rest_to_the_text_path(pdu: SubmitSm, why: str) -> None:
+    assert footer_frame(decoded(pdu), FOOTER) is None, why
+
+
+def test_footer_frame_sees_a_footer_already_there() -> None:
+    pdu = decoded(submit(b"Sale. reply  STOP to\nOPT OUT"))
+    assert footer_frame(pdu, FOOTER) is pdu.raw
+
+
+_SAFE_WORDS = ["Sale", "reply", "STOP", "to", "opt", "out", "20%", " ", "  ", "\n", "\r", ".", "x" * 40]
+_OTHER_WORDS = ["$", "@", "_", "{", "~", "é", "€", "ж", "🙂", "\t", "\xa0"]
+_OCTET_TEXT = st.one_of(
+    st.lists(st.sampled_from(_SAFE_WORDS), max_size=30).map("".join),
+    st.lists(st.sampled_from(_SAFE_WORDS + _OTHER_WORDS), max_size=30).map("".join),
+)
+
+
+@given(
+    _OCTET_TEXT,
+    st.sampled_from([DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1, DataCoding.UCS2]),
+    st.sampled_from([FOOTER, "reply stop", "", "Txt STOP 2 end", "Stop: $0", "Stopp – svara STOP"]),
+    st.booleans(),
+)
+def test_footer_frame_agrees_with_footer_parts(text: str, data_coding: int, footer: str, tlv: bool) -> None:
+    try:
+        short_message = encode_text(text, data_coding)
+    except UnencodableError:
+        short_message = text.encode("utf-8")  # octets the coding may not even read
+    tlvs = (Tlv(0x1403, b"v"),) if tlv else ()
+    pdu = decoded(submit(short_message, data_coding=data_coding, tlvs=tlvs))
+    frame = footer_frame(pdu, footer)
+    if frame is None:
+        return  # the text path decides; nothing to compare
+    parts = footer_parts(pdu, footer, use_payload=False, reference=1)
+    if frame is pdu.raw:
+        assert parts is None
+    else:
+        assert parts is not None and len(parts) == 1
+        assert encode(parts[0]) == frame

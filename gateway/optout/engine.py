@@ -28,6 +28,7 @@ from gateway.numbers import is_replyable, normalize_number
 from gateway.policy.keywords import Intent, Keywords, Match, classify_mo
 from gateway.policy.messages import (
     MessageText,
+    footer_frame,
     footer_parts,
     is_receipt,
     read_text,
@@ -91,6 +92,11 @@ class AccountPolicy:
     @property
     def checks_suppression(self) -> bool:
         return self.config.traffic == "marketing" or self.config.block_transactional
+
+    @property
+    def footer_on_octets(self) -> bool:
+        """Every message gets the footer, in short_message: the octet path may answer."""
+        return self.config.footer_mode == "every" and self.config.long_messages != "payload"
 
 
 @dataclass(slots=True)
@@ -427,6 +433,13 @@ class OptoutPolicy:
             return Forward(pdu)
         if number is not None:
             self._count_sent(account, pdu, number)
+        if type(pdu) is SubmitSm and account.footer_on_octets:
+            frame = footer_frame(pdu, account.config.footer)
+            if frame is pdu.raw:
+                return Forward(pdu)
+            if frame is not None:
+                self._counter(self.metrics.footers, account.config.system_id).inc()
+                return Forward(pdu, frame=frame)
         message = read_text(pdu)
         if message is None:
             return Forward(pdu)

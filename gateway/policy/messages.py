@@ -18,12 +18,13 @@ from gateway.smpp.pdu import (
     SubmitSm,
     Tlv,
     find_tlv,
+    message_frame,
     message_text_bytes,
     replace_tlv,
     with_message,
 )
 from gateway.text.encoding import decode_text, encode_text
-from gateway.text.footer import append_footer
+from gateway.text.footer import append_footer, append_footer_octets
 from gateway.text.segments import split_text
 from gateway.text.udh import Concat, concat_udh, parse_concat, split_udh
 
@@ -150,6 +151,24 @@ def footer_parts(
     )
 
 
+def footer_frame(pdu: SubmitSm, footer: str) -> bytes | None:
+    """:func:`footer_parts` for the common submit_sm, answered on its octets when it can be.
+
+    ``pdu.raw`` itself when the footer is already there; a new frame (``pdu.raw`` with the footer spliced
+    into short_message, every other octet kept) when the message with its footer fits one segment in
+    the same coding; None when :func:`footer_parts` has to decide (a UDH, text TLVs, other characters,
+    a coding change or a split). Where it answers, the frame is the one footer_parts' PDU would have.
+    """
+    if not pdu.raw or pdu.esm_class & _UDHI or any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs):
+        return None
+    octets = append_footer_octets(pdu.short_message, pdu.data_coding, footer)
+    if octets is None:
+        return None
+    if octets is pdu.short_message:
+        return pdu.raw
+    return message_frame(pdu, octets, pdu.data_coding) or None
+
+
 def text_parts(
     pdu: SubmitSm | DataSm | SubmitMulti,
     text: str,
@@ -204,6 +223,8 @@ def _with(
 
 
 _CONCAT_TAGS = frozenset({Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM})
+#: TLVs that carry or cut the text: a submit with any of them takes the text path.
+_TEXT_TLVS = _CONCAT_TAGS | {Tag.MESSAGE_PAYLOAD}
 
 
 def _without_concat(tlvs: tuple[Tlv, ...]) -> tuple[Tlv, ...]:

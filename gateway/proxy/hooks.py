@@ -24,10 +24,13 @@ class Forward:
     """Relay ``pdu`` to the other leg (the same object as received: its original bytes).
 
     ``on_response``, if given, sees the other leg's response and returns the one to relay back.
+    ``frame``, if given, is what goes out instead of ``pdu``'s bytes: ``pdu`` rewritten on the wire
+    by the policy (a footer spliced in), its sequence number replaced as usual.
     """
 
     pdu: Pdu
     on_response: Callable[[Pdu], Pdu] | None = None
+    frame: bytes | None = None
 
 
 @dataclass(slots=True)

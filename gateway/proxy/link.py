@@ -337,9 +337,11 @@ class Link:
         with anyio.move_on_after(timeout):
             await waiter.wait()
 
-    def send_nowait(self, pdu: Pdu, context: object = None) -> int:
-        """Send a request whose response goes to the handler with ``context``; returns its sequence."""
-        seq = self.conn.send_request(pdu, _now(), context)
+    def send_nowait(self, pdu: Pdu, context: object = None, frame: bytes | None = None) -> int:
+        """Send a request whose response goes to the handler with ``context``; returns its sequence.
+
+        ``frame`` is the request's wire form when it is not ``pdu``'s own bytes (see Connection)."""
+        seq = self.conn.send_request(pdu, _now(), context, frame)
         if self.observer is not None:
             self.observer(self.name, "out", pdu)
         self.flush()

@@ -227,13 +227,18 @@ class EsmeSession:
     def _decide_up(self, decision: Decision, pdu: Pdu) -> None:
         decision_type = type(decision)
         if decision_type is Forward:
-            self._forward_up(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
+            self._forward_up(
+                decision.pdu,  # type: ignore[union-attr]
+                pdu.sequence_number,
+                decision.on_response,  # type: ignore[union-attr]
+                decision.frame,  # type: ignore[union-attr]
+            )
         elif decision_type is Respond:
             self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
         else:
             self._spawn(self._deferred, decision, pdu, True)
 
-    def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any) -> None:
+    def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
         upstream = self.upstream
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RSYSERR), esme_sequence)
@@ -244,10 +249,10 @@ class EsmeSession:
         self._relayed += 1
         try:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
-                upstream.send_nowait(pdu, esme_sequence)
+                upstream.send_nowait(pdu, esme_sequence, frame)
                 return
             relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
-            upstream.send_nowait(pdu, relay)
+            upstream.send_nowait(pdu, relay, frame)
         except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
             self.log.warning("request too large to relay", error=str(exc))
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), esme_sequence)

@@ -269,18 +269,21 @@ class Connection:
         self._next_sequence = seq % MAX_SEQUENCE + 1
         return seq
 
-    def send_request(self, pdu: Pdu, now: float, context: object = None) -> int:
+    def send_request(self, pdu: Pdu, now: float, context: object = None, frame: bytes | None = None) -> int:
         """Queue one of our requests under a new sequence number; returns that number.
 
         The PDU's own sequence_number is ignored. A PDU decoded elsewhere and unchanged is sent as its
-        original bytes with only the sequence number replaced. Raises :class:`PduTooLarge` (nothing is
-        queued) when the PDU is longer than ``max_pdu_size``, the limit this side enforces on receipt.
+        original bytes with only the sequence number replaced; ``frame``, when given, is sent instead
+        (a rewrite of ``pdu`` done on its bytes), also with the sequence number replaced. Raises
+        :class:`PduTooLarge` (nothing is queued) when the PDU is longer than ``max_pdu_size``, the
+        limit this side enforces on receipt.
         """
         command_id = pdu.command_id
         if command_id not in OWN_REQUESTS[(self.role, self.state)]:
             raise LocalProtocolError(f"cannot send {command_id.name.lower()} in state {self.state.value}")
         seq = self.next_sequence()
-        data = with_sequence(pdu.raw, seq) if pdu.raw else encode_fields(pdu, seq)
+        raw = frame or pdu.raw
+        data = with_sequence(raw, seq) if raw else encode_fields(pdu, seq)
         if len(data) > self._frames.max_pdu_size:
             raise PduTooLarge(
                 f"{command_id.name.lower()} of {len(data)} octets exceeds max_pdu_size"

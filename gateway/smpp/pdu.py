@@ -290,20 +290,30 @@ def with_message(
         short_message=short_message,
         tlvs=pdu.tlvs if tlvs is None else tlvs,
     )
-    raw = pdu.raw
-    if same_layout and raw and len(short_message) <= 254:
-        tail = sum(4 + len(value) for _, value in pdu.tlvs)
-        sm_length_at = len(raw) - tail - len(pdu.short_message) - 1
-        body = b"".join(
-            (
-                raw[4 : sm_length_at - 2],
-                bytes((data_coding, raw[sm_length_at - 1], len(short_message))),
-                short_message,
-                raw[len(raw) - tail :],
-            )
-        )
-        object.__setattr__(copy, "raw", (len(body) + 4).to_bytes(4, "big") + body)
+    if same_layout:
+        raw = message_frame(pdu, short_message, data_coding)
+        if raw:
+            object.__setattr__(copy, "raw", raw)
     return copy
+
+
+def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) -> bytes:
+    """``pdu``'s original frame with another short_message and data_coding, every other octet kept
+    (the sequence number too); empty when ``pdu`` has no original frame or the message is too long."""
+    raw = pdu.raw
+    if not raw or len(short_message) > 254:
+        return b""
+    tail = sum(4 + len(value) for _, value in pdu.tlvs)
+    sm_length_at = len(raw) - tail - len(pdu.short_message) - 1
+    body = b"".join(
+        (
+            raw[4 : sm_length_at - 2],
+            bytes((data_coding, raw[sm_length_at - 1], len(short_message))),
+            short_message,
+            raw[len(raw) - tail :],
+        )
+    )
+    return (len(body) + 4).to_bytes(4, "big") + body
 
 
 @dataclass(slots=True, kw_only=True)

@@ -6,8 +6,9 @@ import functools
 
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import can_encode, encode_text
+from gateway.text.segments import single_limit
 
-__all__ = ["append_footer", "footer_separator", "has_footer"]
+__all__ = ["append_footer", "append_footer_octets", "footer_separator", "has_footer"]
 
 
 def _fold(text: str) -> str:
@@ -49,3 +50,66 @@ def append_footer(text: str, footer: str, data_coding: int) -> tuple[str, int]:
         return new_text, data_coding
     encode_text(new_text, DataCoding.UCS2)  # raise now rather than when the message is sent
     return new_text, DataCoding.UCS2
+
+
+# --- the same on octets, for the common case -------------------------------------------------------
+
+#: Octets that stand for the same character in GSM 03.38 (unpacked), IA5 and Latin-1: LF, CR, and
+#: printable ASCII except the twelve that GSM 03.38 puts elsewhere: $ @ [ \ ] ^ _ ` { | } ~.
+_SAME_EVERYWHERE = b"\n\r" + bytes(
+    c for c in range(0x20, 0x7F) if chr(c) not in "$@[\\]^_`{|}~"
+)
+_NARROW_CODINGS = frozenset({DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1})
+_UCS2 = DataCoding.UCS2
+
+
+@functools.lru_cache(maxsize=256)
+def _footer_octets(footer: str, data_coding: int) -> tuple[bytes, bytes] | None:
+    """(the footer encoded for ``data_coding``, and for the narrow codings the footer folded as
+    :func:`_fold` would, in octets), or None when the octet path cannot take this footer."""
+    if data_coding == _UCS2:
+        try:
+            return footer.encode("utf-16-be"), b""
+        except UnicodeEncodeError:
+            return None
+    octets = footer.encode("latin-1", errors="replace")
+    if not footer.isascii() or octets.translate(None, _SAME_EVERYWHERE):
+        return None
+    return octets, b" ".join(octets.lower().split())
+
+
+def append_footer_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
+    """:func:`append_footer` for a whole one-segment message, on its encoded octets.
+
+    Returns ``short_message`` itself when the footer is already there, the new octets when the message
+    with the footer still fits one segment in the same coding, and None when the answer needs the text
+    path (other characters, a coding change, a split, or undecodable octets). Where it answers, the
+    octets are exactly those :func:`append_footer` then :func:`encode_text` would give.
+    """
+    if not short_message:
+        return None
+    encoded = _footer_octets(footer, data_coding)
+    if encoded is None:
+        return None
+    footer_octets, folded_footer = encoded
+    if data_coding == _UCS2:
+        if len(short_message) % 2:
+            return None
+        try:
+            text = short_message.decode("utf-16-be")
+        except UnicodeDecodeError:
+            return None
+        if has_footer(text, footer):
+            return short_message
+        separator = footer_separator(text).encode("utf-16-be")
+        new = short_message + separator + footer_octets
+        return new if len(new) <= 2 * single_limit(_UCS2) else None
+    if data_coding not in _NARROW_CODINGS or short_message.translate(None, _SAME_EVERYWHERE):
+        return None
+    # Only ASCII letters, digits, punctuation, space, LF and CR: casefold is lower() and the
+    # whitespace str.split() knows is the whitespace bytes.split() knows.
+    if not folded_footer or folded_footer in b" ".join(short_message.lower().split()):
+        return short_message
+    separator = b"" if short_message[-1] in b" \n\r" else b" "
+    new = short_message + separator + footer_octets
+    return new if len(new) <= single_limit(data_coding) else None

@@ -1,0 +1,138 @@
+"""The proxy's per-message Python work measured in-process, without sockets or an event loop turn.
+
+    python -m tools.bench_core                       # every mix, 100,000 messages each
+    python -m tools.bench_core --mix marketing --count 300000 --profile   # + cProfile top 25
+
+It drives the real code a relayed submit_sm goes through: ``Link._dispatch`` on the ESME link (framing,
+the state machine, decoding, the PDU observer), ``EsmeSession._on_esme``, the opt-out policy (number,
+suppression check, footer), ``Connection.send_request`` on the upstream link, and back: the SMSC's
+submit_sm_resp through the upstream link to the ESME's. Frames go in 64 at a time, as a window does.
+The links' streams are never used; the bytes they would write are dropped.
+
+What it leaves out is what :mod:`tools.bench` adds on top: socket reads and writes, event loop turns and
+the other processes sharing the cores. The difference between the two is the cost of the I/O layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from gateway.config import load_config
+from gateway.metrics import Metrics
+from gateway.optout.engine import OptoutPolicy
+from gateway.proxy.link import Link
+from gateway.proxy.server import Proxy
+from gateway.proxy.session import EsmeSession
+from gateway.smpp.codec import encode_fields
+from gateway.smpp.connection import Connection, Role, State
+from gateway.smpp.constants import BindMode
+from gateway.smpp.pdu import SubmitSmResp
+from gateway.store.index import SuppressionIndex
+from gateway.store.memory import MemoryStore
+from tools.bench_common import (
+    FIRST_SEQ,
+    MIXES,
+    SCOPE,
+    SUPPRESSED_POOL,
+    build_frames,
+    stored_number,
+    write_config,
+)
+
+BATCH = 64
+
+
+class _NoStream:
+    """A link's stream that is never read or written here."""
+
+    def extra(self, attribute: Any, default: Any = None) -> Any:
+        return default
+
+
+def _link(conn: Connection, name: str, observer: Any) -> Link:
+    return Link(_NoStream(), conn, name=name, observer=observer)  # type: ignore[arg-type]
+
+
+async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[str, Any]:
+    mix = MIXES[mix_name]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_config(
+            Path(tmp), smsc_port=1, listen_port=2, storage=Path(tmp) / "s.db", window=BATCH, max_sessions=4
+        )
+        config = load_config(path)
+    index = SuppressionIndex()
+    for k in range(SUPPRESSED_POOL):
+        index.add(SCOPE, "+" + stored_number(k))
+    metrics = Metrics()
+    policy = OptoutPolicy(config, MemoryStore(), index, metrics)
+    proxy = Proxy(config, policy, observer=metrics.observe_pdu)
+    account = config.accounts[mix.account[0]]
+
+    esme_conn = Connection(Role.SMSC, max_pdu_size=config.session.max_pdu_size)
+    esme_conn.state, esme_conn.bind_mode = State.BOUND_TRX, BindMode.TRANSCEIVER
+    up_conn = Connection(Role.ESME, max_pdu_size=config.session.max_pdu_size)
+    up_conn.state, up_conn.bind_mode = State.BOUND_TRX, BindMode.TRANSCEIVER
+    esme = _link(esme_conn, "esme", metrics.observe_pdu)
+    session = EsmeSession(proxy, esme, "bench")
+    session._account, session._bind_mode = account, BindMode.TRANSCEIVER
+    upstream = session.upstream = _link(up_conn, "upstream", metrics.observe_pdu)
+    session.window = BATCH
+    esme._handler, upstream._handler = session._on_esme, session._on_upstream
+
+    frames, length, _ = build_frames(mix, count, first_seq=FIRST_SEQ, number_base=10**6, suppressed_base=0)
+    resp = b"".join(encode_fields(SubmitSmResp(message_id=f"{seq:016x}"), seq) for seq in range(1, count + 1))
+    resp_len = len(resp) // count
+    profiler = cProfile.Profile() if profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    for first in range(0, count, BATCH):
+        last = min(count, first + BATCH)
+        now = time.monotonic()
+        esme_conn.receive_data(bytes(frames[first * length : last * length]), now)
+        esme._dispatch()
+        esme._pending.clear()  # what the ESME would get back (refusals)
+        # The SMSC answers every submit that went up: their numbers are consecutive from 1.
+        up_first = up_conn._next_sequence - up_conn.outstanding - 1
+        answered = up_conn.outstanding
+        upstream._pending.clear()
+        up_conn.receive_data(resp[up_first * resp_len : (up_first + answered) * resp_len], now)
+        upstream._dispatch()
+        esme._pending.clear()
+    if profiler:
+        profiler.disable()
+    cpu = time.process_time() - started
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    return {"mix": mix_name, "count": count, "us_per_msg": cpu / count * 1e6}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mix", default="marketing,footered,ucs2,transactional,suppressed")
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    args = parser.parse_args(argv)
+    for name in args.mix.split(","):
+        if name not in MIXES or name == "long":
+            parser.error(f"--mix: {name!r} is not one of the one-segment mixes")
+    for name in args.mix.split(","):
+        result = anyio.run(functools.partial(measure, name, args.count, profile=args.profile))
+        print(f"{result['mix']:<14} {result['us_per_msg']:6.1f} us/msg in-process (no sockets)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
