@@ -1,8 +1,9 @@
 """Prometheus metrics.
 
-Per-PDU counts are plain dict increments on the hot path, exposed by a custom collector at scrape time:
-a labelled prometheus_client Counter costs over a microsecond per ``labels().inc()``, four times per
-relayed message. Everything else uses ordinary prometheus_client instruments on a private registry.
+Per-PDU and per-footer counts are plain dict increments on the hot path, exposed by custom collectors
+at scrape time: a labelled prometheus_client Counter costs over a microsecond per ``labels().inc()``,
+five times per relayed marketing message. Everything else uses ordinary prometheus_client instruments
+on a private registry.
 """
 
 from __future__ import annotations
@@ -41,6 +42,20 @@ class _PduCollector(Collector):
         yield family
 
 
+class _LabelCounts(Collector):
+    """A counter with one label whose increments are dict increments (``counts[label] += 1``)."""
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        self.name, self.documentation, self.label = name, documentation, label
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=[self.label])
+        for value, count in list(self.counts.items()):
+            family.add_metric([value], count)
+        yield family
+
+
 def _task_count() -> int:
     """asyncio tasks alive (scraped on the event loop; 0 from anywhere else)."""
     try:
@@ -68,7 +83,10 @@ class Metrics:
         self.blocked = Counter(
             "stopgate_blocked_messages", "Messages refused to suppressed numbers", ["scope"], registry=r
         )
-        self.footers = Counter("stopgate_footers_added", "Opt-out footers appended", ["account"], registry=r)
+        footers = _LabelCounts("stopgate_footers_added", "Opt-out footers appended", "account")
+        r.register(footers)
+        #: Footers appended, by account: ``footers[system_id] += 1`` (once per marketing message).
+        self.footers = footers.counts
         self.splits = Counter(
             "stopgate_messages_split", "Messages split into segments by Stopgate", ["account"], registry=r
         )

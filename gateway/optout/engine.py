@@ -438,7 +438,7 @@ class OptoutPolicy:
             if frame is pdu.raw:
                 return Forward(pdu)
             if frame is not None:
-                self._counter(self.metrics.footers, account.config.system_id).inc()
+                self.metrics.footers[account.config.system_id] += 1
                 return Forward(pdu, frame=frame)
         message = read_text(pdu)
         if message is None:
@@ -460,7 +460,7 @@ class OptoutPolicy:
         )
         if parts is None:
             return Forward(pdu)
-        self._counter(self.metrics.footers, account.config.system_id).inc()
+        self.metrics.footers[account.config.system_id] += 1
         if len(parts) == 1:
             return Forward(parts[0])
         self.metrics.splits.labels(account.config.system_id).inc()
@@ -554,7 +554,7 @@ class OptoutPolicy:
             # message_payload rather than being split across many parts to many destinations.
             parts = footer_parts(out, account.config.footer, use_payload=False, reference=0)
             if parts is not None:
-                self._counter(self.metrics.footers, account.config.system_id).inc()
+                self.metrics.footers[account.config.system_id] += 1
                 if len(parts) > 1:
                     parts = footer_parts(out, account.config.footer, use_payload=True, reference=0)
                 assert parts is not None
@@ -639,7 +639,7 @@ class OptoutPolicy:
             data_coding = first.data_coding
             if not has_footer(text, account.config.footer):
                 text, data_coding = append_footer(text, account.config.footer, data_coding)
-                self._counter(self.metrics.footers, account.config.system_id).inc()
+                self.metrics.footers[account.config.system_id] += 1
             parts: list[Any] = text_parts(
                 first,
                 text,

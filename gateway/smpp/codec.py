@@ -7,6 +7,7 @@ the PDU's original frame when it has one, so a PDU forwarded unchanged leaves as
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
@@ -328,69 +329,52 @@ _FAST_ENCODE = frozenset({SubmitSm, DeliverSm})
 # back to the table-driven decoder so that errors are reported in one place.
 
 
+#: The mandatory fields of submit_sm / deliver_sm up to sm_length (§4.4.1, §4.6.1), each C-Octet String
+#: within its maximum length: service_type 6, the addresses 21, the two times 17 (NUL included).
+_SHORT_MESSAGE_HEAD = re.compile(
+    rb"([^\0]{0,5})\0(.)(.)([^\0]{0,20})\0(.)(.)([^\0]{0,20})\0(.)(.)(.)([^\0]{0,16})\0([^\0]{0,16})\0(.)(.)(.)(.)(.)",
+    re.DOTALL,
+)
+
+
 def _decode_short_message_fast(cls: type[_ShortMessage], frame: bytes, seq: int, status: int) -> Pdu | None:
-    find = frame.find
+    """submit_sm / deliver_sm in one pattern match; None to leave anything unusual to the table path
+    (which then names the field at fault)."""
+    match = _SHORT_MESSAGE_HEAD.match(frame, HEADER_SIZE)
+    if match is None:
+        return None
+    (service_type, src_ton, src_npi, source_addr, dst_ton, dst_npi, destination_addr, esm_class, protocol_id,
+     priority_flag, schedule, validity, registered, replace_flag, data_coding, default_id, sm_length,
+     ) = match.groups()  # fmt: skip
+    p = match.end()
     end = len(frame)
+    q = p + sm_length[0]
+    if q > end:
+        return None
     try:
-        e = find(b"\x00", 16, 22)
-        if e < 0:
-            return None
-        service_type = frame[16:e].decode("latin-1")
-        p = e + 3
-        e = find(b"\x00", p, p + 21)
-        if e < 0:
-            return None
-        src_ton, src_npi = frame[p - 2], frame[p - 1]
-        source_addr = frame[p:e].decode("latin-1")
-        p = e + 3
-        e = find(b"\x00", p, p + 21)
-        if e < 0:
-            return None
-        dst_ton, dst_npi = frame[p - 2], frame[p - 1]
-        destination_addr = frame[p:e].decode("latin-1")
-        p = e + 4
-        esm_class, protocol_id, priority_flag = frame[e + 1], frame[e + 2], frame[e + 3]
-        e = find(b"\x00", p, p + 17)
-        if e < 0:
-            return None
-        schedule = frame[p:e].decode("latin-1")
-        p = e + 1
-        e = find(b"\x00", p, p + 17)
-        if e < 0:
-            return None
-        validity = frame[p:e].decode("latin-1")
-        p = e + 1
-        if p + 5 > end:
-            return None
-        registered, replace_flag, data_coding, default_id, sm_length = frame[p : p + 5]
-        p += 5
-        if p + sm_length > end:
-            return None
-        short_message = frame[p : p + sm_length]
-        p += sm_length
-        tlvs = _decode_tlvs(frame, p) if p < end else ()
-    except (IndexError, _BodyError):
+        tlvs = _decode_tlvs(frame, q) if q < end else ()
+    except _BodyError:
         return None
     pdu = cls(
         sequence_number=seq,
         command_status=status,
-        service_type=service_type,
-        source_addr_ton=src_ton,
-        source_addr_npi=src_npi,
-        source_addr=source_addr,
-        dest_addr_ton=dst_ton,
-        dest_addr_npi=dst_npi,
-        destination_addr=destination_addr,
-        esm_class=esm_class,
-        protocol_id=protocol_id,
-        priority_flag=priority_flag,
-        schedule_delivery_time=schedule,
-        validity_period=validity,
-        registered_delivery=registered,
-        replace_if_present_flag=replace_flag,
-        data_coding=data_coding,
-        sm_default_msg_id=default_id,
-        short_message=short_message,
+        service_type=service_type.decode("latin-1"),
+        source_addr_ton=src_ton[0],
+        source_addr_npi=src_npi[0],
+        source_addr=source_addr.decode("latin-1"),
+        dest_addr_ton=dst_ton[0],
+        dest_addr_npi=dst_npi[0],
+        destination_addr=destination_addr.decode("latin-1"),
+        esm_class=esm_class[0],
+        protocol_id=protocol_id[0],
+        priority_flag=priority_flag[0],
+        schedule_delivery_time=schedule.decode("latin-1"),
+        validity_period=validity.decode("latin-1"),
+        registered_delivery=registered[0],
+        replace_if_present_flag=replace_flag[0],
+        data_coding=data_coding[0],
+        sm_default_msg_id=default_id[0],
+        short_message=frame[p:q],
         tlvs=tlvs,
     )
     object.__setattr__(pdu, "raw", frame)

@@ -64,18 +64,19 @@ _UCS2 = DataCoding.UCS2
 
 
 @functools.lru_cache(maxsize=256)
-def _footer_octets(footer: str, data_coding: int) -> tuple[bytes, bytes] | None:
-    """(the footer encoded for ``data_coding``, and for the narrow codings the footer folded as
-    :func:`_fold` would, in octets), or None when the octet path cannot take this footer."""
+def _footer_octets(footer: str, data_coding: int) -> tuple[bytes, bytes, bytes] | None:
+    """(the footer encoded for ``data_coding``; for the narrow codings, the footer folded as
+    :func:`_fold` would, in octets, and its first word), or None when the octet path cannot take it."""
     if data_coding == _UCS2:
         try:
-            return footer.encode("utf-16-be"), b""
+            return footer.encode("utf-16-be"), b"", b""
         except UnicodeEncodeError:
             return None
     octets = footer.encode("latin-1", errors="replace")
     if not footer.isascii() or octets.translate(None, _SAME_EVERYWHERE):
         return None
-    return octets, b" ".join(octets.lower().split())
+    words = octets.lower().split()
+    return octets, b" ".join(words), words[0] if words else b""
 
 
 def append_footer_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
@@ -91,7 +92,7 @@ def append_footer_octets(short_message: bytes, data_coding: int, footer: str) ->
     encoded = _footer_octets(footer, data_coding)
     if encoded is None:
         return None
-    footer_octets, folded_footer = encoded
+    footer_octets, folded_footer, first_word = encoded
     if data_coding == _UCS2:
         if len(short_message) % 2:
             return None
@@ -108,7 +109,10 @@ def append_footer_octets(short_message: bytes, data_coding: int, footer: str) ->
         return None
     # Only ASCII letters, digits, punctuation, space, LF and CR: casefold is lower() and the
     # whitespace str.split() knows is the whitespace bytes.split() knows.
-    if not folded_footer or folded_footer in b" ".join(short_message.lower().split()):
+    lowered = short_message.lower()
+    if not folded_footer or (
+        first_word in lowered and folded_footer in b" ".join(lowered.split())
+    ):
         return short_message
     separator = b"" if short_message[-1] in b" \n\r" else b" "
     new = short_message + separator + footer_octets
