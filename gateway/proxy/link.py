@@ -12,6 +12,7 @@ context object instead and their answers (or timeouts) go to the callback.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -124,6 +125,8 @@ class Link:
         self._done = anyio.Event()
         self._last_sent = _now()
         self._partial_since: float | None = None
+        self._transport = _asyncio_transport(stream)
+        self._loop: Any = asyncio.get_running_loop() if self._transport is not None else None
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -310,14 +313,32 @@ class Link:
     # --- sending ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Hand everything the core queued to the writer task."""
+        """Hand everything the core queued to the writer: one write per turn of the event loop."""
         data = self.conn.data_to_send()
         if data and not self.closed:
             self._pending.append(data)
             self._pending_size += len(data)
             if not self._wakeup_set:
                 self._wakeup_set = True
-                self._wakeup.set()
+                if self._transport is not None:
+                    self._loop.call_soon(self._write_to_transport)
+                else:
+                    self._wakeup.set()
+
+    def _write_to_transport(self) -> None:
+        """The writer when the stream has an asyncio transport (see :func:`_asyncio_transport`)."""
+        self._wakeup_set = False
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        if not self.closed and data:
+            try:
+                self._transport.write(data)
+            except Exception as exc:  # e.g. the transport already lost its connection
+                self.close_reason = self.close_reason or f"send failed: {exc}"
+                self.closed = True
+            self._last_sent = _now()
+        self._release_drain_waiters()
 
     def _release_drain_waiters(self) -> None:
         waiters, self._drain_waiters = self._drain_waiters, []
@@ -326,6 +347,9 @@ class Link:
 
     @property
     def congested(self) -> bool:
+        transport = self._transport
+        if transport is not None:
+            return self._pending_size + int(transport.get_write_buffer_size()) > HIGH_WATER
         return self._pending_size > HIGH_WATER
 
     async def wait_answered(self, timeout: float) -> None:
@@ -336,12 +360,14 @@ class Link:
 
     async def wait_flushed(self, timeout: float) -> None:
         self.flush()
-        if self.closed or not (self._pending or self._writing):
-            return
-        waiter = anyio.Event()
-        self._drain_waiters.append(waiter)
         with anyio.move_on_after(timeout):
-            await waiter.wait()
+            if not self.closed and (self._pending or self._writing):
+                waiter = anyio.Event()
+                self._drain_waiters.append(waiter)
+                await waiter.wait()
+            transport = self._transport
+            while transport is not None and not self.closed and transport.get_write_buffer_size():
+                await anyio.sleep(0.005)
 
     def send_nowait(self, pdu: Pdu, context: object = None, frame: bytes | None = None) -> int:
         """Send a request whose response goes to the handler with ``context``; returns its sequence.
@@ -415,6 +441,22 @@ class Link:
 
 
 _KEEPALIVE = object()
+
+
+def _asyncio_transport(stream: anyio.abc.ByteStream) -> Any:
+    """The asyncio transport under a plain TCP stream of anyio's asyncio backend, else None.
+
+    Its ``write()`` is synchronous: it sends at once or buffers in order, so relayed bytes leave in
+    the same turn that produced them, with no writer task to wake and no checkpoint per send. That
+    halves the event loop turns per window (measured with tools/bench). anyio has no public name
+    for it, so it is looked up defensively; TLS streams and other backends use the writer task.
+    """
+    if not isinstance(stream, anyio.abc.SocketStream):
+        return None
+    transport = getattr(stream, "_transport", None)
+    if all(callable(getattr(transport, name, None)) for name in ("write", "get_write_buffer_size")):
+        return transport
+    return None
 
 __all__ = [
     "CommandStatus",
