@@ -290,7 +290,7 @@ class Connection:
                 f" {self._frames.max_pdu_size}"
             )
         self._out.append(data)
-        if command_id.has_response:
+        if command_id in REQUESTS_WITH_RESPONSE:
             self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context)
         if command_id == C.UNBIND:
             self.state = State.UNBINDING
@@ -298,7 +298,7 @@ class Connection:
 
     def send_response(self, pdu: Pdu, sequence_number: int | None = None) -> None:
         """Queue a response; ``sequence_number`` overrides the PDU's (to answer a relayed request)."""
-        if not pdu.command_id.is_response:
+        if not pdu.command_id & RESPONSE_BIT:
             raise LocalProtocolError(f"{pdu.command_id.name.lower()} is not a response")
         if sequence_number is None or sequence_number == pdu.sequence_number:
             self._out.append(encode(pdu))
