@@ -101,14 +101,14 @@ async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[s
         now = time.monotonic()
         esme_conn.receive_data(bytes(frames[first * length : last * length]), now)
         esme._dispatch()
-        esme._pending.clear()  # what the ESME would get back (refusals)
+        esme.conn.data_to_send()  # what the ESME would get back (refusals)
         # The SMSC answers every submit that went up: their numbers are consecutive from 1.
         up_first = up_conn._next_sequence - up_conn.outstanding - 1
         answered = up_conn.outstanding
-        upstream._pending.clear()
+        upstream.conn.data_to_send()
         up_conn.receive_data(resp[up_first * resp_len : (up_first + answered) * resp_len], now)
         upstream._dispatch()
-        esme._pending.clear()
+        esme.conn.data_to_send()
     if profiler:
         profiler.disable()
     cpu = time.process_time() - started

@@ -115,8 +115,6 @@ class Link:
         self.observer = observer
         self.closed = False
         self.close_reason = ""
-        self._pending: list[bytes] = []
-        self._pending_size = 0
         self._wakeup = anyio.Event()
         self._wakeup_set = False
         self._writing = False
@@ -236,10 +234,7 @@ class Link:
             self._wakeup = anyio.Event()  # one per batch written, not one per PDU
             self._wakeup_set = False
             self._writing = True
-            while self._pending:
-                data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-                self._pending.clear()
-                self._pending_size = 0
+            while data := self.conn.data_to_send():
                 try:
                     await stream.send(data)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
@@ -313,24 +308,19 @@ class Link:
     # --- sending ---------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Hand everything the core queued to the writer: one write per turn of the event loop."""
-        data = self.conn.data_to_send()
-        if data and not self.closed:
-            self._pending.append(data)
-            self._pending_size += len(data)
-            if not self._wakeup_set:
-                self._wakeup_set = True
-                if self._transport is not None:
-                    self._loop.call_soon(self._write_to_transport)
-                else:
-                    self._wakeup.set()
+        """Have the writer send what the core queued: one write per turn of the event loop, taking
+        everything queued by then (so flushing after every PDU costs nothing extra)."""
+        if not self._wakeup_set and not self.closed and self.conn.bytes_to_send:
+            self._wakeup_set = True
+            if self._transport is not None:
+                self._loop.call_soon(self._write_to_transport)
+            else:
+                self._wakeup.set()
 
     def _write_to_transport(self) -> None:
         """The writer when the stream has an asyncio transport (see :func:`_asyncio_transport`)."""
         self._wakeup_set = False
-        data = b"".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
+        data = self.conn.data_to_send()
         if not self.closed and data:
             try:
                 self._transport.write(data)
@@ -347,10 +337,11 @@ class Link:
 
     @property
     def congested(self) -> bool:
+        queued = self.conn.bytes_to_send
         transport = self._transport
         if transport is not None:
-            return self._pending_size + int(transport.get_write_buffer_size()) > HIGH_WATER
-        return self._pending_size > HIGH_WATER
+            queued += int(transport.get_write_buffer_size())
+        return queued > HIGH_WATER
 
     async def wait_answered(self, timeout: float) -> None:
         """Wait (bounded) until every request sent on this link has its response, or the link ends."""
@@ -361,7 +352,7 @@ class Link:
     async def wait_flushed(self, timeout: float) -> None:
         self.flush()
         with anyio.move_on_after(timeout):
-            if not self.closed and (self._pending or self._writing):
+            if not self.closed and (self._wakeup_set or self._writing):
                 waiter = anyio.Event()
                 self._drain_waiters.append(waiter)
                 await waiter.wait()

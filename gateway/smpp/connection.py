@@ -317,6 +317,11 @@ class Connection:
             self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
             self.state = _BOUND_STATE[self.bind_mode]
 
+    @property
+    def bytes_to_send(self) -> int:
+        """Octets queued by the core and not yet taken by :meth:`data_to_send`."""
+        return sum(map(len, self._out))
+
     def data_to_send(self) -> bytes:
         """Everything queued since the last call, ready for the socket."""
         if not self._out:
