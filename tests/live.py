@@ -23,9 +23,10 @@ import anyio
 import httpx
 from anyio.abc import Process
 
-from tests.config_file import config_data, to_toml
+from tests.config_file import config_data
 from tests.process import free_port, stopgate_process, wait_port
 from tests.stack import merge
+from tools.config_toml import to_toml
 from tools.smsc_sim import SimulatedSmsc
 
 ADMIN_TOKEN = "reliability-token"

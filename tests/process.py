@@ -20,50 +20,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(
-    directory: Path, smsc_port: int, *, extra: str = "", admin_port: int | None = None
-) -> tuple[Path, int]:
-    """A config file for the bundled example accounts against a simulator on ``smsc_port``."""
-    port = free_port()
-    admin = (
-        f'[admin]\nenabled = true\nlisten = "127.0.0.1:{admin_port}"\ntokens = ["test-token"]\n'
-        if admin_port is not None
-        else "[admin]\nenabled = false\n"
-    )
-    text = f"""
-[listen]
-host = "127.0.0.1"
-port = {port}
-[storage]
-path = "stopgate.db"
-[numbers]
-default_country = "GB"
-[logging]
-format = "json"
-level = "info"
-[session]
-shutdown_grace = 2.0
-response_timeout = 2.0
-{admin}
-[[upstream]]
-name = "sim"
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "proxy"
-password = "proxypw"
+def write_config(directory: Path, smsc_port: int) -> tuple[Path, int]:
+    """``directory/stopgate.toml``: the test config (tests/stack.py's BASE) against a simulator on
+    ``smsc_port``, listening on a free port; returns (path, port)."""
+    from tests.config_file import write_config as write_file  # it imports this module
 
-[[account]]
-system_id = "acme"
-password = "acmepw"
-upstream = "sim"
-scope = "acme"
-footer = "Reply STOP to opt out"
-confirmation = "You are unsubscribed."
-{extra}
-"""
-    path = directory / "stopgate.toml"
-    path.write_text(text)
-    return path, port
+    port = free_port()
+    override = {"listen": {"port": port}, "logging": {"level": "info"}}
+    return write_file(directory / "stopgate.toml", smsc_port, override), port
 
 
 async def wait_port(port: int, timeout: float = 15.0) -> None:

@@ -356,7 +356,7 @@ async def test_with_no_tokens_configured_the_api_stays_locked(tmp_path: Path) ->
     async with live_stack(tmp_path, admin=True) as live:
         live.data["admin"]["tokens"] = []
         path = live.config_path
-        from tests.config_file import to_toml
+        from tools.config_toml import to_toml
 
         path.write_text(to_toml(live.data))
         live.process.send_signal(1)  # SIGHUP: reload

@@ -15,8 +15,10 @@ import anyio
 import httpx
 import pytest
 
-from tests.config_file import config_data, free_port, running_file_stack, to_toml
+from tests.config_file import config_data, running_file_stack
 from tests.esme import Esme
+from tests.process import free_port
+from tools.config_toml import to_toml
 from tools.smsc_sim import SimulatedSmsc
 
 pytestmark = pytest.mark.anyio

@@ -32,6 +32,7 @@ from gateway.smpp.constants import CommandId, CommandStatus, DataCoding
 from gateway.smpp.pdu import BindTransceiver, SubmitSm
 from gateway.store.sqlite import migrations, split_sql
 from gateway.text.encoding import encode_text
+from tools.config_toml import simulator_upstream, to_toml
 
 HEADER: Final = struct.Struct(">IIII")
 SEQ: Final = struct.Struct(">I")
@@ -324,48 +325,26 @@ def write_config(
     log_level: str = "info",
 ) -> Path:
     """A config with the marketing account "acme" and the transactional "bulk" (same scope)."""
-    text = f"""
-[listen]
-host = "127.0.0.1"
-port = {listen_port}
-[storage]
-path = "{storage}"
-[numbers]
-default_country = "GB"
-[logging]
-format = "json"
-level = "{log_level}"
-[session]
-window = {window}
-response_timeout = 10.0
-shutdown_grace = 2.0
-[admin]
-enabled = false
-
-[[upstream]]
-name = "sim"
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "proxy"
-password = "proxypw"
-
-[[account]]
-system_id = "{MARKETING_ACCOUNT[0]}"
-password = "{MARKETING_ACCOUNT[1]}"
-upstream = "sim"
-scope = "{SCOPE}"
-traffic = "marketing"
-footer = "{FOOTER}"
-max_sessions = {max_sessions}
-
-[[account]]
-system_id = "{TRANSACTIONAL_ACCOUNT[0]}"
-password = "{TRANSACTIONAL_ACCOUNT[1]}"
-upstream = "sim"
-scope = "{SCOPE}"
-traffic = "transactional"
-max_sessions = {max_sessions}
-"""
+    (acme, acme_pw), (bulk, bulk_pw) = MARKETING_ACCOUNT, TRANSACTIONAL_ACCOUNT
+    accounts = [
+        {"system_id": acme, "password": acme_pw, "traffic": "marketing", "footer": FOOTER},
+        {"system_id": bulk, "password": bulk_pw, "traffic": "transactional"},
+    ]
+    text = to_toml(
+        {
+            "listen": {"host": "127.0.0.1", "port": listen_port},
+            "storage": {"path": str(storage)},
+            "numbers": {"default_country": "GB"},
+            "logging": {"format": "json", "level": log_level},
+            "session": {"window": window, "response_timeout": 10.0, "shutdown_grace": 2.0},
+            "admin": {"enabled": False},
+            "upstream": [simulator_upstream(smsc_port)],
+            "account": [
+                {**account, "upstream": "sim", "scope": SCOPE, "max_sessions": max_sessions}
+                for account in accounts
+            ],
+        }
+    )
     path = directory / "stopgate.toml"
     path.write_text(text)
     return path

@@ -18,26 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-CONFIG = """\
-[storage]
-path = "bench.db"
+from tools.config_toml import simulator_upstream, to_toml
 
-[admin]
-enabled = false
-
-[[upstream]]
-name = "sim"
-host = "127.0.0.1"
-port = 2776
-system_id = "proxy"
-password = "proxypw"
-
-[[account]]
-system_id = "acme"
-password = "acmepw"
-upstream = "sim"
-scope = "acme"
-"""
+#: The command needs a valid config; nothing connects to the upstream.
+CONFIG = to_toml(
+    {
+        "storage": {"path": "bench.db"},
+        "admin": {"enabled": False},
+        "upstream": [simulator_upstream(2776)],
+        "account": [{"system_id": "acme", "password": "acmepw", "upstream": "sim", "scope": "acme"}],
+    }
+)
 
 #: UK mobile ranges (07 + these two digits are allocated to mobile networks; libphonenumber accepts them).
 _MOBILE_BLOCKS = ("71", "72", "73", "74", "75", "77", "78", "79")

@@ -40,6 +40,7 @@ from gateway.numbers import normalize_number
 from gateway.proxy.link import LinkClosed, ResponseTimeout
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import SubmitSm
+from tools.config_toml import simulator_upstream, to_toml
 from tools.smpp_peer import connect_peer
 from tools.smsc_sim import NoReceiverError, SimulatedSmsc
 
@@ -314,35 +315,20 @@ def free_port() -> int:
 
 def config_text(smsc_port: int, port: int, admin_port: int, **session: float) -> str:
     settings = {"response_timeout": 2.0, "shutdown_grace": 1.0, "bind_timeout": 5.0, **session}
-    session_lines = "\n".join(f"{key} = {value!r}" for key, value in settings.items())
-    return f"""
-[listen]
-host = "127.0.0.1"
-port = {port}
-[storage]
-path = "stopgate.db"
-[logging]
-format = "json"
-level = "warning"
-[session]
-{session_lines}
-[admin]
-enabled = true
-listen = "127.0.0.1:{admin_port}"
-tokens = ["reliability"]
-[[upstream]]
-name = "sim"
-host = "127.0.0.1"
-port = {smsc_port}
-system_id = "proxy"
-password = "proxypw"
-[[account]]
-system_id = "acme"
-password = "acmepw"
-upstream = "sim"
-scope = "acme"
-max_sessions = 100
-"""
+    return to_toml(
+        {
+            "listen": {"host": "127.0.0.1", "port": port},
+            "storage": {"path": "stopgate.db"},
+            "logging": {"format": "json", "level": "warning"},
+            "session": settings,
+            "admin": {"enabled": True, "listen": f"127.0.0.1:{admin_port}", "tokens": ["reliability"]},
+            "upstream": [simulator_upstream(smsc_port)],
+            "account": [
+                {"system_id": "acme", "password": "acmepw", "upstream": "sim", "scope": "acme"}
+                | {"max_sessions": 100}
+            ],
+        }
+    )
 
 
 @dataclass
