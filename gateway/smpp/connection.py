@@ -29,6 +29,10 @@ class Role(enum.Enum):
     #: We accepted the connection and the peer binds to us (the peer is an ESME).
     SMSC = "smsc"
 
+    # Members are singletons compared by identity: hash them so too, in C (Enum's own __hash__ is
+    # Python code, and (role, state) keys are looked up for every PDU).
+    __hash__ = object.__hash__
+
 
 class State(enum.Enum):
     """Session states, §2.2."""
@@ -39,6 +43,8 @@ class State(enum.Enum):
     BOUND_TRX = "bound_trx"
     UNBINDING = "unbinding"
     CLOSED = "closed"
+
+    __hash__ = object.__hash__  # as Role's
 
 
 _BOUND_STATE: Final = {
