@@ -158,6 +158,8 @@ def test_apply_changes_tracks_the_feed_position() -> None:
 SCOPES = st.sampled_from(["a", "b", "c"])
 NUMBER_POOL = ["+1", "+15550000001", "+15550000002", "+447700900401", "+999999999999999", "+0123", "x"]
 NUMBERS = st.sampled_from(NUMBER_POOL)
+#: What contains_e164 is given: normalize_number's E.164 (and, defensively, one digit too long).
+E164_POOL = ["+1", "+15550000001", "+15550000002", "+447700900401", "+999999999999999", "+1000000000000000"]
 
 
 class IndexModel(RuleBasedStateMachine):
@@ -188,11 +190,17 @@ class IndexModel(RuleBasedStateMachine):
     def compact(self) -> None:
         self.index.compact()
 
+    @rule(scope=SCOPES, number=st.sampled_from(E164_POOL))
+    def add_e164(self, scope: str, number: str) -> None:
+        self.add(scope, number)
+
     @invariant()
     def same_membership(self) -> None:
         for scope in ("a", "b", "c", "d"):
             for number in NUMBER_POOL:
                 assert self.index.contains(scope, number) == ((scope, number) in self.model)
+            for number in E164_POOL:
+                assert self.index.contains_e164(scope, number) == ((scope, number) in self.model)
         assert len(self.index) == len(self.model)
 
 

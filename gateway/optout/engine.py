@@ -427,7 +427,7 @@ class OptoutPolicy:
             pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, account.default_country
         )
         scope = account.scope
-        if number is not None and self.index.contains(scope, number):
+        if number is not None and self.index.contains_e164(scope, number):
             return self._block(session, account, pdu, number)
         if account.config.traffic != "marketing":
             return Forward(pdu)

@@ -159,7 +159,7 @@ def footer_frame(pdu: SubmitSm, footer: str) -> bytes | None:
     the same coding; None when :func:`footer_parts` has to decide (a UDH, text TLVs, other characters,
     a coding change or a split). Where it answers, the frame is the one footer_parts' PDU would have.
     """
-    if not pdu.raw or pdu.esm_class & _UDHI or any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs):
+    if not pdu.raw or pdu.esm_class & _UDHI or (pdu.tlvs and any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs)):
         return None
     octets = append_footer_octets(pdu.short_message, pdu.data_coding, footer)
     if octets is None:

@@ -303,7 +303,7 @@ def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) ->
     raw = pdu.raw
     if not raw or len(short_message) > 254:
         return b""
-    tail = sum(4 + len(value) for _, value in pdu.tlvs)
+    tail = sum(4 + len(value) for _, value in pdu.tlvs) if pdu.tlvs else 0
     sm_length_at = len(raw) - tail - len(pdu.short_message) - 1
     body = b"".join(
         (

@@ -131,6 +131,22 @@ class SuppressionIndex:
             return i != len(base) and base[i] == key
         return (scope, number) in self._other
 
+    def contains_e164(self, scope: str, number: str) -> bool:
+        """:meth:`contains` for a number already in E.164 form, as :func:`gateway.numbers.normalize_number`
+        returns it (``+`` and digits, no leading zero): the hot path skips the pattern check. Longer
+        than E.164 allows, it takes :meth:`contains` (such a number would not fit the packed key)."""
+        sid = self._scope_ids.get(scope)
+        if sid is None or len(number) > 16:
+            return self.contains(scope, number)
+        key = sid << SCOPE_SHIFT | int(number)
+        if key in self._added:
+            return True
+        if key in self._removed:
+            return False
+        base = self._base
+        i = bisect_left(base, key)
+        return i != len(base) and base[i] == key
+
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, tuple) or len(item) != 2:
             return False
