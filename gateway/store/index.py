@@ -121,14 +121,7 @@ class SuppressionIndex:
         """True if ``number`` is suppressed in ``scope``."""
         sid = self._scope_ids.get(scope)
         if sid is not None and _E164.fullmatch(number) is not None:
-            key = sid << SCOPE_SHIFT | int(number)
-            if key in self._added:
-                return True
-            if key in self._removed:
-                return False
-            base = self._base
-            i = bisect_left(base, key)
-            return i != len(base) and base[i] == key
+            return self._has(sid << SCOPE_SHIFT | int(number))
         return (scope, number) in self._other
 
     def contains_e164(self, scope: str, number: str) -> bool:
@@ -138,14 +131,14 @@ class SuppressionIndex:
         sid = self._scope_ids.get(scope)
         if sid is None or len(number) > 16:
             return self.contains(scope, number)
-        key = sid << SCOPE_SHIFT | int(number)
+        return self._has(sid << SCOPE_SHIFT | int(number))
+
+    def _has(self, key: int) -> bool:
         if key in self._added:
             return True
         if key in self._removed:
             return False
-        base = self._base
-        i = bisect_left(base, key)
-        return i != len(base) and base[i] == key
+        return self._in_base(key)
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, tuple) or len(item) != 2:
