@@ -151,6 +151,9 @@ class Connection:
     ) -> None:
         self.role = role
         self.state = State.OPEN
+        # This role's rows of the state tables, looked up by state alone for every PDU.
+        self._peer_requests = {state: PEER_REQUESTS[(role, state)] for state in State}
+        self._own_requests = {state: OWN_REQUESTS[(role, state)] for state in State}
         self.bind_mode: BindMode | None = None
         self.response_timeout = response_timeout
         self.last_received = 0.0
@@ -198,7 +201,7 @@ class Connection:
         command_id = pdu.command_id
         if command_id & 0x80000000:
             return self._on_response(pdu)
-        allowed = PEER_REQUESTS[(self.role, self.state)]
+        allowed = self._peer_requests[self.state]
         if command_id not in allowed:
             status = (
                 CommandStatus.ESME_RALYBND
@@ -285,7 +288,7 @@ class Connection:
         limit this side enforces on receipt.
         """
         command_id = pdu.command_id
-        if command_id not in OWN_REQUESTS[(self.role, self.state)]:
+        if command_id not in self._own_requests[self.state]:
             raise LocalProtocolError(f"cannot send {command_id.name.lower()} in state {self.state.value}")
         seq = self.next_sequence()
         raw = frame or pdu.raw
