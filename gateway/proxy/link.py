@@ -1,7 +1,8 @@
 """A sans-IO :class:`~gateway.smpp.connection.Connection` driven over an anyio byte stream.
 
-The adapter loops: receive bytes → feed the core → hand each event to the owner's callback → queue the
-bytes the core produced for a single writer task. It keeps the link's timers (response timeouts,
+The adapter loops: receive bytes (4 KiB per turn) → feed the core → hand each event to the owner's
+callback; what the core queued is written once per event-loop turn, straight to the asyncio transport
+for plain TCP or by a writer task for other streams (TLS). It keeps the link's timers (response timeouts,
 enquire_link on idle, the incomplete-PDU and inactivity limits) and turns the end of the stream into one
 ``closed`` call, after failing every request still waiting for an answer (as aioquic's ``_ping_waiters``).
 
@@ -135,7 +136,8 @@ class Link:
         self.conn.last_received = max(self.conn.last_received, _now())
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._writer)
+                if self._transport is None:
+                    tg.start_soon(self._writer)
                 tg.start_soon(self._timer)
                 await self._reader()
                 tg.cancel_scope.cancel()
@@ -438,9 +440,10 @@ def _asyncio_transport(stream: anyio.abc.ByteStream) -> Any:
     """The asyncio transport under a plain TCP stream of anyio's asyncio backend, else None.
 
     Its ``write()`` is synchronous: it sends at once or buffers in order, so relayed bytes leave in
-    the same turn that produced them, with no writer task to wake and no checkpoint per send. That
-    halves the event loop turns per window (measured with tools/bench). anyio has no public name
-    for it, so it is looked up defensively; TLS streams and other backends use the writer task.
+    the turn that produced them, with no writer task to wake and none of the two checkpoints anyio's
+    ``send()`` takes (tools/bench: ~25% more proxied throughput, 5 µs less CPU per message). anyio
+    has no public name for it, so it is looked up defensively; TLS streams and other backends use
+    the writer task.
     """
     if not isinstance(stream, anyio.abc.SocketStream):
         return None
