@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,11 +12,9 @@ from typing import Any
 import anyio
 from anyio.abc import Process
 
+from tools.ports import free_port, wait_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "stopgate_process", "wait_port", "write_config"]
 
 
 def write_config(directory: Path, smsc_port: int) -> tuple[Path, int]:
@@ -28,18 +25,6 @@ def write_config(directory: Path, smsc_port: int) -> tuple[Path, int]:
     port = free_port()
     override = {"listen": {"port": port}, "logging": {"level": "info"}}
     return write_file(directory / "stopgate.toml", smsc_port, override), port
-
-
-async def wait_port(port: int, timeout: float = 15.0) -> None:
-    with anyio.fail_after(timeout):
-        while True:
-            try:
-                stream = await anyio.connect_tcp("127.0.0.1", port)
-            except OSError:
-                await anyio.sleep(0.05)
-                continue
-            await stream.aclose()
-            return
 
 
 @asynccontextmanager

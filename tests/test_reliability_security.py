@@ -23,6 +23,7 @@ from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.pdu import EnquireLink, SubmitSm
 from tests.live import ADMIN_TOKEN, Live, account, live_stack, upstream
 from tests.stack import BASE, merge
+from tools.ports import free_port
 from tools.smpp_peer import PeerClosed, SmppPeer, connect_peer
 from tools.smsc_sim import SimulatedSmsc
 
@@ -224,7 +225,7 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 async def test_tls_listener_for_esmes_and_tls_to_the_upstream_with_a_self_signed_ca(tmp_path: Path) -> None:
     ca, cert, key = make_ca(tmp_path / "pki", "stopgate")
-    tls_port = _free_port()
+    tls_port = free_port()
     override = merge(
         upstream(tls=True, tls_ca=str(ca)),
         {
@@ -269,12 +270,6 @@ async def test_the_upstream_certificate_is_verified(tmp_path: Path) -> None:
         assert await bind_status(live.port, "acme", "acmepw") == S.ESME_RBINDFAIL
         assert smsc.bound_sessions == [] and smsc.counters["binds"] == 0
         assert "CERTIFICATE_VERIFY_FAILED" in live.log()
-
-
-def _free_port() -> int:
-    from tests.process import free_port
-
-    return free_port()
 
 
 # --- files and logs -------------------------------------------------------------------------------

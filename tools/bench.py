@@ -44,7 +44,6 @@ from tools.bench_common import (
     cached_store,
     copy_store,
     cpu_seconds,
-    free_port,
     machine_cpu,
     median,
     memory_kib,
@@ -56,6 +55,7 @@ from tools.bench_common import (
     wakeup_penalty,
     write_config,
 )
+from tools.ports import free_port
 
 TARGETS = {
     "cpu_us_per_msg": 30.0,

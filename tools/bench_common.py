@@ -220,12 +220,6 @@ def memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_port(port: int, timeout: float = 15.0, alive: Any = None) -> None:
     """Wait until something accepts on 127.0.0.1:``port``; ``alive()`` False aborts early."""
     deadline = time.monotonic() + timeout

@@ -22,7 +22,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from gateway.proxy.link import LinkClosed, ResponseTimeout
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import SubmitSm
 from tools.config_toml import simulator_upstream, to_toml
+from tools.ports import free_port, wait_port
 from tools.smpp_peer import connect_peer
 from tools.smsc_sim import NoReceiverError, SimulatedSmsc
 
@@ -307,12 +307,6 @@ def lost_optouts(acked: set[str], suppressed: set[str], default_country: str = "
 # --- running Stopgate for the CLI -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def config_text(smsc_port: int, port: int, admin_port: int, **session: float) -> str:
     settings = {"response_timeout": 2.0, "shutdown_grace": 1.0, "bind_timeout": 5.0, **session}
     return to_toml(
@@ -343,18 +337,6 @@ class Running:
         return self.process.pid
 
 
-async def _wait_port(port: int, timeout: float = 15.0) -> None:
-    with anyio.fail_after(timeout):
-        while True:
-            try:
-                stream = await anyio.connect_tcp("127.0.0.1", port)
-            except OSError:
-                await anyio.sleep(0.05)
-                continue
-            await stream.aclose()
-            return
-
-
 @contextlib.asynccontextmanager
 async def running_stopgate(
     directory: Path,
@@ -375,8 +357,8 @@ async def running_stopgate(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            await _wait_port(port)
-            await _wait_port(admin_port)
+            await wait_port(port)
+            await wait_port(admin_port)
             yield Running(process, port, admin_port, directory)
         finally:
             if process.returncode is None:
