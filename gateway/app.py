@@ -52,7 +52,7 @@ class App:
                 on_health=lambda ok: self.metrics.store_ready.set(1 if ok else 0),
             )
             self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=self.feed)
-            self.proxy = Proxy(config, self.policy, observer=self.metrics.observe_pdu)
+            self.proxy = Proxy(config, self.policy, pdu_counts=self.metrics.pdu_counts)
             self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
                 leg, f"0x{error.status:08x}"
             ).inc()

@@ -17,7 +17,6 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.smpp.constants import CommandId
-from gateway.smpp.pdu import Pdu
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 #: Counted under ``status="other"``: a command_status no response can legitimately carry (outside
@@ -25,9 +24,19 @@ _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 #: that field, so without this it could add a new series, and memory, with every PDU.
 OTHER_STATUS = -1
 
+#: PDUs by (link name, "in" or "out", command_id, status label): links add to it with ``+= 1``.
+PduCounts = defaultdict[tuple[str, str, int, int], int]
+
+
+def status_label(command_id: int, status: int) -> int:
+    """The status a PDU is counted under: its own, or OTHER_STATUS (see there)."""
+    if status > 0x4FF or 0xFF < status < 0x400 or command_id < 0x80000000:
+        return OTHER_STATUS
+    return status
+
 
 class _PduCollector(Collector):
-    def __init__(self, counts: dict[tuple[str, str, int, int], int]) -> None:
+    def __init__(self, counts: PduCounts) -> None:
         self.counts = counts
 
     def collect(self) -> Iterator[Metric]:
@@ -69,7 +78,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.pdu_counts: dict[tuple[str, str, int, int], int] = defaultdict(int)
+        self.pdu_counts: PduCounts = defaultdict(int)
         self.registry.register(_PduCollector(self.pdu_counts))
         r = self.registry
         self.bound_sessions = Gauge("stopgate_bound_sessions", "Bound ESME sessions", ["account"], registry=r)
@@ -116,10 +125,3 @@ class Metrics:
         self.tasks = Gauge("stopgate_tasks", "asyncio tasks alive in the process", registry=r)
         self.tasks.set_function(_task_count)
         ProcessCollector(registry=r)
-
-    def observe_pdu(self, leg: str, direction: str, pdu: Pdu) -> None:
-        """The link observer: count one PDU (a dict increment)."""
-        status = pdu.command_status
-        if status and (status > 0x4FF or 0xFF < status < 0x400 or pdu.command_id < 0x80000000):
-            status = OTHER_STATUS
-        self.pdu_counts[(leg, direction, pdu.command_id, status)] += 1

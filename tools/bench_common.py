@@ -516,7 +516,7 @@ BREAKDOWN_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("anyio clock / Event / cancel scopes", (
         "current_time (", "current_async_library (", "Event.__new__ (", "move_on_after (", "CancelScope",
     )),
-    ("per-PDU metrics observer", ("Metrics.observe_pdu (",)),
+    ("per-PDU metrics counts", ("Link._count_out (",)),
     ("sent counters + last campaigns (incl. SQLite thread)", (
         "_count_sent (", "OptoutPolicy.flush (", "record_last_campaigns (", "add_sent_counts (",
         "append_events (", "_connection_worker_thread (",

@@ -4,7 +4,7 @@
     python -m tools.bench_core --mix marketing --count 300000 --profile   # + cProfile top 25
 
 It drives the real code a relayed submit_sm goes through: ``Link._dispatch`` on the ESME link (framing,
-the state machine, decoding, the PDU observer), ``EsmeSession._on_esme``, the opt-out policy (number,
+the state machine, decoding, the PDU counts), ``EsmeSession._on_esme``, the opt-out policy (number,
 suppression check, footer), ``Connection.send_request`` on the upstream link, and back: the SMSC's
 submit_sm_resp through the upstream link to the ESME's. Frames go in 64 at a time, as a window does.
 The links' streams are never used; the bytes they would write are dropped.
@@ -59,8 +59,8 @@ class _NoStream:
         return default
 
 
-def _link(conn: Connection, name: str, observer: Any) -> Link:
-    return Link(_NoStream(), conn, name=name, observer=observer)  # type: ignore[arg-type]
+def _link(conn: Connection, name: str, pdu_counts: Any) -> Link:
+    return Link(_NoStream(), conn, name=name, pdu_counts=pdu_counts)  # type: ignore[arg-type]
 
 
 async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[str, Any]:
@@ -75,17 +75,17 @@ async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[s
         index.add(SCOPE, "+" + stored_number(k))
     metrics = Metrics()
     policy = OptoutPolicy(config, MemoryStore(), index, metrics)
-    proxy = Proxy(config, policy, observer=metrics.observe_pdu)
+    proxy = Proxy(config, policy, pdu_counts=metrics.pdu_counts)
     account = config.accounts[mix.account[0]]
 
     esme_conn = Connection(Role.SMSC, max_pdu_size=config.session.max_pdu_size)
     esme_conn.state, esme_conn.bind_mode = State.BOUND_TRX, BindMode.TRANSCEIVER
     up_conn = Connection(Role.ESME, max_pdu_size=config.session.max_pdu_size)
     up_conn.state, up_conn.bind_mode = State.BOUND_TRX, BindMode.TRANSCEIVER
-    esme = _link(esme_conn, "esme", metrics.observe_pdu)
+    esme = _link(esme_conn, "esme", metrics.pdu_counts)
     session = EsmeSession(proxy, esme, "bench")
     session._account, session._bind_mode = account, BindMode.TRANSCEIVER
-    upstream = session.upstream = _link(up_conn, "upstream", metrics.observe_pdu)
+    upstream = session.upstream = _link(up_conn, "upstream", metrics.pdu_counts)
     session.window = BATCH
     esme._handler, upstream._handler = session._on_esme, session._on_upstream
 

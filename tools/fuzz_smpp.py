@@ -41,6 +41,7 @@ from gateway.smpp.connection import (
     Connection,
     Event,
     Rejected,
+    Relayed,
     Request,
     Response,
     Role,
@@ -343,9 +344,9 @@ def _with_outstanding(conn: Connection) -> Connection:
     """Leave requests waiting (sequence 2, 3) so that fuzzed responses can meet them."""
     conn.send_request(EnquireLink(), 0.0)
     if conn.role is Role.ESME and conn.state in (State.BOUND_TX, State.BOUND_TRX):
-        conn.send_request(SubmitSm(destination_addr="447700900123", short_message=b"x"), 0.0)
+        conn.send_request(SubmitSm(destination_addr="447700900123", short_message=b"x"), 0.0, relay=True)
     elif conn.role is Role.SMSC and conn.state in (State.BOUND_RX, State.BOUND_TRX):
-        conn.send_request(DeliverSm(source_addr="447700900123", short_message=b"x"), 0.0)
+        conn.send_request(DeliverSm(source_addr="447700900123", short_message=b"x"), 0.0, relay=True)
     conn.data_to_send()
     return conn
 
@@ -467,10 +468,18 @@ def _normal(event: Event) -> tuple[object, ...]:
         return ("rejected", error.status, error.command_id, error.sequence_number, False)
     if isinstance(event, Response):
         return ("response", event.pdu, event.request_id, event.context)
+    if isinstance(event, Relayed):
+        # Left undecoded, so it must be a frame that decode() takes (it raises otherwise).
+        pdu = decode(event.frame)
+        _require(
+            (pdu.command_id, pdu.command_status) == (event.command_id, event.command_status),
+            "a relayed frame decodes as another response",
+        )
+        return ("relayed", event.frame, event.context)
     return (type(event).__name__, event.pdu)
 
 
-_EVENT_TYPES = (Request, Response, Rejected, UnexpectedResponse)
+_EVENT_TYPES = (Request, Response, Relayed, Rejected, UnexpectedResponse)
 
 
 def _drain(conn: Connection, out: list[Event]) -> None:

@@ -25,11 +25,13 @@ import anyio
 import anyio.abc
 import structlog
 
+from gateway.metrics import PduCounts, status_label
 from gateway.smpp.connection import (
     Connection,
     Event,
     Outstanding,
     Rejected,
+    Relayed,
     Request,
     Response,
     State,
@@ -92,7 +94,6 @@ class LinkTimers:
 
 
 LinkHandler = Callable[["Link", "Event | Expired"], None]
-PduObserver = Callable[[str, str, Pdu], None]
 
 
 class Link:
@@ -106,14 +107,15 @@ class Link:
         name: str,
         timers: LinkTimers | None = None,
         log: Any = None,
-        observer: PduObserver | None = None,
+        pdu_counts: PduCounts | None = None,
     ) -> None:
         self.stream = stream
         self.conn = conn
         self.name = name
         self.timers = timers or LinkTimers()
         self.log = log if log is not None else structlog.get_logger().bind(link=name)
-        self.observer = observer
+        #: Where this link counts the PDUs it receives and sends (the metrics' dict), if anywhere.
+        self.pdu_counts = pdu_counts
         self.closed = False
         self.close_reason = ""
         self._wakeup = anyio.Event()
@@ -126,6 +128,11 @@ class Link:
         self._partial_since: float | None = None
         self._transport = _asyncio_transport(stream)
         self._loop: Any = asyncio.get_running_loop() if self._transport is not None else None
+        # Protocol mode (see _take_over_transport): the callbacks' state, read by the reader task.
+        self._reader_wakeup = anyio.Event()
+        self._ended: BaseException | bool = False
+        self._continuing = False
+        self._reading_paused = False
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -145,6 +152,13 @@ class Link:
             await self._shutdown()
 
     async def _reader(self) -> None:
+        if self._transport is not None and self._take_over_transport():
+            await self._protocol_reader()
+        else:
+            await self._stream_reader()
+
+    async def _stream_reader(self) -> None:
+        """Receive with the stream's ``receive()`` (TLS, other backends, wrapped streams)."""
         stream, conn = self.stream, self.conn
         try:
             while not self.closed:
@@ -180,21 +194,146 @@ class Link:
         finally:
             self.closed = True
 
-    def _dispatch(self) -> int:
-        """Hand every complete event to the handler; returns how many there were."""
-        conn, handler, observer = self.conn, self._handler, self.observer
+    # --- protocol mode --------------------------------------------------------------------------
+
+    def _take_over_transport(self) -> bool:
+        """Have the asyncio transport call this link with its bytes instead of queueing them for
+        ``receive()`` (``set_protocol`` is public asyncio API): the bytes are handled in the event
+        loop's read callback, with no reader task to wake and no pause/resume of reading per chunk.
+        Bytes anyio already holds are handled first. False (stream mode) when the stream's protocol
+        is not the one expected or the connection is already ending.
+        """
+        transport = self._transport
+        previous = transport.get_protocol()
+        queue = getattr(previous, "read_queue", None)
+        if (
+            queue is None
+            or transport.is_closing()
+            or getattr(previous, "is_at_eof", True)
+            or getattr(previous, "exception", None) is not None
+        ):
+            return False
+        pending = b"".join(queue)
+        queue.clear()
+        transport.set_protocol(_LinkProtocol(self))
+        if pending:
+            self._on_data(pending)
+        if not self._reading_paused:
+            transport.resume_reading()
+        return True
+
+    async def _protocol_reader(self) -> None:
+        """Wait for what the callbacks cannot do themselves: the end, a failure, or a congestion."""
+        conn = self.conn
+        try:
+            while True:
+                await self._reader_wakeup.wait()
+                self._reader_wakeup = anyio.Event()
+                ended = self._ended
+                if isinstance(ended, BaseException):
+                    raise ended  # the handler failed inside a callback: as in stream mode
+                if ended:
+                    self.close_reason = self.close_reason or "peer closed the connection"
+                    return
+                if conn.broken is not None:
+                    self.close_reason = f"protocol error: {conn.broken}"
+                    self.log.warning("framing lost, closing", error=str(conn.broken))
+                    await self.wait_flushed(1.0)
+                    return
+                if conn.state is State.CLOSED:
+                    await self.wait_flushed(1.0)
+                    self.close_reason = self.close_reason or "unbound"
+                    return
+                if self.closed:
+                    return
+                if self._reading_paused and not self._continuing:
+                    await self.wait_flushed(math.inf)  # congested: the peer does not read
+                    self._resume()
+        finally:
+            self.closed = True
+            self._pause()
+
+    def _on_data(self, data: bytes) -> None:
+        if self.closed or self._ended:
+            return
+        conn = self.conn
+        conn.receive_data(data, _now())
+        if self._continuing:
+            if conn.pending_octets > _BACKLOG:
+                self._pause()  # the peer sends faster than it is served: let TCP hold the rest
+            return
+        self._handle_received()
+
+    def _handle_received(self) -> None:
+        """Hand up to SLICE events to the handler; what is left waits for the next loop turn, after
+        the writes this slice queued (so the SMSC starts on the first messages of a window while
+        the proxy works on the rest, as READ_SIZE does in stream mode)."""
+        self._continuing = False
+        if self.closed or self._ended:
+            return
+        conn = self.conn
+        try:
+            completed = self._dispatch(SLICE)
+        except BaseException as exc:
+            self._end(exc)
+            return
+        if completed == SLICE and conn.has_partial_pdu:
+            self._continuing = True
+            self._loop.call_soon(self._handle_received)
+        elif conn.has_partial_pdu:
+            if completed or self._partial_since is None:
+                self._partial_since = conn.last_received
+        else:
+            self._partial_since = None
+        self.flush()
+        if conn.broken is not None or conn.state is State.CLOSED or self.closed or self.congested:
+            self._pause()  # the reader task takes it from here
+            self._wake_reader()
+        elif self._reading_paused and not self._continuing:
+            self._resume()
+
+    def _end(self, how: BaseException | bool) -> None:
+        if not self._ended:
+            self._ended = how
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        self._reader_wakeup.set()
+
+    def _pause(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            with contextlib.suppress(Exception):  # a closing transport may refuse; it reads no more
+                self._transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self._reading_paused and not self.closed and not self._ended:
+            self._reading_paused = False
+            with contextlib.suppress(Exception):
+                self._transport.resume_reading()
+
+    # --- events ----------------------------------------------------------------------------------
+
+    def _dispatch(self, limit: int = -1) -> int:
+        """Hand complete events to the handler (at most ``limit`` of them); returns how many."""
+        conn, handler, counts, name = self.conn, self._handler, self.pdu_counts, self.name
         assert handler is not None
         count = 0
-        while True:
+        while count != limit:
             event = conn.next_event()
             if event is None:
                 return count
             count += 1
-            if observer is not None:
-                if isinstance(event, Rejected):
-                    pass
-                else:
-                    observer(self.name, "in", event.pdu)
+            if type(event) is Relayed:
+                if counts is not None:
+                    command_id, status = event.command_id, event.command_status
+                    counts[name, "in", command_id, status and status_label(command_id, status)] += 1
+                handler(self, event)
+                continue
+            if counts is not None and type(event) is not Rejected:
+                pdu = event.pdu  # type: ignore[union-attr]  # Request, Response, UnexpectedResponse
+                status = pdu.command_status
+                counts[name, "in", pdu.command_id, status and status_label(pdu.command_id, status)] += 1
             if type(event) is Response:
                 context = event.context
                 if type(context) is _Waiter:
@@ -211,8 +350,7 @@ class Link:
                     # Keep-alives are answered on each leg, never relayed (§4.11).
                     resp = EnquireLinkResp(sequence_number=event.pdu.sequence_number)
                     conn.send_response(resp)
-                    if observer is not None:
-                        observer(self.name, "out", resp)
+                    self._count_out(resp.command_id, 0)
                     continue
             elif type(event) is UnexpectedResponse:
                 self.log.info(
@@ -228,6 +366,7 @@ class Link:
                     status=f"0x{event.error.status:08x}",
                 )
             handler(self, event)
+        return count
 
     async def _writer(self) -> None:
         stream = self.stream
@@ -362,21 +501,35 @@ class Link:
             while transport is not None and not self.closed and transport.get_write_buffer_size():
                 await anyio.sleep(0.005)
 
-    def send_nowait(self, pdu: Pdu, context: object = None, frame: bytes | None = None) -> int:
+    def send_nowait(
+        self, pdu: Pdu, context: object = None, frame: bytes | None = None, *, relay: bool = False
+    ) -> int:
         """Send a request whose response goes to the handler with ``context``; returns its sequence.
 
-        ``frame`` is the request's wire form when it is not ``pdu``'s own bytes (see Connection)."""
-        seq = self.conn.send_request(pdu, _now(), context, frame)
-        if self.observer is not None:
-            self.observer(self.name, "out", pdu)
+        ``frame`` is the request's wire form when it is not ``pdu``'s own bytes; with ``relay`` the
+        response comes as a :class:`Relayed` frame when it can (see Connection)."""
+        seq = self.conn.send_request(pdu, _now(), context, frame, relay=relay)
+        self._count_out(pdu.command_id, pdu.command_status)
         self.flush()
         return seq
 
     def respond(self, pdu: Pdu, sequence_number: int | None = None) -> None:
         self.conn.send_response(pdu, sequence_number)
-        if self.observer is not None:
-            self.observer(self.name, "out", pdu)
+        self._count_out(pdu.command_id, pdu.command_status)
         self.flush()
+
+    def relay_response(self, relayed: Relayed, sequence_number: int) -> None:
+        """Send a response received on the other leg, unchanged but for the sequence number."""
+        if self.closed:
+            return
+        self.conn.send_response_frame(relayed.frame, sequence_number)
+        self._count_out(relayed.command_id, relayed.command_status)
+        self.flush()
+
+    def _count_out(self, command_id: int, status: int) -> None:
+        counts = self.pdu_counts
+        if counts is not None:
+            counts[self.name, "out", command_id, status and status_label(command_id, status)] += 1
 
     async def request(
         self, pdu: Pdu, timeout: float | None = None, on_response: Callable[[Pdu], object] | None = None
@@ -434,6 +587,30 @@ class Link:
 
 
 _KEEPALIVE = object()
+
+#: Events handled per loop turn in protocol mode (about READ_SIZE octets of submit_sm).
+SLICE = 32
+#: Received octets waiting for the next slice above which reading pauses.
+_BACKLOG = 256 * 1024
+
+
+class _LinkProtocol(asyncio.Protocol):
+    """The transport's protocol in protocol mode: every callback goes straight to the link."""
+
+    __slots__ = ("link",)
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+
+    def data_received(self, data: bytes) -> None:
+        self.link._on_data(data)
+
+    def eof_received(self) -> bool:
+        self.link._end(True)
+        return True  # keep the transport: the link closes it after its last writes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link._end(True)
 
 
 def _asyncio_transport(stream: anyio.abc.ByteStream) -> Any:

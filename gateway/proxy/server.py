@@ -13,13 +13,14 @@ import structlog
 from anyio.streams.tls import TLSListener
 
 from gateway.config import AccountConfig, Config, UpstreamConfig
+from gateway.metrics import PduCounts
 from gateway.smpp.connection import Connection, Role
 from gateway.smpp.constants import BindMode, CommandStatus
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.pdu import Pdu
 
 from .hooks import Policy
-from .link import Link, LinkTimers, PduObserver
+from .link import Link, LinkTimers
 from .session import EsmeSession
 from .throttle import BindThrottle
 from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
@@ -71,12 +72,12 @@ class Proxy:
         policy: Policy,
         *,
         log: Any = None,
-        observer: PduObserver | None = None,
+        pdu_counts: PduCounts | None = None,
     ) -> None:
         self.config = config
         self.policy = policy
         self.log = log if log is not None else structlog.get_logger("stopgate.proxy")
-        self.observer = observer
+        self.pdu_counts = pdu_counts
         sec = config.security
         self.throttle = BindThrottle(
             max_failures=sec.max_failed_binds,
@@ -197,7 +198,7 @@ class Proxy:
             inactivity_timeout=session_cfg.inactivity_timeout,
             incomplete_pdu_timeout=session_cfg.incomplete_pdu_timeout,
         )
-        link = Link(stream, conn, name="esme", timers=timers, log=self.log, observer=self.observer)
+        link = Link(stream, conn, name="esme", timers=timers, log=self.log, pdu_counts=self.pdu_counts)
         session = EsmeSession(self, link, peer)
         self.sessions.add(session)
         session.log.info("connected")
@@ -264,7 +265,7 @@ class Proxy:
         if backoff is None or (backoff.initial, backoff.maximum) != settings:
             backoff = self._backoffs[upstream.name] = ReconnectBackoff(*settings)
         return await connect_with_backoff(
-            upstream, self.config.session, backoff, log=log, observer=self.observer
+            upstream, self.config.session, backoff, log=log, pdu_counts=self.pdu_counts
         )
 
     def rejected(self, leg: str, error: ProtocolError) -> None:

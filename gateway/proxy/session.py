@@ -2,6 +2,7 @@
 
 Requests are relayed with their sequence numbers remapped on each leg: the core numbers what we send
 and hands back, with the response, the context we gave it (here the other leg's sequence number).
+Responses nobody needs to read come back as frames (``Relayed``) and leave undecoded.
 Keep-alives are answered by each link itself. Message-carrying requests pass through the policy.
 """
 
@@ -17,7 +18,7 @@ import anyio
 import anyio.abc
 
 from gateway.config import AccountConfig
-from gateway.smpp.connection import Rejected, Request, Response, State
+from gateway.smpp.connection import Rejected, Relayed, Request, Response, State
 from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
@@ -202,7 +203,11 @@ class EsmeSession:
 
     def _on_esme(self, link: Link, event: Any) -> None:
         event_type = type(event)
-        if event_type is Request:
+        if event_type is Relayed:  # a deliver_sm_resp
+            upstream = self.upstream
+            if upstream is not None:
+                upstream.relay_response(event, event.context)
+        elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
             if command_id in _SUBMITS:
@@ -249,7 +254,7 @@ class EsmeSession:
         self._relayed += 1
         try:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
-                upstream.send_nowait(pdu, esme_sequence, frame)
+                upstream.send_nowait(pdu, esme_sequence, frame, relay=True)
                 return
             relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
             upstream.send_nowait(pdu, relay, frame)
@@ -273,7 +278,9 @@ class EsmeSession:
 
     def _on_upstream(self, link: Link, event: Any) -> None:
         event_type = type(event)
-        if event_type is Response:
+        if event_type is Relayed:  # a submit_sm_resp
+            self.esme.relay_response(event, event.context)
+        elif event_type is Response:
             self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:
             pdu: Pdu = event.pdu
@@ -313,9 +320,11 @@ class EsmeSession:
         if esme.conn.outstanding >= self.window:
             upstream.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), upstream_sequence)
             return
-        context: object = upstream_sequence if on_response is None else _Relay(upstream_sequence, on_response)
         try:
-            esme.send_nowait(pdu, context)
+            if on_response is None:
+                esme.send_nowait(pdu, upstream_sequence, relay=True)
+            else:
+                esme.send_nowait(pdu, _Relay(upstream_sequence, on_response))
         except PduTooLarge as exc:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)

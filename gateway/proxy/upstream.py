@@ -10,11 +10,12 @@ import anyio
 import anyio.abc
 
 from gateway.config import SessionConfig, UpstreamConfig
+from gateway.metrics import PduCounts
 from gateway.smpp.connection import Connection, Role
 from gateway.smpp.constants import RESPONSE_BIT, BindMode, CommandStatus
 from gateway.smpp.pdu import BIND_CLASSES, Pdu
 
-from .link import Link, LinkClosed, LinkTimers, PduObserver, ResponseTimeout
+from .link import Link, LinkClosed, LinkTimers, ResponseTimeout
 
 
 class BindFailed(Exception):
@@ -37,7 +38,7 @@ async def connect_upstream(
     session: SessionConfig,
     *,
     log: Any,
-    observer: PduObserver | None = None,
+    pdu_counts: PduCounts | None = None,
 ) -> Link:
     """Open the TCP (or TLS) connection to an upstream; the returned link is not running yet."""
     try:
@@ -62,7 +63,7 @@ async def connect_upstream(
         inactivity_timeout=0,  # the SMSC may be quiet; enquire_link detects a dead peer instead
         incomplete_pdu_timeout=session.incomplete_pdu_timeout,
     )
-    return Link(stream, conn, name=f"upstream:{upstream.name}", timers=timers, log=log, observer=observer)
+    return Link(stream, conn, name=f"upstream:{upstream.name}", timers=timers, log=log, pdu_counts=pdu_counts)
 
 
 class ReconnectBackoff:
@@ -104,7 +105,7 @@ async def connect_with_backoff(
     backoff: ReconnectBackoff,
     *,
     log: Any,
-    observer: PduObserver | None = None,
+    pdu_counts: PduCounts | None = None,
 ) -> Link:
     """:func:`connect_upstream`, retried with ``backoff`` for at most ``upstream.bind_timeout``.
 
@@ -124,7 +125,7 @@ async def connect_with_backoff(
         started = anyio.current_time()
         try:
             with anyio.fail_after(max(0.0, deadline - started)):
-                link = await connect_upstream(upstream, session, log=log, observer=observer)
+                link = await connect_upstream(upstream, session, log=log, pdu_counts=pdu_counts)
         except (BindFailed, TimeoutError) as exc:
             error = str(exc) or f"connect to {upstream.name} timed out"
             delay = backoff.failed(started, anyio.current_time())

@@ -5,6 +5,11 @@ events come out of :meth:`Connection.next_event`, and everything we send is queu
 :meth:`Connection.data_to_send`. The core enforces the bind state table (§2.3, Table 2-1), answers
 malformed or out-of-state requests itself with the right error response, numbers our requests, matches
 responses to them, and reports requests whose response is overdue (:meth:`expire`).
+
+A proxy relays most responses unchanged: a request sent with ``relay=True`` has its answer handed back
+as a :class:`Relayed` event holding the frame, checked but not decoded, for :meth:`send_response_frame`
+on the other leg. Anything unusual in that answer takes the decoding path and comes as a
+:class:`Response`.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from .codec import decode, encode, encode_fields, with_sequence
-from .constants import MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
+from .codec import decode, encode, encode_fields, parse_header, with_sequence
+from .constants import HEADER_SIZE, MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
 from .errors import LocalProtocolError, PduTooLarge, ProtocolError
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
@@ -113,6 +118,17 @@ class Response:
 
 
 @dataclass(slots=True)
+class Relayed:
+    """The answer to a request sent with ``relay=True``, as its frame (well-formed, not decoded):
+    forward it with :meth:`Connection.send_response_frame` under the other leg's sequence number."""
+
+    frame: bytes
+    command_id: int
+    command_status: int
+    context: object
+
+
+@dataclass(slots=True)
 class Rejected:
     """The peer sent something invalid; the core already queued the error response."""
 
@@ -134,9 +150,11 @@ class Outstanding:
     command_id: CommandId
     deadline: float
     context: object
+    #: Its answer comes as :class:`Relayed` when it is well-formed.
+    relay: bool = False
 
 
-Event = Request | Response | Rejected | UnexpectedResponse
+Event = Request | Response | Relayed | Rejected | UnexpectedResponse
 
 
 class Connection:
@@ -172,7 +190,13 @@ class Connection:
 
     @property
     def has_partial_pdu(self) -> bool:
+        """Whether received octets wait for the rest of their PDU (or for :meth:`next_event`)."""
         return self._frames.pending > 0
+
+    @property
+    def pending_octets(self) -> int:
+        """Received octets not yet returned as events."""
+        return self._frames.pending
 
     def events(self) -> Iterator[Event]:
         """Every event that the received bytes make complete."""
@@ -192,6 +216,10 @@ class Connection:
             return self._fail(exc)
         if frame is None:
             return None
+        if frame[4] & 0x80:  # a response (command_id's top bit)
+            relayed = self._relayed(frame)
+            if relayed is not None:
+                return relayed
         try:
             pdu = decode(frame)
         except ProtocolError as exc:
@@ -220,6 +248,25 @@ class Connection:
         if command_id == C.UNBIND:
             self.state = State.UNBINDING
         return Request(pdu)
+
+    def _relayed(self, frame: bytes) -> Relayed | None:
+        """The answer to a relayed request, when it is one and its body is one decode() accepts
+        without looking further: a message_id alone (submit_sm_resp, deliver_sm_resp, data_sm_resp
+        without TLVs, §4.4.2, §4.6.2, §4.7.2), or no body with an error status. None: decode it."""
+        _, command_id, status, seq = parse_header(frame)
+        waiting = self._outstanding.get(seq)
+        if waiting is None or not waiting.relay or command_id != waiting.command_id | RESPONSE_BIT:
+            return None
+        length = len(frame)
+        if command_id not in _MESSAGE_ID_RESPONSES:
+            return None
+        if length > HEADER_SIZE:
+            if frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65) != length - 1:
+                return None
+        elif not status:
+            return None
+        del self._outstanding[seq]
+        return Relayed(frame, command_id, status, waiting.context)
 
     def _answers(self, command_id: int, sequence_number: int) -> Outstanding | None:
         """The outstanding request that a response of this type and number answers, if any.
@@ -278,12 +325,21 @@ class Connection:
         self._next_sequence = seq % MAX_SEQUENCE + 1
         return seq
 
-    def send_request(self, pdu: Pdu, now: float, context: object = None, frame: bytes | None = None) -> int:
+    def send_request(
+        self,
+        pdu: Pdu,
+        now: float,
+        context: object = None,
+        frame: bytes | None = None,
+        *,
+        relay: bool = False,
+    ) -> int:
         """Queue one of our requests under a new sequence number; returns that number.
 
         The PDU's own sequence_number is ignored. A PDU decoded elsewhere and unchanged is sent as its
         original bytes with only the sequence number replaced; ``frame``, when given, is sent instead
-        (a rewrite of ``pdu`` done on its bytes), also with the sequence number replaced. Raises
+        (a rewrite of ``pdu`` done on its bytes), also with the sequence number replaced. With
+        ``relay``, its answer comes as a :class:`Relayed` frame when it can (see there). Raises
         :class:`PduTooLarge` (nothing is queued) when the PDU is longer than ``max_pdu_size``, the
         limit this side enforces on receipt.
         """
@@ -300,7 +356,7 @@ class Connection:
             )
         self._out.append(data)
         if command_id in REQUESTS_WITH_RESPONSE:
-            self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context)
+            self._outstanding[seq] = Outstanding(seq, command_id, now + self.response_timeout, context, relay)
         if command_id == C.UNBIND:
             self.state = State.UNBINDING
         return seq
@@ -325,6 +381,14 @@ class Connection:
         ):
             self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
             self.state = _BOUND_STATE[self.bind_mode]
+
+    def send_response_frame(self, frame: bytes, sequence_number: int) -> None:
+        """Queue a response received on another connection (a :class:`Relayed` frame), under our
+        peer's sequence number. Responses that change the session state are not relayed this way."""
+        command_id = parse_header(frame)[1]
+        if command_id not in _MESSAGE_ID_RESPONSES:
+            raise LocalProtocolError(f"0x{command_id:08x} is not a relayed response")
+        self._out.append(with_sequence(frame, sequence_number))
 
     @property
     def bytes_to_send(self) -> int:
@@ -373,6 +437,9 @@ class Connection:
         self.state = State.CLOSED
         return waiting
 
+
+#: Responses that may come as :class:`Relayed`: a message_id and nothing that changes the session.
+_MESSAGE_ID_RESPONSES: Final = frozenset({C.SUBMIT_SM_RESP, C.DELIVER_SM_RESP, C.DATA_SM_RESP})
 
 #: Requests that have a response type of their own (others are answered by generic_nack).
 REQUESTS_WITH_RESPONSE: Final = frozenset(c for c in CommandId if c.has_response)
