@@ -23,15 +23,25 @@ class FrameBuffer:
     __slots__ = ("_buffer", "_pos", "max_pdu_size")
 
     def __init__(self, max_pdu_size: int = DEFAULT_MAX_PDU_SIZE) -> None:
-        self._buffer = bytearray()
+        # A chunk that arrives while nothing is pending (the usual case) is kept as the bytes it is,
+        # and its frames are cut with one slice each; bytes that wait for more are gathered in a
+        # bytearray, so that a PDU trickling in octet by octet costs no more than one arriving whole.
+        self._buffer: bytes | bytearray = b""
         self._pos = 0
         self.max_pdu_size = max_pdu_size
 
     def feed(self, data: bytes) -> None:
-        if self._pos:
-            del self._buffer[: self._pos]
-            self._pos = 0
-        self._buffer += data
+        buffer, pos = self._buffer, self._pos
+        self._pos = 0
+        if pos >= len(buffer):
+            self._buffer = bytes(data)
+            return
+        if isinstance(buffer, bytearray):
+            del buffer[:pos]
+        else:
+            buffer = bytearray(buffer[pos:])
+        buffer += data
+        self._buffer = buffer
 
     @property
     def pending(self) -> int:
@@ -60,4 +70,5 @@ class FrameBuffer:
         if available < length:
             return None
         self._pos = pos + length
-        return bytes(buffer[pos : pos + length])
+        frame = buffer[pos : pos + length]
+        return frame if type(frame) is bytes else bytes(frame)
