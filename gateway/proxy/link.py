@@ -248,7 +248,7 @@ class Link:
                     return
                 if self._reading_paused and not self._continuing:
                     await self.wait_flushed(math.inf)  # congested: the peer does not read
-                    self._resume()
+                    self._handle_received()  # what arrived meanwhile; resumes reading when done
         finally:
             self.closed = True
             self._pause()
@@ -277,19 +277,23 @@ class Link:
         except BaseException as exc:
             self._end(exc)
             return
-        if completed == SLICE and conn.has_partial_pdu:
-            self._continuing = True
-            self._loop.call_soon(self._handle_received)
-        elif conn.has_partial_pdu:
-            if completed or self._partial_since is None:
+        more = completed == SLICE and conn.has_partial_pdu
+        if not more:
+            # A partial PDU's clock starts when it began: trickling bytes do not extend it.
+            if not conn.has_partial_pdu:
+                self._partial_since = None
+            elif completed or self._partial_since is None:
                 self._partial_since = conn.last_received
-        else:
-            self._partial_since = None
         self.flush()
         if conn.broken is not None or conn.state is State.CLOSED or self.closed or self.congested:
-            self._pause()  # the reader task takes it from here
+            # The reader task takes it from here; received frames wait (a congested link goes on
+            # with them once its peer has read what is queued).
+            self._pause()
             self._wake_reader()
-        elif self._reading_paused and not self._continuing:
+        elif more:
+            self._continuing = True
+            self._loop.call_soon(self._handle_received)
+        elif self._reading_paused:
             self._resume()
 
     def _end(self, how: BaseException | bool) -> None:
