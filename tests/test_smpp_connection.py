@@ -17,6 +17,7 @@ from gateway.smpp.connection import (
     Connection,
     Event,
     Rejected,
+    Relayed,
     Request,
     Response,
     Role,
@@ -601,3 +602,68 @@ class SessionMachine(RuleBasedStateMachine):
 
 TestSessionMachine = SessionMachine.TestCase
 TestSessionMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+# --- relayed responses ---------------------------------------------------------------------------
+
+
+def _relayed_submit(pair: ConnectionPair, context: object = 7, *, relay: bool = True) -> int:
+    submit = SubmitSm(destination_addr="1", short_message=b"x")
+    seq = pair.esme.send_request(submit, 0.0, context, relay=relay)
+    pair.esme.data_to_send()
+    return seq
+
+
+def test_the_answer_to_a_relayed_request_comes_as_its_frame() -> None:
+    pair = ConnectionPair()
+    pair.bind()
+    seq = _relayed_submit(pair, context=41)
+    frame = encode_fields(SubmitSmResp(message_id="abc123"), seq)
+    (event,) = raw(pair.esme, frame)
+    assert event == Relayed(frame, CommandId.SUBMIT_SM_RESP, 0, 41)
+    assert pair.esme.outstanding == 0
+    # The other leg sends it unchanged but for the sequence number.
+    pair.smsc.send_relayed(event, 41)
+    assert sent(pair.smsc) == [SubmitSmResp(message_id="abc123", sequence_number=41)]
+
+
+def test_an_error_without_a_body_is_relayed_too() -> None:
+    pair = ConnectionPair()
+    pair.bind()
+    seq = _relayed_submit(pair)
+    frame = bytes.fromhex("00000010 80000004 00000058") + seq.to_bytes(4, "big")  # ESME_RTHROTTLED
+    (event,) = raw(pair.esme, frame)
+    assert event == Relayed(frame, CommandId.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED, 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "answer"),
+    [
+        ("message_id without its NUL", "00000013 80000004 00000000 {seq} 616263"),
+        ("octets after message_id", "00000015 80000004 00000000 {seq} 616263 00 01"),
+        ("OK without a body", "00000010 80000004 00000000 {seq}"),
+        ("generic_nack", "00000010 80000000 00000003 {seq}"),
+        ("another command's response", "00000011 80000005 00000000 {seq} 00"),
+    ],
+)
+def test_anything_unusual_is_decoded_and_answered_as_before(name: str, answer: str) -> None:
+    """What the Relayed path does not take goes through decode() and comes as the events it always
+    did, so an SMSC's malformed answer never reaches the ESME as it is."""
+    expected = []
+    for relay in (False, True):
+        pair = ConnectionPair()
+        pair.bind()
+        seq = _relayed_submit(pair, relay=relay)
+        frame = bytes.fromhex(answer.format(seq=f"{seq:08x}"))
+        events = raw(pair.esme, frame)
+        assert not any(isinstance(e, Relayed) for e in events), name
+        expected.append(events)
+    assert expected[0] == expected[1]
+
+
+def test_requests_not_sent_for_relay_get_decoded_responses() -> None:
+    pair = ConnectionPair()
+    pair.bind()
+    seq = _relayed_submit(pair, relay=False)
+    (event,) = raw(pair.esme, encode_fields(SubmitSmResp(message_id="abc"), seq))
+    assert event == Response(SubmitSmResp(message_id="abc", sequence_number=seq), CommandId.SUBMIT_SM, 7)

@@ -79,24 +79,24 @@ class BoundedMap(OrderedDict[Any, Any]):
 
 @dataclass(slots=True)
 class AccountPolicy:
-    """An account's settings as the engine uses them (keywords compiled once)."""
+    """An account's settings as the engine uses them: keywords compiled once, and what every
+    submit_sm reads worked out once (a reload builds a new AccountPolicy)."""
 
     config: AccountConfig
     keywords: Keywords
     default_country: str
+    scope: str = field(init=False)
+    marketing: bool = field(init=False)
+    checks_suppression: bool = field(init=False)
+    #: Every message gets the footer, in short_message: the octet path may answer.
+    footer_on_octets: bool = field(init=False)
 
-    @property
-    def scope(self) -> str:
-        return self.config.scope
-
-    @property
-    def checks_suppression(self) -> bool:
-        return self.config.traffic == "marketing" or self.config.block_transactional
-
-    @property
-    def footer_on_octets(self) -> bool:
-        """Every message gets the footer, in short_message: the octet path may answer."""
-        return self.config.footer_mode == "every" and self.config.long_messages != "payload"
+    def __post_init__(self) -> None:
+        config = self.config
+        self.scope = config.scope
+        self.marketing = config.traffic == "marketing"
+        self.checks_suppression = self.marketing or config.block_transactional
+        self.footer_on_octets = config.footer_mode == "every" and config.long_messages != "payload"
 
 
 @dataclass(slots=True)
@@ -429,17 +429,18 @@ class OptoutPolicy:
         scope = account.scope
         if number is not None and self.index.contains_e164(scope, number):
             return self._block(session, account, pdu, number)
-        if account.config.traffic != "marketing":
+        if not account.marketing:
             return Forward(pdu)
         if number is not None:
             self._count_sent(account, pdu, number)
-        if type(pdu) is SubmitSm and account.footer_on_octets:
-            frame = footer_frame(pdu, account.config.footer)
+        if account.footer_on_octets and type(pdu) is SubmitSm:
+            config = account.config
+            frame = footer_frame(pdu, config.footer)
             if frame is pdu.raw:
                 return Forward(pdu)
             if frame is not None:
-                self.metrics.footers[account.config.system_id] += 1
-                return Forward(pdu, frame=frame)
+                self.metrics.footers[config.system_id] += 1
+                return Forward(pdu, None, frame)
         message = read_text(pdu)
         if message is None:
             return Forward(pdu)
@@ -467,12 +468,12 @@ class OptoutPolicy:
         return Defer(lambda: self._send_parts(session, pdu, parts))
 
     def _count_sent(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
-        campaign = self._campaign(account, pdu)
+        campaign = pdu.service_type if account.config.campaign_tlv is None else self._campaign(account, pdu)
         now = time.time()
         if now >= self._day_ends:
             self._day = time.strftime("%Y-%m-%d", time.gmtime(now))
             self._day_ends = (now // 86400 + 1) * 86400
-        self._sent[(self._day, account.scope, campaign)] += 1
+        self._sent[self._day, account.scope, campaign] += 1
         if campaign:  # the report attributes opt-outs to campaigns; without one there is nothing to keep
             self._campaigns[(account.scope, number)] = (campaign, now)
 

@@ -526,7 +526,7 @@ class Link:
         """Send a response received on the other leg, unchanged but for the sequence number."""
         if self.closed:
             return
-        self.conn.send_response_frame(relayed.frame, sequence_number)
+        self.conn.send_relayed(relayed, sequence_number)
         self._count_out(relayed.command_id, relayed.command_status)
         self.flush()
 

@@ -7,7 +7,7 @@ malformed or out-of-state requests itself with the right error response, numbers
 responses to them, and reports requests whose response is overdue (:meth:`expire`).
 
 A proxy relays most responses unchanged: a request sent with ``relay=True`` has its answer handed back
-as a :class:`Relayed` event holding the frame, checked but not decoded, for :meth:`send_response_frame`
+as a :class:`Relayed` event holding the frame, checked but not decoded, for :meth:`send_relayed`
 on the other leg. Anything unusual in that answer takes the decoding path and comes as a
 :class:`Response`.
 """
@@ -120,7 +120,7 @@ class Response:
 @dataclass(slots=True)
 class Relayed:
     """The answer to a request sent with ``relay=True``, as its frame (well-formed, not decoded):
-    forward it with :meth:`Connection.send_response_frame` under the other leg's sequence number."""
+    forward it with :meth:`Connection.send_relayed` under the other leg's sequence number."""
 
     frame: bytes
     command_id: int
@@ -382,13 +382,10 @@ class Connection:
             self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
             self.state = _BOUND_STATE[self.bind_mode]
 
-    def send_response_frame(self, frame: bytes, sequence_number: int) -> None:
-        """Queue a response received on another connection (a :class:`Relayed` frame), under our
-        peer's sequence number. Responses that change the session state are not relayed this way."""
-        command_id = parse_header(frame)[1]
-        if command_id not in _MESSAGE_ID_RESPONSES:
-            raise LocalProtocolError(f"0x{command_id:08x} is not a relayed response")
-        self._out.append(with_sequence(frame, sequence_number))
+    def send_relayed(self, relayed: Relayed, sequence_number: int) -> None:
+        """Queue a response received on another connection, under our peer's sequence number (none
+        of the responses that come as :class:`Relayed` changes the session state)."""
+        self._out.append(with_sequence(relayed.frame, sequence_number))
 
     @property
     def bytes_to_send(self) -> int:
