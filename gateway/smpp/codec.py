@@ -332,9 +332,10 @@ _FAST_ENCODE = frozenset({SubmitSm, DeliverSm})
 
 
 #: The mandatory fields of submit_sm / deliver_sm up to sm_length (§4.4.1, §4.6.1), each C-Octet String
-#: within its maximum length: service_type 6, the addresses 21, the two times 17 (NUL included).
+#: within its maximum length: service_type 6, the addresses 21, the two times 17 (NUL included). Runs of
+#: one-octet fields are one group each, unpacked into ints.
 _SHORT_MESSAGE_HEAD = re.compile(
-    rb"([^\0]{0,5})\0(.)(.)([^\0]{0,20})\0(.)(.)([^\0]{0,20})\0(.)(.)(.)([^\0]{0,16})\0([^\0]{0,16})\0(.)(.)(.)(.)(.)",
+    rb"([^\0]{0,5})\0(..)([^\0]{0,20})\0(..)([^\0]{0,20})\0(...)([^\0]{0,16})\0([^\0]{0,16})\0(.....)",
     re.DOTALL,
 )
 
@@ -345,12 +346,12 @@ def _decode_short_message_fast(cls: type[_ShortMessage], frame: bytes, seq: int,
     match = _SHORT_MESSAGE_HEAD.match(frame, HEADER_SIZE)
     if match is None:
         return None
-    (service_type, src_ton, src_npi, source_addr, dst_ton, dst_npi, destination_addr, esm_class, protocol_id,
-     priority_flag, schedule, validity, registered, replace_flag, data_coding, default_id, sm_length,
-     ) = match.groups()  # fmt: skip
+    service_type, source, source_addr, dest, destination_addr, flags, schedule, validity, tail = (
+        match.groups()
+    )
     p = match.end()
     end = len(frame)
-    q = p + sm_length[0]
+    q = p + tail[4]  # sm_length
     if q > end:
         return None
     try:
@@ -362,22 +363,15 @@ def _decode_short_message_fast(cls: type[_ShortMessage], frame: bytes, seq: int,
     pdu = _new(cls)
     pdu.sequence_number = seq
     pdu.command_status = status
-    pdu.service_type = service_type.decode("latin-1")
-    pdu.source_addr_ton = src_ton[0]
-    pdu.source_addr_npi = src_npi[0]
+    pdu.service_type = service_type.decode("latin-1") if service_type else ""
+    pdu.source_addr_ton, pdu.source_addr_npi = source
     pdu.source_addr = source_addr.decode("latin-1")
-    pdu.dest_addr_ton = dst_ton[0]
-    pdu.dest_addr_npi = dst_npi[0]
+    pdu.dest_addr_ton, pdu.dest_addr_npi = dest
     pdu.destination_addr = destination_addr.decode("latin-1")
-    pdu.esm_class = esm_class[0]
-    pdu.protocol_id = protocol_id[0]
-    pdu.priority_flag = priority_flag[0]
-    pdu.schedule_delivery_time = schedule.decode("latin-1")
-    pdu.validity_period = validity.decode("latin-1")
-    pdu.registered_delivery = registered[0]
-    pdu.replace_if_present_flag = replace_flag[0]
-    pdu.data_coding = data_coding[0]
-    pdu.sm_default_msg_id = default_id[0]
+    pdu.esm_class, pdu.protocol_id, pdu.priority_flag = flags
+    pdu.schedule_delivery_time = schedule.decode("latin-1") if schedule else ""
+    pdu.validity_period = validity.decode("latin-1") if validity else ""
+    pdu.registered_delivery, pdu.replace_if_present_flag, pdu.data_coding, pdu.sm_default_msg_id, _ = tail
     pdu.short_message = frame[p:q]
     pdu.tlvs = tlvs
     pdu.raw = frame
