@@ -24,8 +24,7 @@ _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 #: that field, so without this it could add a new series, and memory, with every PDU.
 OTHER_STATUS = -1
 
-#: PDUs by (link name, "in" or "out", command_id, status label): links add to it with ``+= 1``.
-PduCounts = defaultdict[tuple[str, str, int, int], int]
+PduKey = tuple[str, str, int, int]
 
 
 def status_label(command_id: int, status: int) -> int:
@@ -33,6 +32,65 @@ def status_label(command_id: int, status: int) -> int:
     if status > 0x4FF or 0xFF < status < 0x400 or command_id < 0x80000000:
         return OTHER_STATUS
     return status
+
+
+class PduCounts:
+    """Every PDU the links received and sent, by (leg, "in" or "out", command_id, status label).
+
+    Each link counts its PDUs of status 0 (nearly all of them) in a :class:`LinkCounts` of its own,
+    keyed by command_id alone: four counts per relayed message, so the cheapest count there is. They
+    are added up when read, and into the totals for good when the link ends.
+    """
+
+    def __init__(self) -> None:
+        self.totals: defaultdict[PduKey, int] = defaultdict(int)
+        self._live: dict[int, LinkCounts] = {}
+
+    def for_link(self, leg: str) -> LinkCounts:
+        counts = LinkCounts(self, leg)
+        self._live[id(counts)] = counts
+        return counts
+
+    def snapshot(self) -> dict[PduKey, int]:
+        out = defaultdict(int, self.totals)
+        for counts in list(self._live.values()):
+            for command_id, value in list(counts.received.items()):
+                out[counts.leg, "in", command_id, 0] += value
+            for command_id, value in list(counts.sent.items()):
+                out[counts.leg, "out", command_id, 0] += value
+        return dict(out)
+
+    def get(self, key: PduKey, default: int = 0) -> int:
+        return self.snapshot().get(key, default)
+
+
+class LinkCounts:
+    """One link's counts of status-0 PDUs by command_id (``received[command_id] += 1``); other
+    statuses go through :meth:`add`."""
+
+    __slots__ = ("leg", "owner", "received", "sent")
+
+    def __init__(self, owner: PduCounts, leg: str) -> None:
+        self.owner = owner
+        self.leg = leg
+        self.received: defaultdict[int, int] = defaultdict(int)
+        self.sent: defaultdict[int, int] = defaultdict(int)
+
+    def add(self, direction: str, command_id: int, status: int) -> None:
+        if status:
+            self.owner.totals[self.leg, direction, command_id, status_label(command_id, status)] += 1
+        else:
+            (self.received if direction == "in" else self.sent)[command_id] += 1
+
+    def close(self) -> None:
+        """The link ended: its counts join the totals (once)."""
+        if self.owner._live.pop(id(self), None) is None:
+            return
+        totals = self.owner.totals
+        for command_id, value in self.received.items():
+            totals[self.leg, "in", command_id, 0] += value
+        for command_id, value in self.sent.items():
+            totals[self.leg, "out", command_id, 0] += value
 
 
 class _PduCollector(Collector):
@@ -45,7 +103,7 @@ class _PduCollector(Collector):
             "PDUs by leg, direction, command and status",
             labels=["leg", "direction", "command", "status"],
         )
-        for (leg, direction, command_id, status), value in list(self.counts.items()):
+        for (leg, direction, command_id, status), value in self.counts.snapshot().items():
             shown = "other" if status == OTHER_STATUS else f"0x{status:08x}"
             family.add_metric([leg, direction, _COMMAND_NAMES.get(command_id, hex(command_id)), shown], value)
         yield family
@@ -78,7 +136,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.pdu_counts: PduCounts = defaultdict(int)
+        self.pdu_counts = PduCounts()
         self.registry.register(_PduCollector(self.pdu_counts))
         r = self.registry
         self.bound_sessions = Gauge("stopgate_bound_sessions", "Bound ESME sessions", ["account"], registry=r)

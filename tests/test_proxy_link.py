@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -14,7 +13,7 @@ import anyio
 import anyio.abc
 import pytest
 
-from gateway.metrics import PduCounts
+from gateway.metrics import OTHER_STATUS, PduCounts
 from gateway.proxy import link as link_module
 from gateway.proxy.link import Link
 from gateway.smpp.codec import encode_fields
@@ -39,10 +38,10 @@ class Served:
         self.links: list[Link] = []
         self.ended: list[BaseException | str] = []
         self.linked = anyio.Event()
-        self.counts: PduCounts = defaultdict(int)
+        self.counts = PduCounts()
 
     def handled(self) -> int:
-        return self.counts["test", "in", CommandId.ENQUIRE_LINK, 0]
+        return self.counts.get(("test", "in", CommandId.ENQUIRE_LINK, 0))
 
 
 @asynccontextmanager
@@ -180,3 +179,30 @@ async def test_requests_of_our_own_still_get_their_answers() -> None:
             with anyio.fail_after(5):
                 response = await served.links[0].request(EnquireLink(), 5)
         assert response.command_id == CommandId.ENQUIRE_LINK_RESP
+
+
+def test_pdu_counts_add_up_live_and_ended_links() -> None:
+    counts = PduCounts()
+    esme, upstream = counts.for_link("esme"), counts.for_link("upstream:a")
+    C = CommandId
+    esme.received[C.SUBMIT_SM] += 2  # what a link does per PDU of status 0
+    upstream.sent[C.SUBMIT_SM] += 2
+    upstream.add("in", C.SUBMIT_SM_RESP, 0)
+    upstream.add("in", C.SUBMIT_SM_RESP, 0x58)  # ESME_RTHROTTLED
+    upstream.add("in", C.SUBMIT_SM_RESP, 0x12345678)  # no response carries that: "other"
+    esme.add("in", C.SUBMIT_SM, 5)  # a request with a status: "other"
+    expected = {
+        ("esme", "in", C.SUBMIT_SM, 0): 2,
+        ("esme", "in", C.SUBMIT_SM, OTHER_STATUS): 1,
+        ("upstream:a", "out", C.SUBMIT_SM, 0): 2,
+        ("upstream:a", "in", C.SUBMIT_SM_RESP, 0): 1,
+        ("upstream:a", "in", C.SUBMIT_SM_RESP, 0x58): 1,
+        ("upstream:a", "in", C.SUBMIT_SM_RESP, OTHER_STATUS): 1,
+    }
+    assert counts.snapshot() == expected
+    upstream.close()
+    upstream.close()  # once only
+    assert counts.snapshot() == expected
+    again = counts.for_link("upstream:a")  # the next connection to the same SMSC
+    again.sent[C.SUBMIT_SM] += 1
+    assert counts.get(("upstream:a", "out", C.SUBMIT_SM, 0)) == 3

@@ -25,7 +25,7 @@ import anyio
 import anyio.abc
 import structlog
 
-from gateway.metrics import PduCounts, status_label
+from gateway.metrics import PduCounts
 from gateway.smpp.connection import (
     Connection,
     Event,
@@ -114,8 +114,8 @@ class Link:
         self.name = name
         self.timers = timers or LinkTimers()
         self.log = log if log is not None else structlog.get_logger().bind(link=name)
-        #: Where this link counts the PDUs it receives and sends (the metrics' dict), if anywhere.
-        self.pdu_counts = pdu_counts
+        #: Where this link counts the PDUs it receives and sends, if anywhere.
+        self.counts = pdu_counts.for_link(name) if pdu_counts is not None else None
         self.closed = False
         self.close_reason = ""
         self._wakeup = anyio.Event()
@@ -320,7 +320,8 @@ class Link:
 
     def _dispatch(self, limit: int = -1) -> int:
         """Hand complete events to the handler (at most ``limit`` of them); returns how many."""
-        conn, handler, counts, name = self.conn, self._handler, self.pdu_counts, self.name
+        conn, handler, counts = self.conn, self._handler, self.counts
+        received = counts.received if counts is not None else None
         assert handler is not None
         count = 0
         while count != limit:
@@ -329,15 +330,19 @@ class Link:
                 return count
             count += 1
             if type(event) is Relayed:
-                if counts is not None:
-                    command_id, status = event.command_id, event.command_status
-                    counts[name, "in", command_id, status and status_label(command_id, status)] += 1
+                if received is not None:
+                    if event.command_status:
+                        counts.add("in", event.command_id, event.command_status)  # type: ignore[union-attr]
+                    else:
+                        received[event.command_id] += 1
                 handler(self, event)
                 continue
-            if counts is not None and type(event) is not Rejected:
+            if received is not None and type(event) is not Rejected:
                 pdu = event.pdu  # type: ignore[union-attr]  # Request, Response, UnexpectedResponse
-                status = pdu.command_status
-                counts[name, "in", pdu.command_id, status and status_label(pdu.command_id, status)] += 1
+                if pdu.command_status:
+                    counts.add("in", pdu.command_id, pdu.command_status)  # type: ignore[union-attr]
+                else:
+                    received[pdu.command_id] += 1
             if type(event) is Response:
                 context = event.context
                 if type(context) is _Waiter:
@@ -448,6 +453,8 @@ class Link:
                 self._handler(self, Expired(waiting, closed=True))
         self._release_drain_waiters()
         await self._abort_stream()
+        if self.counts is not None:
+            self.counts.close()
         self._done.set()
 
     # --- sending ---------------------------------------------------------------------------------
@@ -531,9 +538,12 @@ class Link:
         self.flush()
 
     def _count_out(self, command_id: int, status: int) -> None:
-        counts = self.pdu_counts
+        counts = self.counts
         if counts is not None:
-            counts[self.name, "out", command_id, status and status_label(command_id, status)] += 1
+            if status:
+                counts.add("out", command_id, status)
+            else:
+                counts.sent[command_id] += 1
 
     async def request(
         self, pdu: Pdu, timeout: float | None = None, on_response: Callable[[Pdu], object] | None = None

@@ -346,7 +346,11 @@ class Connection:
         command_id = pdu.command_id
         if command_id not in self._own_requests[self.state]:
             raise LocalProtocolError(f"cannot send {command_id.name.lower()} in state {self.state.value}")
-        seq = self.next_sequence()
+        seq = self._next_sequence
+        if seq in self._outstanding:
+            seq = self.next_sequence()
+        else:  # next_sequence(), written out for the usual case
+            self._next_sequence = seq % MAX_SEQUENCE + 1
         raw = frame or pdu.raw
         data = with_sequence(raw, seq) if raw else encode_fields(pdu, seq)
         if len(data) > self._frames.max_pdu_size:
