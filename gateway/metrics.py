@@ -154,9 +154,12 @@ class Metrics:
         r.register(footers)
         #: Footers appended, by account: ``footers[system_id] += 1`` (once per marketing message).
         self.footers = footers.counts
-        self.splits = Counter(
-            "stopgate_messages_split", "Messages split into segments by Stopgate", ["account"], registry=r
+        splits = _LabelCounts(
+            "stopgate_messages_split", "Messages split into segments by Stopgate", "account"
         )
+        r.register(splits)
+        #: Messages split, by account: ``splits[system_id] += 1``.
+        self.splits = splits.counts
         self.confirmations = Counter(
             "stopgate_confirmations_sent", "Confirmations sent to subscribers", ["scope", "kind"], registry=r
         )

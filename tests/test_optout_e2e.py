@@ -233,6 +233,88 @@ async def test_long_message_is_split_with_the_footer_once_and_one_response(tmp_p
         esme.close()
 
 
+LONG_TEXT = ("Big sale " * 17).strip()  # fits one segment alone, two with the footer
+
+
+async def test_a_refused_first_part_stops_the_message(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, accounts()) as stack:
+        esme = await bound(stack)
+        stack.smsc.fail_next(1, S.ESME_RTHROTTLED)
+        resp = await submit(esme, text=LONG_TEXT)
+        assert resp.status == S.ESME_RTHROTTLED  # the SMSC's answer, so the ESME retries the message
+        await anyio.sleep(0.3)
+        assert stack.smsc.submit_count == 1  # part 2 never went
+        stack.smsc.reset_faults()
+        resp = await submit(esme, text=LONG_TEXT)  # the retry goes through whole
+        assert resp.status == S.ESME_ROK
+        assert stack.smsc.submit_count == 3
+        esme.close()
+
+
+async def test_a_part_refused_after_the_first_was_accepted_fails_the_message(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, accounts()) as stack:
+        esme = await bound(stack)
+        stack.smsc.respond_delay(0.3)  # part 1 accepted, its answer held while the next fault is set
+        async with anyio.create_task_group() as tg:
+            answers: list[Any] = []
+
+            async def send() -> None:
+                answers.append(await submit(esme, text=LONG_TEXT))
+
+            tg.start_soon(send)
+            await stack.smsc.wait_for_submits(1)
+            stack.smsc.fail_next(1, S.ESME_RSUBMITFAIL)
+        (resp,) = answers
+        assert resp.status == S.ESME_RSUBMITFAIL
+        assert stack.smsc.submit_count == 2
+        esme.close()
+
+
+async def test_an_unanswered_part_gets_the_esme_an_error(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, accounts()) as stack:
+        esme = await bound(stack)
+        stack.smsc.respond_delay(0.3)
+        async with anyio.create_task_group() as tg:
+            answers: list[Any] = []
+
+            async def send() -> None:
+                answers.append(await submit(esme, text=LONG_TEXT))
+
+            tg.start_soon(send)
+            await stack.smsc.wait_for_submits(1)
+            stack.smsc.stall()  # part 2 arrives and is never answered
+        (resp,) = answers  # after the 2 s response timeout
+        assert resp.status == S.ESME_RSYSERR
+        assert stack.smsc.submit_count == 2
+        stack.smsc.reset_faults()
+        assert (await submit(esme, text="Short one")).status == S.ESME_ROK  # the session goes on
+        esme.close()
+
+
+async def test_split_messages_in_flight_together_each_get_their_own_answer(tmp_path: Path) -> None:
+    """Several ESMEs' long messages at once: each part follows its own first part, and each ESME gets
+    the id of its own message's first part."""
+    async with running_stack(tmp_path, accounts()) as stack:
+        esmes = [await bound(stack) for _ in range(4)]
+        stack.smsc.respond_delay(0.05)
+        async with anyio.create_task_group() as tg:
+            answers: dict[int, Any] = {}
+
+            async def send(k: int) -> None:
+                answers[k] = await submit(esmes[k], destination=f"44770090060{k}", text=f"{k} {LONG_TEXT}")
+
+            for k in range(4):
+                tg.start_soon(send, k)
+        assert stack.smsc.submit_count == 8
+        for k in range(4):
+            parts = stack.smsc.submits_to(f"44770090060{k}")
+            assert [parse_concat(split_udh(p.pdu.short_message)[0]).seq for p in parts] == [1, 2]  # type: ignore[union-attr]
+            assert answers[k].status == S.ESME_ROK
+            assert answers[k].message_id.decode() == parts[0].message_id
+        for esme in esmes:
+            esme.close()
+
+
 async def test_long_message_uses_message_payload_when_configured(tmp_path: Path) -> None:
     async with running_stack(tmp_path, accounts(long_messages="payload")) as stack:
         esme = await bound(stack)

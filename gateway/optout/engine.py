@@ -11,6 +11,7 @@ Up (submit_sm / submit_multi / data_sm from the ESME): marketing to a suppressed
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -37,7 +38,7 @@ from gateway.policy.messages import (
     text_parts,
 )
 from gateway.policy.reassembly import Reassembler
-from gateway.proxy.hooks import Decision, Defer, Forward, Respond, SessionInfo
+from gateway.proxy.hooks import Decision, Defer, Forward, ForwardParts, Respond, SessionInfo
 from gateway.smpp.constants import CommandStatus, DataCoding, EsmClass, MessageState, Tag
 from gateway.smpp.pdu import (
     DataSm,
@@ -464,8 +465,8 @@ class OptoutPolicy:
         self.metrics.footers[account.config.system_id] += 1
         if len(parts) == 1:
             return Forward(parts[0])
-        self.metrics.splits.labels(account.config.system_id).inc()
-        return Defer(lambda: self._send_parts(session, pdu, parts))
+        self.metrics.splits[account.config.system_id] += 1
+        return ForwardParts(parts, functools.partial(self._parts_answer, pdu), self._extra_segment)
 
     def _count_sent(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
         campaign = pdu.service_type if account.config.campaign_tlv is None else self._campaign(account, pdu)
@@ -571,24 +572,22 @@ class OptoutPolicy:
 
         return Forward(out, merge)
 
-    async def _send_parts(self, session: SessionInfo, original: Pdu, parts: list[Any]) -> Respond:
-        """Send the segments of one message; the ESME gets one response carrying the first part's id."""
+    def _extra_segment(self, index: int, resp: Pdu) -> None:
+        """A split message's parts after the first: their receipts are not the ESME's to see (it got
+        one message id, the first part's). Recorded as the response is read, before any receipt."""
+        if index and resp.command_status == CommandStatus.ESME_ROK:
+            self._drop_receipts[getattr(resp, "message_id", "")] = True
 
-        def extra_segment(resp: Pdu) -> None:
-            # Recorded as the response is read, before the receipt that may follow it.
-            if resp.command_status == CommandStatus.ESME_ROK:
-                self._drop_receipts[getattr(resp, "message_id", "")] = True
-
-        first_id = ""
-        for i, part in enumerate(parts):
-            resp = await session.transmit(part, extra_segment if i else None)
-            if resp.command_status != CommandStatus.ESME_ROK:
-                if i:
-                    self.log.warning("segment refused after earlier segments were accepted", sent=i)
-                return Respond(make_response(original, resp.command_status))
-            if not i:
-                first_id = getattr(resp, "message_id", "")
-        return Respond(make_response(original, CommandStatus.ESME_ROK, message_id=first_id))
+    def _parts_answer(self, original: Pdu, responses: list[Pdu]) -> Pdu:
+        """The ESME's one response to a message sent in parts: the first part's id, or the refusal."""
+        last = responses[-1]
+        if last.command_status != CommandStatus.ESME_ROK:
+            if len(responses) > 1:
+                accepted = len(responses) - 1
+                self.log.warning("segment refused after earlier segments were accepted", sent=accepted)
+            return make_response(original, last.command_status)
+        first_id = getattr(responses[0], "message_id", "")
+        return make_response(original, CommandStatus.ESME_ROK, message_id=first_id)
 
     # --- ESME-split messages ----------------------------------------------------------------------
 

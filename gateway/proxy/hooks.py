@@ -2,13 +2,14 @@
 
 The proxy calls :meth:`Policy.on_submit` for every submit_sm, submit_multi and data_sm an ESME sends up,
 and :meth:`Policy.on_deliver` for every deliver_sm and data_sm the SMSC sends down. Both are synchronous
-so that the common case (forward unchanged) costs one call; work that must wait (a durable commit, a
-split into several submits) is returned as :class:`Defer` and runs in a task of its own.
+so that the common case (forward unchanged) costs one call. A message split into several submits is
+:class:`ForwardParts`, relayed part by part from the responses' callbacks; other work that must wait
+(a durable commit) is returned as :class:`Defer` and runs in a task of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,6 +35,23 @@ class Forward:
 
 
 @dataclass(slots=True)
+class ForwardParts:
+    """Relay ``parts`` up in place of the request, one at a time: each part goes once the SMSC
+    accepted the one before it, so a refused or unanswered part stops the rest (a part must never
+    arrive without the ones before it).
+
+    ``on_response(index, response)``, if given, sees each part's response as it is read, before
+    anything received after it (a receipt for that part, say). The ESME gets ``answer(responses)``:
+    the responses so far, the last one refused or all of them accepted. A part left unanswered gets
+    the ESME the usual error for an unanswered request.
+    """
+
+    parts: Sequence[Pdu]
+    answer: Callable[[list[Pdu]], Pdu]
+    on_response: Callable[[int, Pdu], object] | None = None
+
+
+@dataclass(slots=True)
 class Respond:
     """Answer the request locally with ``pdu`` (the proxy sets the sequence number); relay nothing."""
 
@@ -47,7 +65,7 @@ class Defer:
     work: Callable[[], Awaitable[Forward | Respond]]
 
 
-Decision = Forward | Respond | Defer
+Decision = Forward | ForwardParts | Respond | Defer
 
 
 class SessionInfo(Protocol):

@@ -23,7 +23,7 @@ from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, Command
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
 
-from .hooks import Decision, Defer, Forward, Respond
+from .hooks import Decision, Defer, Forward, ForwardParts, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
 from .upstream import BindFailed, bind_upstream
 
@@ -47,6 +47,19 @@ class _Relay:
         self.on_response = on_response
         self.received = received
         self.forwarded = 0.0
+
+
+class _Parts:
+    """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
+
+    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
+
+    def __init__(self, decision: ForwardParts, request: Pdu) -> None:
+        self.decision = decision
+        self.request = request
+        self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
+        self.index = 0
+        self.responses: list[Pdu] = []
 
 
 #: Sample one relayed submit in this many for the proxy-added latency histogram.
@@ -240,8 +253,37 @@ class EsmeSession:
             )
         elif decision_type is Respond:
             self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
+        elif decision_type is ForwardParts:
+            upstream = self.upstream
+            if upstream is not None and upstream.conn.outstanding >= self.window:
+                self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
+            else:
+                self._send_part(_Parts(decision, pdu))  # type: ignore[arg-type]
         else:
             self._spawn(self._deferred, decision, pdu, True)
+
+    def _send_part(self, parts: _Parts) -> None:
+        request = parts.request
+        upstream = self.upstream
+        if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
+            self.esme.respond(make_response(request, CommandStatus.ESME_RSYSERR), parts.sequence_number)
+            return
+        try:
+            upstream.send_nowait(parts.decision.parts[parts.index], parts)
+        except PduTooLarge as exc:
+            self.log.warning("request too large to relay", error=str(exc))
+            self.esme.respond(make_response(request, CommandStatus.ESME_RINVMSGLEN), parts.sequence_number)
+
+    def _part_answered(self, parts: _Parts, response: Pdu) -> None:
+        decision = parts.decision
+        if decision.on_response is not None:
+            decision.on_response(parts.index, response)
+        parts.responses.append(response)
+        if response.command_status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
+            parts.index += 1
+            self._send_part(parts)
+        elif not self.esme.closed:
+            self.esme.respond(decision.answer(parts.responses), parts.sequence_number)
 
     def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
         upstream = self.upstream
@@ -281,7 +323,10 @@ class EsmeSession:
         if event_type is Relayed:  # a submit_sm_resp
             self.esme.relay_response(event, event.context)
         elif event_type is Response:
-            self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
+            if type(event.context) is _Parts:
+                self._part_answered(event.context, event.pdu)
+            else:
+                self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
@@ -306,8 +351,10 @@ class EsmeSession:
         elif decision_type is Respond:
             assert self.upstream is not None
             self.upstream.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
-        else:
+        elif decision_type is Defer:
             self._spawn(self._deferred, decision, pdu, False)
+        else:
+            raise TypeError(f"{type(decision).__name__} cannot be sent down to an ESME")
 
     def _forward_down(self, pdu: Pdu, upstream_sequence: int, on_response: Any) -> None:
         upstream = self.upstream
