@@ -1,10 +1,15 @@
 """A sans-IO :class:`~gateway.smpp.connection.Connection` driven over an anyio byte stream.
 
-The adapter loops: receive bytes (4 KiB per turn) → feed the core → hand each event to the owner's
-callback; what the core queued is written once per event-loop turn, straight to the asyncio transport
-for plain TCP or by a writer task for other streams (TLS). It keeps the link's timers (response timeouts,
-enquire_link on idle, the incomplete-PDU and inactivity limits) and turns the end of the stream into one
-``closed`` call, after failing every request still waiting for an answer (as aioquic's ``_ping_waiters``).
+Bytes come in → the core → each event to the owner's callback; what the core queued is written once
+per event-loop turn. On plain TCP (anyio's asyncio backend) the link takes the transport over
+("protocol mode"): the transport hands it each chunk in its read callback, the link handles up to SLICE
+events per loop turn (a window arriving at once is relayed in parts, so the SMSC starts on the first
+ones), and writes go straight to the transport; a reader task only waits for the end, a failure or a
+congestion (reading pauses while the peer does not read what is queued). Other streams (TLS, wrapped
+streams) are read with ``receive()``, 4 KiB per turn, and written by a writer task. The link keeps its
+timers (response timeouts, enquire_link on idle, the incomplete-PDU and inactivity limits) and turns
+the end of the stream into one ``closed`` call, after failing every request still waiting for an answer
+(as aioquic's ``_ping_waiters``).
 
 Requests the proxy makes for itself (binds, keep-alives, confirmations) are awaited with
 :meth:`Link.request`; their answers never reach the owner's callback. Relayed requests carry a plain
