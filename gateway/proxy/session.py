@@ -84,6 +84,7 @@ class EsmeSession:
         esme.log = self.log.bind(leg="esme")
         self.window = proxy.config.session.window
         self._relayed = 0
+        self._on_submit = proxy.policy.on_submit
 
     # --- SessionInfo (what a policy sees) ---------------------------------------------------------
 
@@ -224,7 +225,7 @@ class EsmeSession:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
             if command_id in _SUBMITS:
-                self._decide_up(self.proxy.policy.on_submit(self, pdu), pdu)
+                self._decide_up(self._on_submit(self, pdu), pdu)
             elif command_id in _BINDS:
                 if self._binding:
                     link.reject(pdu, CommandStatus.ESME_RALYBND)
