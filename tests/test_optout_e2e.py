@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -251,20 +252,26 @@ async def test_a_refused_first_part_stops_the_message(tmp_path: Path) -> None:
         esme.close()
 
 
+async def submit_long_then(stack: Stack, esme: Esme, fault: Callable[[], object]) -> Any:
+    """Submit LONG_TEXT and, once part 1 reached the SMSC (accepted, its answer held back a moment),
+    inject ``fault`` for what follows; the ESME's one response."""
+    stack.smsc.respond_delay(0.3)
+    answers: list[Any] = []
+
+    async def send() -> None:
+        answers.append(await submit(esme, text=LONG_TEXT))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(send)
+        await stack.smsc.wait_for_submits(1)
+        fault()
+    return answers[0]
+
+
 async def test_a_part_refused_after_the_first_was_accepted_fails_the_message(tmp_path: Path) -> None:
     async with running_stack(tmp_path, accounts()) as stack:
         esme = await bound(stack)
-        stack.smsc.respond_delay(0.3)  # part 1 accepted, its answer held while the next fault is set
-        async with anyio.create_task_group() as tg:
-            answers: list[Any] = []
-
-            async def send() -> None:
-                answers.append(await submit(esme, text=LONG_TEXT))
-
-            tg.start_soon(send)
-            await stack.smsc.wait_for_submits(1)
-            stack.smsc.fail_next(1, S.ESME_RSUBMITFAIL)
-        (resp,) = answers
+        resp = await submit_long_then(stack, esme, lambda: stack.smsc.fail_next(1, S.ESME_RSUBMITFAIL))
         assert resp.status == S.ESME_RSUBMITFAIL
         assert stack.smsc.submit_count == 2
         esme.close()
@@ -273,18 +280,8 @@ async def test_a_part_refused_after_the_first_was_accepted_fails_the_message(tmp
 async def test_an_unanswered_part_gets_the_esme_an_error(tmp_path: Path) -> None:
     async with running_stack(tmp_path, accounts()) as stack:
         esme = await bound(stack)
-        stack.smsc.respond_delay(0.3)
-        async with anyio.create_task_group() as tg:
-            answers: list[Any] = []
-
-            async def send() -> None:
-                answers.append(await submit(esme, text=LONG_TEXT))
-
-            tg.start_soon(send)
-            await stack.smsc.wait_for_submits(1)
-            stack.smsc.stall()  # part 2 arrives and is never answered
-        (resp,) = answers  # after the 2 s response timeout
-        assert resp.status == S.ESME_RSYSERR
+        resp = await submit_long_then(stack, esme, stack.smsc.stall)  # part 2 is never answered
+        assert resp.status == S.ESME_RSYSERR  # after the 2 s response timeout
         assert stack.smsc.submit_count == 2
         stack.smsc.reset_faults()
         assert (await submit(esme, text="Short one")).status == S.ESME_ROK  # the session goes on

@@ -177,22 +177,9 @@ class Link:
                     return
                 now = _now()
                 conn.receive_data(data, now)
-                completed = self._dispatch()
-                # A partial PDU's clock starts when it began: trickling bytes do not extend it.
-                if conn.has_partial_pdu:
-                    if completed or self._partial_since is None:
-                        self._partial_since = now
-                else:
-                    self._partial_since = None
+                self._track_partial(self._dispatch(), now)
                 self.flush()
-                if conn.broken is not None:
-                    self.close_reason = f"protocol error: {conn.broken}"
-                    self.log.warning("framing lost, closing", error=str(conn.broken))
-                    await self.wait_flushed(1.0)
-                    return
-                if conn.state is State.CLOSED:
-                    await self.wait_flushed(1.0)
-                    self.close_reason = self.close_reason or "unbound"
+                if await self._session_over():
                     return
                 if self.congested:
                     await self.wait_flushed(math.inf)
@@ -229,7 +216,6 @@ class Link:
 
     async def _protocol_reader(self) -> None:
         """Wait for what the callbacks cannot do themselves: the end, a failure, or a congestion."""
-        conn = self.conn
         try:
             while True:
                 await self._reader_wakeup.wait()
@@ -240,16 +226,7 @@ class Link:
                 if ended:
                     self.close_reason = self.close_reason or "peer closed the connection"
                     return
-                if conn.broken is not None:
-                    self.close_reason = f"protocol error: {conn.broken}"
-                    self.log.warning("framing lost, closing", error=str(conn.broken))
-                    await self.wait_flushed(1.0)
-                    return
-                if conn.state is State.CLOSED:
-                    await self.wait_flushed(1.0)
-                    self.close_reason = self.close_reason or "unbound"
-                    return
-                if self.closed:
+                if await self._session_over() or self.closed:
                     return
                 if self._reading_paused and not self._continuing:
                     await self.wait_flushed(math.inf)  # congested: the peer does not read
@@ -284,11 +261,7 @@ class Link:
             return
         more = completed == SLICE and conn.has_partial_pdu
         if not more:
-            # A partial PDU's clock starts when it began: trickling bytes do not extend it.
-            if not conn.has_partial_pdu:
-                self._partial_since = None
-            elif completed or self._partial_since is None:
-                self._partial_since = conn.last_received
+            self._track_partial(completed, conn.last_received)
         self.flush()
         if conn.broken is not None or conn.state is State.CLOSED or self.closed or self.congested:
             # The reader task takes it from here; received frames wait (a congested link goes on
@@ -300,6 +273,26 @@ class Link:
             self._loop.call_soon(self._handle_received)
         elif self._reading_paused:
             self._resume()
+
+    def _track_partial(self, completed: int, received_at: float) -> None:
+        """A partial PDU's clock starts when it began: trickling bytes do not extend it."""
+        if not self.conn.has_partial_pdu:
+            self._partial_since = None
+        elif completed or self._partial_since is None:
+            self._partial_since = received_at
+
+    async def _session_over(self) -> bool:
+        """After the framing is lost or the session unbound: flush what is queued (bounded); True."""
+        conn = self.conn
+        if conn.broken is not None:
+            self.close_reason = f"protocol error: {conn.broken}"
+            self.log.warning("framing lost, closing", error=str(conn.broken))
+        elif conn.state is State.CLOSED:
+            self.close_reason = self.close_reason or "unbound"
+        else:
+            return False
+        await self.wait_flushed(1.0)
+        return True
 
     def _end(self, how: BaseException | bool) -> None:
         if not self._ended:
