@@ -441,7 +441,7 @@ class OptoutPolicy:
                 return Forward(pdu)
             if frame is not None:
                 self.metrics.footers[config.system_id] += 1
-                return Forward(pdu, None, frame)
+                return Forward(pdu, frame=frame)
         message = read_text(pdu)
         if message is None:
             return Forward(pdu)

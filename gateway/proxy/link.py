@@ -327,20 +327,16 @@ class Link:
             if event is None:
                 return count
             count += 1
+            if received is not None and type(event) is not Rejected:
+                # A Relayed frame carries its command_id and status as a PDU does.
+                head: Pdu | Relayed = event if type(event) is Relayed else event.pdu  # type: ignore[union-attr]
+                if head.command_status:
+                    counts.add("in", head.command_id, head.command_status)  # type: ignore[union-attr]
+                else:
+                    received[head.command_id] += 1
             if type(event) is Relayed:
-                if received is not None:
-                    if event.command_status:
-                        counts.add("in", event.command_id, event.command_status)  # type: ignore[union-attr]
-                    else:
-                        received[event.command_id] += 1
                 handler(self, event)
                 continue
-            if received is not None and type(event) is not Rejected:
-                pdu = event.pdu  # type: ignore[union-attr]  # Request, Response, UnexpectedResponse
-                if pdu.command_status:
-                    counts.add("in", pdu.command_id, pdu.command_status)  # type: ignore[union-attr]
-                else:
-                    received[pdu.command_id] += 1
             if type(event) is Response:
                 context = event.context
                 if type(context) is _Waiter:

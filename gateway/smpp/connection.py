@@ -255,11 +255,14 @@ class Connection:
         without TLVs, §4.4.2, §4.6.2, §4.7.2), or no body with an error status. None: decode it."""
         _, command_id, status, seq = parse_header(frame)
         waiting = self._outstanding.get(seq)
-        if waiting is None or not waiting.relay or command_id != waiting.command_id | RESPONSE_BIT:
+        if (
+            waiting is None
+            or not waiting.relay
+            or command_id != waiting.command_id | RESPONSE_BIT
+            or command_id not in _MESSAGE_ID_RESPONSES
+        ):
             return None
         length = len(frame)
-        if command_id not in _MESSAGE_ID_RESPONSES:
-            return None
         if length > HEADER_SIZE:
             if frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65) != length - 1:
                 return None
