@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import can_encode, encode_text
-from gateway.text.footer import append_footer, footer_separator, has_footer
+from gateway.text.footer import _KnownBodies, append_footer, footer_separator, has_footer
 from gateway.text.gsm import decode_gsm
 from gateway.text.segments import split_text
 from tests.test_text_segments import check_parts, coded_texts
@@ -132,3 +132,44 @@ def test_footer_is_idempotent(case: tuple[int, str], footer: str) -> None:
     coding, text = case
     once = append_footer(text, footer, coding)
     assert append_footer(once[0], footer, once[1]) == once
+
+
+# --- the octet path remembers campaign bodies ------------------------------------------------------
+
+
+def test_known_bodies_answer_as_the_octet_path_does() -> None:
+    bodies = _KnownBodies(size=8)
+    sale = b"Flash sale: 20% off this weekend"
+    footered = sale + b" Reply STOP to opt out"
+    for _ in range(3):  # the first call computes, the others are answered from memory
+        again = bytes(sale)  # a new object each time, as each message's slice of its frame is
+        assert bodies.append_footer_octets(again, 0, "Reply STOP to opt out") == footered
+        same = bytes(footered)
+        # "already there" is the message's own octets, never a remembered object
+        assert bodies.append_footer_octets(same, 0, "Reply STOP to opt out") is same
+        assert bodies.append_footer_octets(b"\xff" + sale, 0, "Reply STOP to opt out") is None
+    assert bodies.hits == 6
+    # another footer (a reload) or another coding is another answer
+    assert bodies.append_footer_octets(sale, 0, "Text STOP to end") == sale + b" Text STOP to end"
+    assert bodies.append_footer_octets(sale, 3, "Reply STOP to opt out") == footered
+
+
+def test_known_bodies_stop_looking_when_bodies_do_not_repeat() -> None:
+    bodies = _KnownBodies(size=4, pause=10)
+    personal = [b"Hi %d, 20%% off this weekend" % k for k in range(5)]
+    for body in personal:
+        assert bodies.append_footer_octets(body, 0, "STOP to end") == body + b" STOP to end"
+    # full with no hits when the fifth came: emptied, and the next 10 calls skip the lookup
+    assert bodies.skip == 10 and len(bodies.answers) == 1
+    for _ in range(10):
+        assert bodies.append_footer_octets(personal[4], 0, "STOP to end") == personal[4] + b" STOP to end"
+    assert bodies.skip == 0 and bodies.hits == 0
+    assert bodies.append_footer_octets(personal[4], 0, "STOP to end") == personal[4] + b" STOP to end"
+    assert bodies.hits == 1  # looking again after the pause
+
+
+def test_known_bodies_keep_looking_while_bodies_repeat() -> None:
+    bodies = _KnownBodies(size=4, pause=10)
+    for k in range(40):
+        bodies.append_footer_octets(b"body %d" % (k % 2), 0, "STOP to end")
+    assert bodies.skip == 0 and bodies.hits == 38

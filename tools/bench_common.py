@@ -71,14 +71,22 @@ class Mix:
     suppressed_share: float = 0.0
     #: What the proxy does with each message.
     proxy_does: str = ""
+    #: The body carries the destination's 12 digits in place of ``PERSONAL_MARK``: every body differs.
+    personal: bool = False
 
 
+#: Where a personalised body carries its destination's digits.
+PERSONAL_MARK: Final = "#" * 12
 _SALE = "Flash sale at Acme: 20% off everything this weekend with code SAVE20. Shop at acme.example/sale"
 MIXES: Final[dict[str, Mix]] = {
     mix.name: mix
     for mix in (
         Mix("marketing", MARKETING_ACCOUNT, _SALE, DataCoding.SMSC_DEFAULT, 0.0,
             "check + footer appended (1 segment, frame spliced)"),
+        Mix("personal", MARKETING_ACCOUNT,
+            f"Acme: 20% off everything this weekend for {PERSONAL_MARK}, code SAVE20. Shop at acme.example",
+            DataCoding.SMSC_DEFAULT, 0.0, "as marketing, every body different (no repeated campaign text)",
+            personal=True),
         Mix("footered", MARKETING_ACCOUNT, f"{_SALE} {FOOTER}", DataCoding.SMSC_DEFAULT, 0.0,
             "check; footer already there: original bytes forwarded"),
         Mix("long", MARKETING_ACCOUNT,
@@ -149,8 +157,10 @@ def build_frames(
     ``slot_offset + k * stride`` (binds take every ``stride``-th message). Only the 4 sequence octets and
     the 12 destination digits differ from the template encoded once with the gateway codec. Fresh
     destinations are all different unless ``number_pool`` is set: then they cycle through that many.
+    A personal mix also writes the destination's digits over the body's ``PERSONAL_MARK``.
     """
     frame, at = template_frame(mix)
+    mark_at = frame.index(PERSONAL_MARK.encode("ascii")) if mix.personal else -1
     length = len(frame)
     buf = bytearray(frame * count)
     pack_seq = SEQ.pack_into
@@ -165,7 +175,10 @@ def build_frames(
             suppressed += 1
         else:
             number = fresh_number((number_base + slot) % number_pool if number_pool else number_base + slot)
-        buf[pos + at : pos + at + 12] = number.encode("ascii")
+        digits = number.encode("ascii")
+        buf[pos + at : pos + at + 12] = digits
+        if mark_at >= 0:
+            buf[pos + mark_at : pos + mark_at + 12] = digits
     return buf, length, suppressed
 
 

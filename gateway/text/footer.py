@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Final
 
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import can_encode, encode_text
@@ -79,14 +80,53 @@ def _footer_octets(footer: str, data_coding: int) -> tuple[bytes, bytes, bytes] 
     return octets, b" ".join(words), words[0] if words else b""
 
 
-def append_footer_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
-    """:func:`append_footer` for a whole one-segment message, on its encoded octets.
+class _KnownBodies:
+    """:func:`append_footer_octets` remembering its answers: a campaign sends one body to many numbers.
 
-    Returns ``short_message`` itself when the footer is already there, the new octets when the message
-    with the footer still fits one segment in the same coding, and None when the answer needs the text
-    path (other characters, a coding change, a split, or undecodable octets). Where it answers, the
-    octets are exactly those :func:`append_footer` then :func:`encode_text` would give.
+    Keyed by (short_message, data_coding, footer); at most ``size`` answers, emptied when full. When
+    bodies do not repeat (fewer hits than answers kept by the time it is full: a personalised campaign)
+    the next ``pause`` calls skip the lookup, whose cost would then buy nothing.
     """
+
+    def __init__(self, size: int = 1024, pause: int = 50_000) -> None:
+        self.size, self.pause = size, pause
+        self.answers: dict[tuple[bytes, int, str], object] = {}
+        self.hits = 0
+        self.skip = 0
+
+    def append_footer_octets(self, short_message: bytes, data_coding: int, footer: str) -> bytes | None:
+        """:func:`append_footer` for a whole one-segment message, on its encoded octets.
+
+        Returns ``short_message`` itself when the footer is already there, the new octets when the
+        message with the footer still fits one segment in the same coding, and None when the answer
+        needs the text path (other characters, a coding change, a split, or undecodable octets). Where
+        it answers, the octets are exactly those :func:`append_footer` then :func:`encode_text` would give.
+        """
+        if self.skip:
+            self.skip -= 1
+            return _append_footer_octets(short_message, data_coding, footer)
+        key = (short_message, data_coding, footer)
+        answer = self.answers.get(key, _MISSING)
+        if answer is not _MISSING:
+            self.hits += 1
+            return short_message if answer is _UNCHANGED else answer  # type: ignore[return-value]
+        new = _append_footer_octets(short_message, data_coding, footer)
+        if len(self.answers) >= self.size:
+            if self.hits < self.size:
+                self.skip = self.pause
+            self.answers.clear()
+            self.hits = 0
+        self.answers[key] = _UNCHANGED if new is short_message else new
+        return new
+
+
+_MISSING: Final = object()
+_UNCHANGED: Final = object()
+_known_bodies = _KnownBodies()
+append_footer_octets = _known_bodies.append_footer_octets
+
+
+def _append_footer_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
     if not short_message:
         return None
     encoded = _footer_octets(footer, data_coding)
