@@ -27,6 +27,7 @@ Decisions the caller must know
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import phonenumbers
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CACHE_SIZE",
     "InvalidNumber",
+    "address_normalizer",
     "is_replyable",
     "mask_number",
     "normalize_number",
@@ -198,16 +200,31 @@ def normalize_number(address: str, ton: int, npi: int, default_country: str) -> 
     Raises :class:`ValueError` only for an unknown ``default_country`` (a configuration error).
     """
     del npi  # accepted for the SMPP call sites; libphonenumber needs only the TON
-    # A campaign sends to a new number every message, so a cache would miss: addresses of plain
-    # digits go to the per-shape normaliser, which answers exactly as libphonenumber would (TON 0
-    # follows parse_user_number's rules, TON 1 is "+digits") in about a microsecond once it knows
-    # the shape. Everything else is parsed by libphonenumber, behind a cache.
-    if address.isdigit() and address.isascii() and (ton == 0 or (ton == 1 and address[:1] != "0")):
-        try:
-            return _bulk_normalizer(default_country).normalize_digits(address, ton == 1)
-        except InvalidNumber:
-            return None
-    return _normalize_cached(address, int(ton), default_country)
+    return address_normalizer(default_country)(address, ton)
+
+
+@functools.cache
+def address_normalizer(default_country: str) -> Callable[[str, int], str | None]:
+    """:func:`normalize_number` for one default country, as a function of (address, TON): what a
+    caller normalising every message keeps, to spend one call per address.
+
+    Raises :class:`ValueError` for an unknown ``default_country``.
+    """
+    normalize_digits = _bulk_normalizer(default_country).normalize_digits
+
+    def normalize(address: str, ton: int) -> str | None:
+        # A campaign sends to a new number every message, so a cache would miss: addresses of plain
+        # digits go to the per-shape normaliser, which answers exactly as libphonenumber would (TON 0
+        # follows parse_user_number's rules, TON 1 is "+digits") in about a microsecond once it knows
+        # the shape. Everything else is parsed by libphonenumber, behind a cache.
+        if address.isdigit() and address.isascii() and (ton == 0 or (ton == 1 and address[:1] != "0")):
+            try:
+                return normalize_digits(address, ton == 1)
+            except InvalidNumber:
+                return None
+        return _normalize_cached(address, int(ton), default_country)
+
+    return normalize
 
 
 def number_key(e164: str) -> int:

@@ -15,6 +15,7 @@ import functools
 import time
 import uuid
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ import structlog
 
 from gateway.config import AccountConfig, Config
 from gateway.metrics import Metrics
-from gateway.numbers import is_replyable, normalize_number
+from gateway.numbers import address_normalizer, is_replyable, normalize_number
 from gateway.policy.keywords import Intent, Keywords, Match, classify_mo
 from gateway.policy.messages import (
     MessageText,
@@ -91,6 +92,8 @@ class AccountPolicy:
     checks_suppression: bool = field(init=False)
     #: Every message gets the footer, in short_message: the octet path may answer.
     footer_on_octets: bool = field(init=False)
+    #: E.164 for a destination (address, TON) in this account's country, as normalize_number gives.
+    normalize: Callable[[str, int], str | None] = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -98,6 +101,7 @@ class AccountPolicy:
         self.marketing = config.traffic == "marketing"
         self.checks_suppression = self.marketing or config.block_transactional
         self.footer_on_octets = config.footer_mode == "every" and config.long_messages != "payload"
+        self.normalize = address_normalizer(self.default_country)
 
 
 @dataclass(slots=True)
@@ -424,9 +428,7 @@ class OptoutPolicy:
         if type(pdu) is SubmitMulti:
             return self._submit_multi(session, account, pdu)
         assert isinstance(pdu, (SubmitSm, DataSm))
-        number = normalize_number(
-            pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, account.default_country
-        )
+        number = account.normalize(pdu.destination_addr, pdu.dest_addr_ton)
         scope = account.scope
         if number is not None and self.index.contains_e164(scope, number):
             return self._block(session, account, pdu, number)
