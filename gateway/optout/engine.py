@@ -425,50 +425,51 @@ class OptoutPolicy:
         account = self._account(session)
         if not account.checks_suppression:
             return Forward(pdu)
-        if type(pdu) is SubmitMulti:
-            return self._submit_multi(session, account, pdu)
-        assert isinstance(pdu, (SubmitSm, DataSm))
-        number = account.normalize(pdu.destination_addr, pdu.dest_addr_ton)
+        pdu_type = type(pdu)
+        if pdu_type is SubmitMulti:
+            return self._submit_multi(session, account, pdu)  # type: ignore[arg-type]
+        sm: SubmitSm | DataSm = pdu  # type: ignore[assignment]  # the other two submits (no assert: hot path)
+        number = account.normalize(sm.destination_addr, sm.dest_addr_ton)
         scope = account.scope
         if number is not None and self.index.contains_e164(scope, number):
-            return self._block(session, account, pdu, number)
+            return self._block(session, account, sm, number)
         if not account.marketing:
-            return Forward(pdu)
+            return Forward(sm)
         if number is not None:
-            self._count_sent(account, pdu, number)
-        if account.footer_on_octets and type(pdu) is SubmitSm:
+            self._count_sent(account, sm, number)
+        if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
-            frame = footer_frame(pdu, config.footer)
-            if frame is pdu.raw:
-                return Forward(pdu)
+            frame = footer_frame(sm, config.footer)  # type: ignore[arg-type]
+            if frame is sm.raw:
+                return Forward(sm)
             if frame is not None:
                 self.metrics.footers[config.system_id] += 1
-                return Forward(pdu, frame=frame)
-        message = read_text(pdu)
+                return Forward(sm, frame=frame)
+        message = read_text(sm)
         if message is None:
-            return Forward(pdu)
-        if message.concat is not None and isinstance(pdu, SubmitSm):
-            return self._hold(session, account, pdu, message, number or pdu.destination_addr)
+            return Forward(sm)
+        if message.concat is not None and isinstance(sm, SubmitSm):
+            return self._hold(session, account, sm, message, number or sm.destination_addr)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = time.time()
             last = self._footered.get((scope, number))
             if last is not None and now - last < account.config.footer_days * 86400:
-                return Forward(pdu)
+                return Forward(sm)
             self._footered[(scope, number)] = now
         parts = footer_parts(
-            pdu,
+            sm,
             account.config.footer,
             use_payload=account.config.long_messages == "payload",
             reference=self._next_reference(),
             message=message,
         )
         if parts is None:
-            return Forward(pdu)
+            return Forward(sm)
         self.metrics.footers[account.config.system_id] += 1
         if len(parts) == 1:
             return Forward(parts[0])
         self.metrics.splits[account.config.system_id] += 1
-        return ForwardParts(parts, functools.partial(self._parts_answer, pdu), self._extra_segment)
+        return ForwardParts(parts, functools.partial(self._parts_answer, sm), self._extra_segment)
 
     def _count_sent(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
         campaign = pdu.service_type if account.config.campaign_tlv is None else self._campaign(account, pdu)

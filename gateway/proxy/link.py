@@ -327,16 +327,20 @@ class Link:
             if event is None:
                 return count
             count += 1
-            if received is not None and type(event) is not Rejected:
-                # A Relayed frame carries its command_id and status as a PDU does.
-                head: Pdu | Relayed = event if type(event) is Relayed else event.pdu  # type: ignore[union-attr]
-                if head.command_status:
-                    counts.add("in", head.command_id, head.command_status)  # type: ignore[union-attr]
-                else:
-                    received[head.command_id] += 1
             if type(event) is Relayed:
+                if received is not None:  # a Relayed frame carries its command_id and status as a PDU does
+                    if event.command_status:
+                        counts.add("in", event.command_id, event.command_status)  # type: ignore[union-attr]
+                    else:
+                        received[event.command_id] += 1
                 handler(self, event)
                 continue
+            if received is not None and type(event) is not Rejected:
+                pdu: Pdu = event.pdu  # type: ignore[union-attr]
+                if pdu.command_status:
+                    counts.add("in", pdu.command_id, pdu.command_status)  # type: ignore[union-attr]
+                else:
+                    received[pdu.command_id] += 1
             if type(event) is Response:
                 context = event.context
                 if type(context) is _Waiter:
@@ -348,8 +352,7 @@ class Link:
                 if context is _KEEPALIVE:
                     continue
             elif type(event) is Request:
-                command_id = event.pdu.command_id
-                if command_id == CommandId.ENQUIRE_LINK:
+                if event.pdu.command_id == CommandId.ENQUIRE_LINK:
                     # Keep-alives are answered on each leg, never relayed (§4.11).
                     resp = EnquireLinkResp(sequence_number=event.pdu.sequence_number)
                     conn.send_response(resp)

@@ -176,7 +176,7 @@ class Connection:
         self.response_timeout = response_timeout
         self.last_received = 0.0
         self._frames = FrameBuffer(max_pdu_size)
-        self._out: list[bytes] = []
+        self._out: list[bytes | bytearray] = []
         self._outstanding: dict[int, Outstanding] = {}
         self._next_sequence = 1
         #: Set when the byte stream can no longer be trusted; the caller should close.

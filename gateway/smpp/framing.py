@@ -51,24 +51,29 @@ class FrameBuffer:
     def next_frame(self) -> bytes | None:
         """The next complete frame, or None when more bytes are needed."""
         buffer, pos = self._buffer, self._pos
-        available = len(buffer) - pos
-        if available < 4:
+        try:
+            (length,) = _LENGTH.unpack_from(buffer, pos)
+        except struct.error:  # fewer than 4 octets: the end of what arrived, once per chunk
             return None
-        (length,) = _LENGTH.unpack_from(buffer, pos)
-        if length < HEADER_SIZE or length > self.max_pdu_size:
-            command_id = sequence = None
-            if available >= HEADER_SIZE:
-                command_id, _ = _HEAD.unpack_from(buffer, pos + 4)
-                (sequence,) = _LENGTH.unpack_from(buffer, pos + 12)
-            raise ProtocolError(
-                f"command_length {length} outside 16..{self.max_pdu_size}",
-                status=CommandStatus.ESME_RINVCMDLEN,
-                command_id=command_id,
-                sequence_number=sequence,
-                fatal=True,
-            )
-        if available < length:
+        if not HEADER_SIZE <= length <= self.max_pdu_size:
+            raise self._bad_length(length)
+        end = pos + length
+        if end > len(buffer):
             return None
-        self._pos = pos + length
-        frame = buffer[pos : pos + length]
+        self._pos = end
+        frame = buffer[pos:end]
         return frame if type(frame) is bytes else bytes(frame)
+
+    def _bad_length(self, length: int) -> ProtocolError:
+        buffer, pos = self._buffer, self._pos
+        command_id = sequence = None
+        if len(buffer) - pos >= HEADER_SIZE:
+            command_id, _ = _HEAD.unpack_from(buffer, pos + 4)
+            (sequence,) = _LENGTH.unpack_from(buffer, pos + 12)
+        return ProtocolError(
+            f"command_length {length} outside 16..{self.max_pdu_size}",
+            status=CommandStatus.ESME_RINVCMDLEN,
+            command_id=command_id,
+            sequence_number=sequence,
+            fatal=True,
+        )

@@ -303,17 +303,18 @@ def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) ->
     raw = pdu.raw
     if not raw or len(short_message) > 254:
         return b""
-    tail = sum(4 + len(value) for _, value in pdu.tlvs) if pdu.tlvs else 0
-    sm_length_at = len(raw) - tail - len(pdu.short_message) - 1
-    body = b"".join(
+    old = pdu.short_message
+    end = len(raw) - sum(4 + len(value) for _, value in pdu.tlvs) if pdu.tlvs else len(raw)
+    start = end - len(old)  # short_message; before it data_coding, sm_default_msg_id, sm_length
+    return b"".join(
         (
-            raw[4 : sm_length_at - 2],
-            bytes((data_coding, raw[sm_length_at - 1], len(short_message))),
+            (len(raw) - len(old) + len(short_message)).to_bytes(4, "big"),
+            raw[4 : start - 3],
+            bytes((data_coding, raw[start - 2], len(short_message))),
             short_message,
-            raw[len(raw) - tail :],
+            raw[end:],
         )
     )
-    return (len(body) + 4).to_bytes(4, "big") + body
 
 
 @dataclass(slots=True, kw_only=True)
