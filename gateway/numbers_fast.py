@@ -376,36 +376,31 @@ class BulkNormalizer:
             return parse_user_number(text, self.default_country)
         plus = s.startswith("+")
         digits = compact.lstrip("+")  # "(+44 ...)": the '+' is not first, parse_user_number drops it
-        return self._from_digits(text, plus, digits)
+        return self.normalize_digits(digits, plus, text)
 
-    def normalize_digits(self, digits: str, plus: bool) -> str:
+    def normalize_digits(self, digits: str, plus: bool, text: str | None = None) -> str:
         """``normalize("+" + digits)`` (``plus``) or ``normalize(digits)``, for a string of ASCII digits
-        only, as an SMPP address arrives: no separators to strip, no pattern to match."""
-        return self._from_digits("+" + digits if plus else digits, plus, digits)
-
-    def _from_digits(self, text: str, plus: bool, digits: str) -> str:
+        only, as an SMPP address arrives: no separators to strip, no pattern to match. ``text`` is what
+        :meth:`normalize` was given, when it was more than the digits (a full parse reads it)."""
         n = len(digits)
-        effective = n - 2 if not plus and digits.startswith("00") else n
-        if effective < _MIN_FAST_DIGITS:
-            self.exact += 1
-            return parse_user_number(text, self.default_country)
-        shapes = self._shapes
-        missing = False
-        for k in self.tails:
-            template = shapes.get((plus, digits[:-k], n, k))
-            if template:
-                self.fast += 1
-                return template + digits[-k:]
-            if template is None:
-                missing = True
+        if n >= _MIN_FAST_DIGITS and (plus or n - 2 >= _MIN_FAST_DIGITS or digits[:2] != "00"):
+            shapes = self._shapes
+            missing = False
+            for k in self.tails:
+                template = shapes.get((plus, digits[:-k], n, k))
+                if template:
+                    self.fast += 1
+                    return template + digits[-k:]
+                if template is None:
+                    missing = True
+            if missing and self.learning:
+                if self._learns < _LEARN_PROBATION or self.fast >= self._learns:
+                    self._learns += 1
+                    self.exact += 1
+                    return self._learn(text or ("+" + digits if plus else digits), plus, digits)
+                self.learning = False  # shapes are not repeating here: stop paying for learning
         self.exact += 1
-        if not missing or not self.learning:
-            return parse_user_number(text, self.default_country)
-        if self._learns >= _LEARN_PROBATION and self.fast < self._learns:
-            self.learning = False  # shapes are not repeating here: stop paying for learning
-            return parse_user_number(text, self.default_country)
-        self._learns += 1
-        return self._learn(text, plus, digits)
+        return parse_user_number(text or ("+" + digits if plus else digits), self.default_country)
 
     def _learn(self, text: str, plus: bool, digits: str) -> str:
         with _tracing() as trace:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from .constants import HEADER_SIZE, RESPONSE_BIT, CommandId, CommandStatus
 from .errors import LocalProtocolError, ProtocolError
@@ -21,9 +22,9 @@ _TLV_HEAD = struct.Struct(">HH")
 _UNSUCCESS_STATUS = struct.Struct(">I")
 
 
-def parse_header(frame: bytes) -> tuple[int, int, int, int]:
-    """(command_length, command_id, command_status, sequence_number) of a frame."""
-    return _HEADER.unpack_from(frame)
+#: ``parse_header(frame)``: (command_length, command_id, command_status, sequence_number) of a frame
+#: (§3.2), the struct's own method (no Python frame around it: it runs for every relayed response).
+parse_header: Final[Callable[[bytes], tuple[int, ...]]] = _HEADER.unpack_from
 
 
 def with_sequence(frame: bytes, sequence_number: int) -> bytearray:
@@ -39,9 +40,12 @@ def decode(frame: bytes) -> Pdu:
     Raises ProtocolError: ESME_RINVCMDLEN if the length field disagrees with the frame, ESME_RINVCMDID
     for an unknown command, ESME_RINVMSGLEN (or the field's own status) for a malformed body.
     """
-    if len(frame) < HEADER_SIZE:
-        raise ProtocolError("frame shorter than a header", status=CommandStatus.ESME_RINVCMDLEN, fatal=True)
-    length, command_id, status, seq = _HEADER.unpack_from(frame)
+    try:
+        length, command_id, status, seq = _HEADER.unpack_from(frame)
+    except struct.error:
+        raise ProtocolError(
+            "frame shorter than a header", status=CommandStatus.ESME_RINVCMDLEN, fatal=True
+        ) from None
     if length != len(frame):
         raise ProtocolError(
             f"command_length {length} but frame is {len(frame)} octets",
