@@ -447,6 +447,23 @@ def test_partial_pdu_is_visible() -> None:
     assert conn.last_received == 5.0
 
 
+def test_frames_waiting_for_next_event_count_as_pending() -> None:
+    """A chunk's frames are cut at once; until next_event returns them they are received octets
+    not yet events (what a link's backlog and partial-PDU timer look at)."""
+    conn = Connection(Role.SMSC)
+    frames = b"".join(encode_fields(EnquireLink(), seq) for seq in (1, 2, 3))
+    conn.receive_data(frames + frames[:5], 1.0)
+    assert conn.pending_octets == 53 and conn.has_partial_pdu
+    assert [event.pdu.sequence_number for event in [conn.next_event(), conn.next_event()]] == [1, 2]  # type: ignore[union-attr]
+    assert conn.pending_octets == 21 and conn.has_partial_pdu
+    assert conn.next_event().pdu.sequence_number == 3  # type: ignore[union-attr]
+    assert conn.next_event() is None
+    assert conn.pending_octets == 5 and conn.has_partial_pdu
+    conn.receive_data(frames[5:16], 2.0)
+    assert conn.next_event().pdu.sequence_number == 1  # type: ignore[union-attr]
+    assert conn.pending_octets == 0 and not conn.has_partial_pdu
+
+
 # --- anything goes in, only events come out ----------------------------------------------------------
 
 

@@ -164,3 +164,40 @@ def test_exactly_max_size_is_accepted() -> None:
     assert buffer.next_frame() is None
     buffer.feed(frame[1000:])
     assert buffer.next_frame() == frame
+
+
+# --- frames(): every complete frame in one call -----------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, len(STREAM)), max_size=30), st.integers(0, 3))
+def test_frames_in_one_call_match_next_frame(cuts: list[int], wait: int) -> None:
+    """Same frames, same pending octets, whatever the chunking (a partial PDU gathered in a
+    bytearray included) and however many pieces arrive between calls."""
+    points = [0, *sorted(cuts), len(STREAM)]
+    pieces = [STREAM[a:b] for a, b in itertools.pairwise(points)]
+    one, batch = FrameBuffer(), FrameBuffer()
+    got_one: list[bytes] = []
+    got_batch: list[bytes] = []
+    for i, piece in enumerate(pieces):
+        one.feed(piece)
+        batch.feed(piece)
+        got_one += drain(one)
+        if i % (wait + 1) == 0 or i == len(pieces) - 1:
+            frames = batch.frames()
+            assert all(type(frame) is bytes for frame in frames)
+            got_batch += frames
+            assert batch.pending == one.pending
+    assert got_batch == got_one == STREAM_FRAMES
+    assert batch.frames() == []
+
+
+def test_frames_stop_before_a_bad_length_and_the_next_call_raises() -> None:
+    buffer = FrameBuffer()
+    bad = (15).to_bytes(4, "big") + bytes.fromhex("00000004 00000000 0000002a")
+    buffer.feed(ENQUIRE_LINK + SUBMIT_SM + bad)
+    assert buffer.frames() == [ENQUIRE_LINK, SUBMIT_SM]
+    with pytest.raises(ProtocolError) as info:
+        buffer.frames()
+    assert info.value.status == CommandStatus.ESME_RINVCMDLEN and info.value.fatal
+    assert (info.value.command_id, info.value.sequence_number) == (4, 42)

@@ -176,6 +176,8 @@ class Connection:
         self.response_timeout = response_timeout
         self.last_received = 0.0
         self._frames = FrameBuffer(max_pdu_size)
+        #: Frames cut from what arrived and not yet returned as events, the next one last.
+        self._ready: list[bytes] = []
         self._out: list[bytes | bytearray] = []
         self._outstanding: dict[int, Outstanding] = {}
         self._next_sequence = 1
@@ -191,12 +193,12 @@ class Connection:
     @property
     def has_partial_pdu(self) -> bool:
         """Whether received octets wait for the rest of their PDU (or for :meth:`next_event`)."""
-        return self._frames.pending > 0
+        return self._frames.pending > 0 or bool(self._ready)
 
     @property
     def pending_octets(self) -> int:
         """Received octets not yet returned as events."""
-        return self._frames.pending
+        return self._frames.pending + sum(map(len, self._ready))
 
     def events(self) -> Iterator[Event]:
         """Every event that the received bytes make complete."""
@@ -210,12 +212,17 @@ class Connection:
         """The next event, or None when more data is needed (or the stream is broken)."""
         if self.broken is not None:
             return None
-        try:
-            frame = self._frames.next_frame()
-        except ProtocolError as exc:
-            return self._fail(exc)
-        if frame is None:
-            return None
+        ready = self._ready
+        if not ready:
+            try:
+                ready = self._frames.frames()
+            except ProtocolError as exc:
+                return self._fail(exc)
+            if not ready:
+                return None
+            ready.reverse()
+            self._ready = ready
+        frame = ready.pop()
         if frame[4] & 0x80:  # a response (command_id's top bit)
             relayed = self._relayed(frame)
             if relayed is not None:

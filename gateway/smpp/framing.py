@@ -16,8 +16,9 @@ DEFAULT_MAX_PDU_SIZE = 65536
 class FrameBuffer:
     """Accumulates received bytes and yields complete frames.
 
-    A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`next_frame` raises a
-    fatal :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and close).
+    A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`next_frame` (or
+    :meth:`frames`) raises a fatal :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and
+    close).
     """
 
     __slots__ = ("_buffer", "_pos", "max_pdu_size")
@@ -63,6 +64,32 @@ class FrameBuffer:
         self._pos = end
         frame = buffer[pos:end]
         return frame if type(frame) is bytes else bytes(frame)
+
+    def frames(self) -> list[bytes]:
+        """Every complete frame received so far, in order; empty when more bytes are needed.
+
+        :meth:`next_frame` in one call: a window arriving at once is cut in one loop. A bad
+        command_length ends the list before its frame; the next call raises (as next_frame would).
+        """
+        buffer, pos = self._buffer, self._pos
+        end = len(buffer)
+        max_pdu_size = self.max_pdu_size
+        frames: list[bytes] = []
+        while end - pos >= 4:
+            (length,) = _LENGTH.unpack_from(buffer, pos)
+            if not HEADER_SIZE <= length <= max_pdu_size:
+                if frames:
+                    break
+                raise self._bad_length(length)
+            stop = pos + length
+            if stop > end:
+                break
+            frames.append(buffer[pos:stop])  # type: ignore[arg-type]  # bytes unless a partial PDU was gathered
+            pos = stop
+        self._pos = pos
+        if type(buffer) is bytes:
+            return frames
+        return [bytes(frame) for frame in frames]
 
     def _bad_length(self, length: int) -> ProtocolError:
         buffer, pos = self._buffer, self._pos
