@@ -16,7 +16,8 @@ Reported (table on stdout, JSON in ``--output``): throughput direct and proxied 
 p50/p99 for both and the p99 the proxy adds, the proxy's CPU time per message, the proxy's RSS and
 start-up time per store size, the throughput cost of a large store against the empty one, the p99 added
 at a steady ``--rate``, and whether an opt-out that just arrived (STOP through the simulator's control
-port) refuses the very next submit. Medians over ``--repeat`` repetitions.
+port) refuses the very next submit. Medians over ``--repeat`` repetitions; the ratio is the median of the
+repetitions' own ratios (each taken from a direct and a proxied run back to back).
 """
 
 from __future__ import annotations
@@ -333,8 +334,12 @@ def summarize_pairs(runs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[s
         "runs": len(runs),
         "direct_throughput": d_thr,
         "proxied_throughput": p_thr,
-        "ratio": round(p_thr / d_thr, 3) if d_thr else 0.0,
-        "ratio_per_pair_median": round(median(p["throughput"] / d["throughput"] for d, p in runs), 3),
+        # Each repetition runs direct and proxied back to back, so their ratio is taken in one phase of
+        # the machine (whose speed drifts by up to 1.7x over seconds here): the median of those paired
+        # ratios is the figure reported; the ratio of the two medians mixes phases and is kept beside it.
+        "ratio": round(median(p["throughput"] / d["throughput"] for d, p in runs), 3),
+        "ratio_of_medians": round(p_thr / d_thr, 3) if d_thr else 0.0,
+        "ratios": [round(p["throughput"] / d["throughput"], 3) for d, p in runs],
         "direct_p50_ms": med(direct, "latency_ms", "p50"),
         "direct_p99_ms": med(direct, "latency_ms", "p99"),
         "proxied_p50_ms": med(proxied, "latency_ms", "p50"),
@@ -561,6 +566,7 @@ def render(results: dict[str, Any]) -> str:
         f" {cfg['binds']} bind(s), median of {cfg['repeat']}; {cfg['machine_cpus']} CPUs shared by"
         " load generator, simulator and proxy",
         f"destinations: {cfg['numbers']}",
+        "ratio: the median of each repetition's proxied/direct (the two run back to back)",
     ]
     wake = results.get("environment", {}).get("wakeup_penalty")
     if wake:
@@ -636,7 +642,10 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
         add(
             f"proxied >= {TARGETS['ratio']}x direct at window {results['config']['window']} (marketing)",
-            f"{m['ratio']:.2f}x ({m['proxied_throughput']:,.0f} vs {m['direct_throughput']:,.0f} msg/s)",
+            f"{m['ratio']:.2f}x, median of the {m['runs']} paired runs"
+            f" ({', '.join(f'{r:.2f}' for r in m['ratios'])}; ratio of the medians"
+            f" {m['ratio_of_medians']:.2f}x: {m['proxied_throughput']:,.0f} vs"
+            f" {m['direct_throughput']:,.0f} msg/s)",
             m["ratio"] >= TARGETS["ratio"],
         )
     if base is not None and "rate" in base:
@@ -716,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=None, help="unmeasured submits first (default 2,000)")
     parser.add_argument("--window", type=int, default=64, help="submits in flight per bind (default 64)")
     parser.add_argument("--binds", type=int, default=1, help="transceiver binds per run (default 1)")
-    parser.add_argument("--repeat", type=int, default=None, help="repetitions, medians reported (default 3)")
+    parser.add_argument("--repeat", type=int, default=None, help="repetitions, medians reported (default 5)")
     parser.add_argument(
         "--mix", default=",".join(DEFAULT_MIXES), help=f"comma list of {', '.join(MIXES)} (default: all)"
     )
@@ -754,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     args.count = args.count or (10_000 if quick else 50_000)
     args.warmup = args.warmup if args.warmup is not None else (1_000 if quick else 2_000)
-    args.repeat = args.repeat or (1 if quick else 3)
+    args.repeat = args.repeat or (1 if quick else 5)
     args.rate_duration = args.rate_duration or (3.0 if quick else 6.0)
     mixes = [m.strip() for m in args.mix.split(",") if m.strip()]
     unknown = [m for m in mixes if m not in MIXES]
