@@ -55,32 +55,41 @@ class PduCounts:
         out = defaultdict(int, self.totals)
         for counts in list(self._live.values()):
             for command_id, value in list(counts.received.items()):
-                out[counts.leg, "in", command_id, 0] += value
+                if value:
+                    out[counts.leg, "in", command_id, 0] += value
             for command_id, value in list(counts.sent.items()):
-                out[counts.leg, "out", command_id, 0] += value
+                if value:
+                    out[counts.leg, "out", command_id, 0] += value
         return dict(out)
 
     def get(self, key: PduKey, default: int = 0) -> int:
         return self.snapshot().get(key, default)
 
 
+#: A link's counts start at 0 for every command: ``received[command_id] += 1`` then works on a plain
+#: dict, whose subscript the interpreter specialises (a defaultdict's takes the generic path).
+_ZERO_COUNTS: dict[int, int] = dict.fromkeys(CommandId, 0)
+
+
 class LinkCounts:
-    """One link's counts of status-0 PDUs by command_id (``received[command_id] += 1``); other
-    statuses go through :meth:`add`."""
+    """One link's counts of status-0 PDUs by command_id (``received[command_id] += 1``, every
+    CommandId present from the start); other statuses, and command ids that are none of them, go
+    through :meth:`add`."""
 
     __slots__ = ("leg", "owner", "received", "sent")
 
     def __init__(self, owner: PduCounts, leg: str) -> None:
         self.owner = owner
         self.leg = leg
-        self.received: defaultdict[int, int] = defaultdict(int)
-        self.sent: defaultdict[int, int] = defaultdict(int)
+        self.received: dict[int, int] = dict(_ZERO_COUNTS)
+        self.sent: dict[int, int] = dict(_ZERO_COUNTS)
 
     def add(self, direction: str, command_id: int, status: int) -> None:
         if status:
             self.owner.totals[self.leg, direction, command_id, status_label(command_id, status)] += 1
         else:
-            (self.received if direction == "in" else self.sent)[command_id] += 1
+            counts = self.received if direction == "in" else self.sent
+            counts[command_id] = counts.get(command_id, 0) + 1
 
     def close(self) -> None:
         """The link ended: its counts join the totals (once)."""
@@ -88,9 +97,11 @@ class LinkCounts:
             return
         totals = self.owner.totals
         for command_id, value in self.received.items():
-            totals[self.leg, "in", command_id, 0] += value
+            if value:
+                totals[self.leg, "in", command_id, 0] += value
         for command_id, value in self.sent.items():
-            totals[self.leg, "out", command_id, 0] += value
+            if value:
+                totals[self.leg, "out", command_id, 0] += value
 
 
 class _PduCollector(Collector):

@@ -332,7 +332,7 @@ class Link:
                     if event.command_status:
                         counts.add("in", event.command_id, event.command_status)  # type: ignore[union-attr]
                     else:
-                        received[event.command_id] += 1
+                        received[event.command_id] += 1  # every CommandId is there (LinkCounts)
                 handler(self, event)
                 continue
             if received is not None and type(event) is not Rejected:
