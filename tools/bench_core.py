@@ -2,6 +2,7 @@
 
     python -m tools.bench_core                       # every mix, 100,000 messages, best of 5 runs
     python -m tools.bench_core --mix marketing --count 300000 --profile   # + cProfile top 25
+    python -m tools.bench_core --bytecodes       # bytecodes and calls per message: no clock, no noise
 
 It drives the real code a relayed submit_sm goes through: ``Link._dispatch`` on the ESME link (framing,
 the state machine, decoding, the PDU counts), ``EsmeSession._on_esme``, the opt-out policy (number,
@@ -11,17 +12,24 @@ The links' streams are never used; the bytes they would write are dropped.
 
 What it leaves out is what :mod:`tools.bench` adds on top: socket reads and writes, event loop turns and
 the other processes sharing the cores. The difference between the two is the cost of the I/O layer.
+
+``--bytecodes`` counts instead of timing: the interpreter's instructions executed, Python functions
+entered and C functions called per message, with a per-function table. The counts do not move with the
+machine's speed, so a change of a few percent shows where timings cannot (they are not time: a C call
+such as a regex match counts as one).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import functools
 import pstats
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +71,40 @@ def _link(conn: Connection, name: str, pdu_counts: Any) -> Link:
     return Link(_NoStream(), conn, name=name, pdu_counts=pdu_counts)  # type: ignore[arg-type]
 
 
-async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[str, Any]:
+class _Counter:
+    """sys.settrace / sys.setprofile hooks counting per message what runs between start and stop."""
+
+    def __init__(self) -> None:
+        self.bytecodes: collections.Counter[str] = collections.Counter()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.c_calls = 0
+
+    def _trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            self.bytecodes[f"{code.co_qualname} ({Path(code.co_filename).name})"] += 1
+        elif event == "call":
+            code = frame.f_code
+            self.calls[f"{code.co_qualname} ({Path(code.co_filename).name})"] += 1
+        return self._trace
+
+    def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "c_call":
+            self.c_calls += 1
+
+    def start(self) -> None:
+        sys.settrace(self._trace)
+        sys.setprofile(self._profile)
+
+    def stop(self) -> None:
+        sys.settrace(None)
+        sys.setprofile(None)
+
+
+async def measure(
+    mix_name: str, count: int, *, profile: bool = False, counter: _Counter | None = None
+) -> dict[str, Any]:
     mix = MIXES[mix_name]
     with tempfile.TemporaryDirectory() as tmp:
         path = write_config(
@@ -96,6 +137,8 @@ async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[s
     started = time.process_time()
     if profiler:
         profiler.enable()
+    if counter:
+        counter.start()
     for first in range(0, count, BATCH):
         last = min(count, first + BATCH)
         now = time.monotonic()
@@ -109,6 +152,8 @@ async def measure(mix_name: str, count: int, *, profile: bool = False) -> dict[s
         up_conn.receive_data(resp[up_first * resp_len : (up_first + answered) * resp_len], now)
         upstream._dispatch()
         esme.conn.data_to_send()
+    if counter:
+        counter.stop()
     if profiler:
         profiler.disable()
     cpu = time.process_time() - started
@@ -125,10 +170,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5, help="runs per mix; the best is reported")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument(
+        "--bytecodes", action="store_true", help="count bytecodes and calls per message instead of timing"
+    )
     args = parser.parse_args(argv)
     for name in args.mix.split(","):
         if name not in MIXES or name == "long":
             parser.error(f"--mix: {name!r} is not one of the one-segment mixes")
+    if args.bytecodes:
+        count = min(args.count, 6400)  # tracing is ~100x slower; the counts are per message anyway
+        for name in args.mix.split(","):
+            anyio.run(functools.partial(measure, name, count))  # the same warm-up the timed runs get
+            counter = _Counter()
+            anyio.run(functools.partial(measure, name, count, counter=counter))
+            print(
+                f"{name:<14} {counter.bytecodes.total() / count:7.1f} bytecodes/msg"
+                f"  {counter.calls.total() / count:5.1f} Python calls/msg"
+                f"  {counter.c_calls / count:5.1f} C calls/msg"
+            )
+            if len(args.mix.split(",")) == 1:
+                for where, ops in counter.bytecodes.most_common(25):
+                    calls = counter.calls[where] / count
+                    print(f"  {ops / count:7.1f} bytecodes {calls:5.2f} calls  {where}")
+        return 0
     for name in args.mix.split(","):
         runs = sorted(
             anyio.run(functools.partial(measure, name, args.count, profile=args.profile))["us_per_msg"]
