@@ -72,9 +72,9 @@ _ZERO_COUNTS: dict[int, int] = dict.fromkeys(CommandId, 0)
 
 
 class LinkCounts:
-    """One link's counts of status-0 PDUs by command_id (``received[command_id] += 1``, every
-    CommandId present from the start); other statuses, and command ids that are none of them, go
-    through :meth:`add`."""
+    """One link's counts of status-0 PDUs by command_id (``received[command_id] += 1``: every
+    CommandId is there from the start, and every PDU and Relayed frame a link counts carries one);
+    other statuses go through :meth:`add`."""
 
     __slots__ = ("leg", "owner", "received", "sent")
 
