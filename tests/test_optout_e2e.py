@@ -458,8 +458,7 @@ async def test_submit_multi_forwards_permitted_destinations_and_lists_the_suppre
                         await stream.send(encode(multi))  # only once bound: earlier is ESME_RINVBNDSTS
                         multi = replace(multi, sequence_number=0)
                     frames.feed(await stream.receive())
-                    while (frame := frames.next_frame()) is not None:
-                        got.append(decode(frame))
+                    got += map(decode, frames.frames())
         resp = got[1]
         assert isinstance(resp, SubmitMultiResp) and resp.command_status == 0
         assert [(u.address, u.status) for u in resp.unsuccess_smes] == [(NUMBER, S.STOPGATE_OPTED_OUT)]

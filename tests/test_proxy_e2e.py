@@ -47,8 +47,7 @@ async def raw_exchange(port: int, *pdus: object, expect: int = 1, timeout: float
         with anyio.fail_after(timeout):
             while len(out) < expect:
                 frames.feed(await stream.receive())
-                while (frame := frames.next_frame()) is not None:
-                    out.append(decode(frame))
+                out += map(decode, frames.frames())
     return out
 
 

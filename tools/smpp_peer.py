@@ -111,19 +111,20 @@ class SmppPeer:
                 self._frames.feed(data)
                 while True:
                     try:
-                        frame = self._frames.next_frame()
+                        frames = self._frames.frames()  # those before a bad length; then it raises
                     except ProtocolError as exc:
                         self.errors.append(("", str(exc)))
                         return
-                    if frame is None:
+                    if not frames:
                         break
-                    try:
-                        pdu = decode(frame)
-                    except ProtocolError as exc:
-                        self.errors.append((frame.hex(), str(exc)))
-                        continue
-                    with contextlib.suppress(PeerClosed):  # an automatic answer to a closing peer
-                        await self._on_pdu(pdu)
+                    for frame in frames:
+                        try:
+                            pdu = decode(frame)
+                        except ProtocolError as exc:
+                            self.errors.append((frame.hex(), str(exc)))
+                            continue
+                        with contextlib.suppress(PeerClosed):  # an automatic answer to a closing peer
+                            await self._on_pdu(pdu)
                 self._notify()
         finally:
             self.closed = True

@@ -1302,10 +1302,7 @@ def selftest(host: str, port: int, count: int = 50_000, window: int = 64) -> flo
         if not data:
             raise ConnectionError("simulator closed the connection")
         frames.feed(data)
-        out = []
-        while (frame := frames.next_frame()) is not None:
-            out.append(frame)
-        return out
+        return frames.frames()
 
     sock.sendall(encode(BindTransceiver(sequence_number=1, system_id="bench", password="bench")))
     while not (got := read_frames()):

@@ -16,9 +16,8 @@ DEFAULT_MAX_PDU_SIZE = 65536
 class FrameBuffer:
     """Accumulates received bytes and yields complete frames.
 
-    A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`next_frame` (or
-    :meth:`frames`) raises a fatal :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and
-    close).
+    A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`frames` raises a fatal
+    :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and close).
     """
 
     __slots__ = ("_buffer", "_pos", "max_pdu_size")
@@ -49,27 +48,11 @@ class FrameBuffer:
         """Octets received but not yet returned as a frame (a partial PDU when non-zero)."""
         return len(self._buffer) - self._pos
 
-    def next_frame(self) -> bytes | None:
-        """The next complete frame, or None when more bytes are needed."""
-        buffer, pos = self._buffer, self._pos
-        try:
-            (length,) = _LENGTH.unpack_from(buffer, pos)
-        except struct.error:  # fewer than 4 octets: the end of what arrived, once per chunk
-            return None
-        if not HEADER_SIZE <= length <= self.max_pdu_size:
-            raise self._bad_length(length)
-        end = pos + length
-        if end > len(buffer):
-            return None
-        self._pos = end
-        frame = buffer[pos:end]
-        return frame if type(frame) is bytes else bytes(frame)
-
     def frames(self) -> list[bytes]:
         """Every complete frame received so far, in order; empty when more bytes are needed.
 
-        :meth:`next_frame` in one call: a window arriving at once is cut in one loop. A bad
-        command_length ends the list before its frame; the next call raises (as next_frame would).
+        A window arriving at once is cut in one loop. A bad command_length ends the list before its
+        frame; the next call raises.
         """
         buffer, pos = self._buffer, self._pos
         end = len(buffer)
