@@ -225,11 +225,7 @@ class EsmeSession:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
             if command_id in _SUBMITS:
-                decision = self._on_submit(self, pdu)
-                if type(decision) is Forward:  # _decide_up's first case, without the call
-                    self._forward_up(decision.pdu, pdu.sequence_number, decision.on_response, decision.frame)
-                else:
-                    self._decide_up(decision, pdu)
+                self._decide_up(self._on_submit(self, pdu), pdu)
             elif command_id in _BINDS:
                 if self._binding:
                     link.reject(pdu, CommandStatus.ESME_RALYBND)
