@@ -45,6 +45,7 @@ from tools.bench_common import (
     cached_store,
     copy_store,
     cpu_seconds,
+    io_counts,
     machine_cpu,
     median,
     memory_kib,
@@ -218,6 +219,7 @@ def run_loadgen(
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             time.sleep(1.0)  # let py-spy attach before the measured phase
+        io0 = {name: io_counts(pid) for name, pid in watched.items()}
         cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
         lg0 = cpu_seconds(proc.pid)
         busy0, total0 = machine_cpu()
@@ -227,6 +229,7 @@ def run_loadgen(
         _read_line(proc.stdout, "DONE", 600, proc)
         t1 = time.perf_counter()
         cpu_done = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        io_done = {name: io_counts(pid) for name, pid in watched.items()}
         busy1, total1 = machine_cpu()
         lg1 = cpu_seconds(proc.pid)
         result_line = _read_line(proc.stdout, "RESULT", 60, proc)
@@ -272,10 +275,35 @@ def run_loadgen(
         proxy_cpu = cpu_settled["proxy"] - cpu0["proxy"]
         proxy_cpu -= ctx.proxy_idle_cpu_per_s * (settled_at - t1)
         result["proxy_cpu_us_per_msg"] = round(max(0.0, proxy_cpu) / result["count"] * 1e6, 2)
+    # System calls and context switches per message, by process: how many messages each read, write
+    # and wake-up carried (the batching that decides much of the per-message cost).
+    result["per_msg"] = {
+        name: {
+            key: round((io_done[name][key] - io0[name][key]) / result["count"], 3)
+            for key in io_done[name]
+            if key in io0[name]
+        }
+        for name in watched
+    }
     result["sim_cpu_us_per_msg"] = round(cpu["sim"] / result["count"] * 1e6, 2)
     result["loadgen_cpu_us_per_msg"] = round(result["loadgen_cpu_s"] / result["count"] * 1e6, 2)
     result["problems"] = problems(result)
     return result
+
+
+def _io_line(direct: dict[str, Any], proxied: dict[str, Any]) -> str:
+    """Messages per read, per write and per wake-up of each process (higher: bigger batches)."""
+
+    def per(counts: dict[str, float]) -> str:
+        def one(key: str) -> str:
+            value = counts.get(key, 0.0)
+            return f"{1 / value:.1f}" if value else "-"
+
+        return f"{one('syscr')}/{one('syscw')}/{one('waits')}"
+
+    parts = [f"sim direct {per(direct['per_msg'].get('sim', {}))}"]
+    parts += [f"{name} {per(counts)}" for name, counts in sorted(proxied["per_msg"].items())]
+    return "msgs per read/write/wait: " + ", ".join(parts)
 
 
 def limiter(util: dict[str, float], machine_busy: float, cores: float) -> str:
@@ -453,6 +481,7 @@ def run_store(ctx: Context, size: int, mixes: list[str]) -> dict[str, Any]:
                 f"  ratio {proxied['throughput'] / direct['throughput']:.2f}"
                 f"  proxy {proxied.get('proxy_cpu_us_per_msg', 0):.1f} us/msg"
                 f"  [{proxied['limited_by']}]"
+                f"  {_io_line(direct, proxied)}"
                 + (f"  PROBLEMS: {direct['problems'] + proxied['problems']}"
                    if direct["problems"] or proxied["problems"] else ""),
                 flush=True,

@@ -219,6 +219,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def io_counts(pid: int) -> dict[str, int]:
+    """Read and write system calls (``/proc/<pid>/io``: recv and send count, epoll_wait does not) and
+    the main thread's context switches, voluntary (it waited) and not (it was preempted); empty where
+    /proc is unavailable."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("syscr", "syscw"):
+                    out[key] = int(value)
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "voluntary_ctxt_switches":
+                    out["waits"] = int(value)
+                elif key == "nonvoluntary_ctxt_switches":
+                    out["preempted"] = int(value)
+    return out
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak RSS) of a process in KiB (empty where /proc is unavailable)."""
     out: dict[str, int] = {}
