@@ -84,12 +84,12 @@ class LinkCounts:
         self.received: dict[int, int] = dict(_ZERO_COUNTS)
         self.sent: dict[int, int] = dict(_ZERO_COUNTS)
 
-    def add(self, direction: str, command_id: int, status: int) -> None:
+    def add(self, direction: str, command_id: int, status: int, count: int = 1) -> None:
         if status:
-            self.owner.totals[self.leg, direction, command_id, status_label(command_id, status)] += 1
+            self.owner.totals[self.leg, direction, command_id, status_label(command_id, status)] += count
         else:
             counts = self.received if direction == "in" else self.sent
-            counts[command_id] = counts.get(command_id, 0) + 1
+            counts[command_id] = counts.get(command_id, 0) + count
 
     def close(self) -> None:
         """The link ended: its counts join the totals (once)."""

@@ -16,10 +16,11 @@ import pytest
 from gateway.metrics import OTHER_STATUS, PduCounts
 from gateway.proxy import link as link_module
 from gateway.proxy.link import Link
-from gateway.smpp.codec import encode_fields
-from gateway.smpp.connection import Connection, Request, Role
-from gateway.smpp.constants import CommandId
-from gateway.smpp.pdu import BindTransceiver, EnquireLink
+from gateway.smpp.codec import decode, encode_fields
+from gateway.smpp.connection import Connection, Request, Role, State
+from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.framing import FrameBuffer
+from gateway.smpp.pdu import BindTransceiver, EnquireLink, SubmitSm, SubmitSmResp
 
 pytestmark = pytest.mark.anyio
 
@@ -206,3 +207,45 @@ def test_pdu_counts_add_up_live_and_ended_links() -> None:
     again = counts.for_link("upstream:a")  # the next connection to the same SMSC
     again.sent[C.SUBMIT_SM] += 1
     assert counts.get(("upstream:a", "out", C.SUBMIT_SM, 0)) == 3
+
+
+async def test_answers_relayed_together_are_counted_one_by_one_on_both_legs() -> None:
+    """A window's answers come as one Relayed event: each frame still counts as one PDU in on the
+    upstream leg and one out on the ESME leg, by status, and leaves under the ESME's own number."""
+    counts = PduCounts()
+    smsc_side = Link(None, Connection(Role.ESME), name="upstream:a", pdu_counts=counts)  # type: ignore[arg-type]
+    esme_side = Link(None, Connection(Role.SMSC), name="esme", pdu_counts=counts)  # type: ignore[arg-type]
+    smsc_side.conn.state = esme_side.conn.state = State.BOUND_TRX
+    esme_numbers = [501, 502, 503, 504]
+    ours = [
+        smsc_side.conn.send_request(SubmitSm(destination_addr="1"), 0.0, number, relay=True)
+        for number in esme_numbers
+    ]
+    smsc_side.conn.data_to_send()
+    statuses = [0, 0, 0, CommandStatus.ESME_RTHROTTLED]
+    smsc_side.conn.receive_data(
+        b"".join(
+            encode_fields(SubmitSmResp(command_status=status, message_id="" if status else f"m{seq}"), seq)
+            for seq, status in zip(ours, statuses, strict=True)
+        ),
+        0.0,
+    )
+    events: list[object] = []
+
+    def relay(link: Link, event: object) -> None:
+        events.append(event)
+        esme_side.relay_responses(event)  # type: ignore[arg-type]
+
+    smsc_side._handler = relay
+    assert smsc_side._dispatch() == 2  # the three OK answers, then the throttled one
+    assert [len(e.frames) for e in events] == [3, 1]  # type: ignore[attr-defined]
+    C = CommandId
+    assert counts.snapshot() == {
+        ("upstream:a", "in", C.SUBMIT_SM_RESP, 0): 3,
+        ("upstream:a", "in", C.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED): 1,
+        ("esme", "out", C.SUBMIT_SM_RESP, 0): 3,
+        ("esme", "out", C.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED): 1,
+    }
+    sent = FrameBuffer()
+    sent.feed(esme_side.conn.data_to_send())
+    assert [decode(frame).sequence_number for frame in sent.frames()] == esme_numbers

@@ -637,11 +637,46 @@ def test_the_answer_to_a_relayed_request_comes_as_its_frame() -> None:
     seq = _relayed_submit(pair, context=41)
     frame = encode_fields(SubmitSmResp(message_id="abc123"), seq)
     (event,) = raw(pair.esme, frame)
-    assert event == Relayed(frame, CommandId.SUBMIT_SM_RESP, 0, 41)
+    assert event == Relayed([frame], CommandId.SUBMIT_SM_RESP, 0, [41])
     assert pair.esme.outstanding == 0
-    # The other leg sends it unchanged but for the sequence number.
-    pair.smsc.send_relayed(event, 41)
+    # The other leg sends it unchanged but for the sequence number (the context).
+    pair.smsc.send_relayed(event)
     assert sent(pair.smsc) == [SubmitSmResp(message_id="abc123", sequence_number=41)]
+
+
+def test_answers_arriving_together_are_relayed_as_one_event_in_their_order() -> None:
+    pair = ConnectionPair()
+    pair.bind()
+    seqs = [_relayed_submit(pair, context=100 + i) for i in range(5)]
+    frames = [encode_fields(SubmitSmResp(message_id=f"id{seq}"), seq) for seq in reversed(seqs)]
+    (event,) = raw(pair.esme, *frames)
+    assert event == Relayed(frames, CommandId.SUBMIT_SM_RESP, 0, [104, 103, 102, 101, 100])
+    assert pair.esme.outstanding == 0
+    pair.smsc.send_relayed(event)
+    assert sent(pair.smsc) == [
+        SubmitSmResp(message_id=f"id{seq}", sequence_number=100 + seq - seqs[0]) for seq in reversed(seqs)
+    ]
+
+
+def test_a_batch_of_relayed_answers_ends_where_the_kind_changes_and_order_is_kept() -> None:
+    """Each run of answers with one command_id and status is one event; anything the relayed path
+    does not take (here a decoded answer to a request not sent for relay) comes in its place."""
+    pair = ConnectionPair()
+    pair.bind()
+    a, b, c, d, e = (_relayed_submit(pair, context=f"r{i}") for i in range(5))
+    plain = _relayed_submit(pair, context="plain", relay=False)
+    ok = [encode_fields(SubmitSmResp(message_id=str(seq)), seq) for seq in (a, b)]
+    busy = SubmitSmResp(command_status=CommandStatus.ESME_RTHROTTLED)
+    throttled = [encode_fields(busy, seq) for seq in (c, d)]
+    after = encode_fields(SubmitSmResp(message_id="x"), e)
+    events = raw(pair.esme, *ok, *throttled, encode_fields(SubmitSmResp(message_id="p"), plain), after)
+    assert events == [
+        Relayed(ok, CommandId.SUBMIT_SM_RESP, 0, ["r0", "r1"]),
+        Relayed(throttled, CommandId.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED, ["r2", "r3"]),
+        Response(SubmitSmResp(message_id="p", sequence_number=plain), CommandId.SUBMIT_SM, "plain"),
+        Relayed([after], CommandId.SUBMIT_SM_RESP, 0, ["r4"]),
+    ]
+    assert pair.esme.outstanding == 0
 
 
 def test_an_error_without_a_body_is_relayed_too() -> None:
@@ -650,7 +685,7 @@ def test_an_error_without_a_body_is_relayed_too() -> None:
     seq = _relayed_submit(pair)
     frame = bytes.fromhex("00000010 80000004 00000058") + seq.to_bytes(4, "big")  # ESME_RTHROTTLED
     (event,) = raw(pair.esme, frame)
-    assert event == Relayed(frame, CommandId.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED, 7)
+    assert event == Relayed([frame], CommandId.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED, [7])
 
 
 @pytest.mark.parametrize(

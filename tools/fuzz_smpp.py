@@ -460,23 +460,34 @@ def check_decode(data: bytes) -> str:
     return f"pdu:{pdu.command_id.name.lower()}"
 
 
-def _normal(event: Event) -> tuple[object, ...]:
-    if isinstance(event, Rejected):
-        error = event.error
-        if error.fatal:  # how much of the header was visible depends on the chunking
-            return ("rejected", error.status, True)
-        return ("rejected", error.status, error.command_id, error.sequence_number, False)
-    if isinstance(event, Response):
-        return ("response", event.pdu, event.request_id, event.context)
-    if isinstance(event, Relayed):
-        # Left undecoded, so it must be a frame that decode() takes (it raises otherwise).
-        pdu = decode(event.frame)
-        _require(
-            (pdu.command_id, pdu.command_status) == (event.command_id, event.command_status),
-            "a relayed frame decodes as another response",
-        )
-        return ("relayed", event.frame, event.context)
-    return (type(event).__name__, event.pdu)
+def _normal(events: list[Event]) -> list[tuple[object, ...]]:
+    """The events as comparable tuples, one per frame: how answers are grouped into one
+    :class:`Relayed` depends on what arrived together, so the chunking may change it."""
+    out: list[tuple[object, ...]] = []
+    for event in events:
+        if isinstance(event, Rejected):
+            error = event.error
+            if error.fatal:  # how much of the header was visible depends on the chunking
+                out.append(("rejected", error.status, True))
+            else:
+                out.append(("rejected", error.status, error.command_id, error.sequence_number, False))
+        elif isinstance(event, Response):
+            out.append(("response", event.pdu, event.request_id, event.context))
+        elif isinstance(event, Relayed):
+            _require(
+                len(event.frames) == len(event.contexts) > 0, "a relayed batch without one context per frame"
+            )
+            for frame, context in zip(event.frames, event.contexts, strict=True):
+                # Left undecoded, so it must be a frame that decode() takes (it raises otherwise).
+                pdu = decode(frame)
+                _require(
+                    (pdu.command_id, pdu.command_status) == (event.command_id, event.command_status),
+                    "a relayed frame decodes as another response than its batch's",
+                )
+                out.append(("relayed", frame, context))
+        else:
+            out.append((type(event).__name__, event.pdu))
+    return out
 
 
 _EVENT_TYPES = (Request, Response, Relayed, Rejected, UnexpectedResponse)
@@ -534,7 +545,7 @@ def check_connection(data: bytes, scenario: str, rng: random.Random) -> list[Eve
         sent_chunked += pieces.data_to_send()
     _check_output(sent_chunked)
 
-    _require([_normal(e) for e in events] == [_normal(e) for e in chunked], "chunking changed the events")
+    _require(_normal(events) == _normal(chunked), "chunking changed the events")
     _require(whole.state is pieces.state, "chunking changed the state")
     _require((whole.broken is None) == (pieces.broken is None), "chunking changed broken")
     if whole.broken is None:

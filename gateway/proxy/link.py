@@ -328,11 +328,11 @@ class Link:
                 return count
             count += 1
             if type(event) is Relayed:
-                if received is not None:  # a Relayed frame carries its command_id and status as a PDU does
+                if received is not None:  # Relayed frames carry their command_id and status as PDUs do
                     if event.command_status:
-                        counts.add("in", event.command_id, event.command_status)  # type: ignore[union-attr]
+                        counts.add("in", event.command_id, event.command_status, len(event.frames))  # type: ignore[union-attr]
                     else:
-                        received[event.command_id] += 1  # every CommandId is there (LinkCounts)
+                        received[event.command_id] += len(event.frames)  # every CommandId is there
                 handler(self, event)
                 continue
             if received is not None and type(event) is not Rejected:
@@ -526,12 +526,17 @@ class Link:
         self._count_out(pdu.command_id, pdu.command_status)
         self.flush()
 
-    def relay_response(self, relayed: Relayed, sequence_number: int) -> None:
-        """Send a response received on the other leg, unchanged but for the sequence number."""
+    def relay_responses(self, relayed: Relayed) -> None:
+        """Send responses received on the other leg, unchanged but for the sequence numbers."""
         if self.closed:
             return
-        self.conn.send_relayed(relayed, sequence_number)
-        self._count_out(relayed.command_id, relayed.command_status)
+        self.conn.send_relayed(relayed)
+        counts = self.counts
+        if counts is not None:
+            if relayed.command_status:
+                counts.add("out", relayed.command_id, relayed.command_status, len(relayed.frames))
+            else:
+                counts.sent[relayed.command_id] += len(relayed.frames)
         self.flush()
 
     def _count_out(self, command_id: int, status: int) -> None:

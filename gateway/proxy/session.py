@@ -217,10 +217,10 @@ class EsmeSession:
 
     def _on_esme(self, link: Link, event: Any) -> None:
         event_type = type(event)
-        if event_type is Relayed:  # a deliver_sm_resp
+        if event_type is Relayed:  # deliver_sm_resps
             upstream = self.upstream
             if upstream is not None:
-                upstream.relay_response(event, event.context)
+                upstream.relay_responses(event)
         elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
@@ -321,8 +321,8 @@ class EsmeSession:
 
     def _on_upstream(self, link: Link, event: Any) -> None:
         event_type = type(event)
-        if event_type is Relayed:  # a submit_sm_resp
-            self.esme.relay_response(event, event.context)
+        if event_type is Relayed:  # submit_sm_resps
+            self.esme.relay_responses(event)
         elif event_type is Response:
             if type(event.context) is _Parts:
                 self._part_answered(event.context, event.pdu)

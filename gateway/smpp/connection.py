@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from .codec import decode, encode, encode_fields, parse_header, with_sequence
+from .codec import decode, encode, encode_fields, pack_sequence, parse_header, with_sequence
 from .constants import HEADER_SIZE, MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
 from .errors import LocalProtocolError, PduTooLarge, ProtocolError
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
@@ -119,13 +119,18 @@ class Response:
 
 @dataclass(slots=True)
 class Relayed:
-    """The answer to a request sent with ``relay=True``, as its frame (well-formed, not decoded):
-    forward it with :meth:`Connection.send_relayed` under the other leg's sequence number."""
+    """Answers to requests sent with ``relay=True``, as their frames (well-formed, not decoded):
+    consecutive answers of one command_id and command_status, in the order they arrived, each with
+    the context its request was sent with. Forward them with :meth:`Connection.send_relayed`, which
+    takes each context as the other leg's sequence number.
 
-    frame: bytes
+    A window's answers arriving together are one event (one call up the stack instead of one per
+    answer: tools/bench_core measures the difference)."""
+
+    frames: list[bytes]
     command_id: int
     command_status: int
-    context: object
+    contexts: list[object]
 
 
 @dataclass(slots=True)
@@ -222,11 +227,12 @@ class Connection:
                 return None
             ready.reverse()
             self._ready = ready
-        frame = ready.pop()
+        frame = ready[-1]
         if frame[4] & 0x80:  # a response (command_id's top bit)
-            relayed = self._relayed(frame)
+            relayed = self._relayed(frame)  # takes the frames it relays
             if relayed is not None:
                 return relayed
+        ready.pop()
         try:
             pdu = decode(frame)
         except ProtocolError as exc:
@@ -257,26 +263,42 @@ class Connection:
         return Request(pdu)
 
     def _relayed(self, frame: bytes) -> Relayed | None:
-        """The answer to a relayed request, when it is one and its body is one decode() accepts
-        without looking further: a message_id alone (submit_sm_resp, deliver_sm_resp, data_sm_resp
-        without TLVs, §4.4.2, §4.6.2, §4.7.2), or no body with an error status. None: decode it."""
-        _, command_id, status, seq = parse_header(frame)
-        waiting = self._outstanding.get(seq)
-        if (
-            waiting is None
-            or not waiting.relay
-            or command_id != waiting.command_id | RESPONSE_BIT
-            or command_id not in _MESSAGE_ID_RESPONSES
-        ):
+        """The answers to relayed requests waiting at the end of ``_ready`` (``frame`` is the last),
+        taken while each is one and its body is one decode() accepts without looking further: a
+        message_id alone (submit_sm_resp, deliver_sm_resp, data_sm_resp without TLVs, §4.4.2,
+        §4.6.2, §4.7.2), or no body with an error status; and of the first one's command_id and
+        status. None when the first is not: decode it."""
+        _, command_id, status, _ = parse_header(frame)
+        if command_id not in _MESSAGE_ID_RESPONSES:
             return None
-        length = len(frame)
-        if length > HEADER_SIZE:
-            if frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65) != length - 1:
-                return None
-        elif not status:
-            return None
-        del self._outstanding[seq]
-        return Relayed(frame, command_id, status, waiting.context)
+        outstanding, ready = self._outstanding, self._ready
+        frames: list[bytes] = []
+        contexts: list[object] = []
+        while True:
+            _, frame_id, frame_status, seq = parse_header(frame)
+            waiting = outstanding.get(seq)
+            length = len(frame)
+            if (
+                frame_id != command_id
+                or frame_status != status
+                or waiting is None
+                or not waiting.relay
+                or waiting.command_id | RESPONSE_BIT != command_id
+                or (
+                    frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65) != length - 1
+                    if length > HEADER_SIZE
+                    else not status
+                )
+            ):
+                break
+            del outstanding[seq]
+            ready.pop()
+            frames.append(frame)
+            contexts.append(waiting.context)
+            if not ready:
+                break
+            frame = ready[-1]
+        return Relayed(frames, command_id, status, contexts) if frames else None
 
     def _answers(self, command_id: int, sequence_number: int) -> Outstanding | None:
         """The outstanding request that a response of this type and number answers, if any.
@@ -396,10 +418,15 @@ class Connection:
             self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
             self.state = _BOUND_STATE[self.bind_mode]
 
-    def send_relayed(self, relayed: Relayed, sequence_number: int) -> None:
-        """Queue a response received on another connection, under our peer's sequence number (none
-        of the responses that come as :class:`Relayed` changes the session state)."""
-        self._out.append(with_sequence(relayed.frame, sequence_number))
+    def send_relayed(self, relayed: Relayed) -> None:
+        """Queue responses received on another connection, each under the sequence number its
+        context holds: our peer's request's (none of the responses that come as :class:`Relayed`
+        changes the session state)."""
+        out = self._out
+        for frame, sequence_number in zip(relayed.frames, relayed.contexts, strict=True):
+            copy = bytearray(frame)  # with_sequence(), written out: once per relayed response
+            pack_sequence(copy, 12, sequence_number)
+            out.append(copy)
 
     @property
     def bytes_to_send(self) -> int:
