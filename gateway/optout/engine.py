@@ -425,7 +425,7 @@ class OptoutPolicy:
     # --- MT: submit_sm / submit_multi / data_sm going up ------------------------------------------
 
     def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision:
-        account = self._account(session)
+        account = self.accounts.get(session.account.system_id) or self._account(session)  # (hot path)
         if not account.checks_suppression:
             return Forward(pdu)
         pdu_type = type(pdu)

@@ -518,7 +518,8 @@ class Link:
         response comes as a :class:`Relayed` frame when it can (see Connection)."""
         seq = self.conn.send_request(pdu, _now(), context, frame, relay=relay)
         self._count_out(pdu.command_id, pdu.command_status)
-        self.flush()
+        if not self._wakeup_set:  # flush() once per turn (this runs per relayed request)
+            self.flush()
         return seq
 
     def respond(self, pdu: Pdu, sequence_number: int | None = None) -> None:
@@ -531,21 +532,16 @@ class Link:
         if self.closed:
             return
         self.conn.send_relayed(relayed)
-        counts = self.counts
-        if counts is not None:
-            if relayed.command_status:
-                counts.add("out", relayed.command_id, relayed.command_status, len(relayed.frames))
-            else:
-                counts.sent[relayed.command_id] += len(relayed.frames)
+        self._count_out(relayed.command_id, relayed.command_status, len(relayed.frames))
         self.flush()
 
-    def _count_out(self, command_id: int, status: int) -> None:
+    def _count_out(self, command_id: int, status: int, count: int = 1) -> None:
         counts = self.counts
         if counts is not None:
             if status:
-                counts.add("out", command_id, status)
+                counts.add("out", command_id, status, count)
             else:
-                counts.sent[command_id] += 1
+                counts.sent[command_id] += count
 
     async def request(
         self, pdu: Pdu, timeout: float | None = None, on_response: Callable[[Pdu], object] | None = None

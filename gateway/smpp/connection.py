@@ -384,7 +384,11 @@ class Connection:
         else:  # next_sequence(), written out for the usual case
             self._next_sequence = seq % MAX_SEQUENCE + 1
         raw = frame or pdu.raw
-        data = with_sequence(raw, seq) if raw else encode_fields(pdu, seq)
+        if raw:
+            data: bytes | bytearray = bytearray(raw)  # with_sequence(), written out: once per request
+            pack_sequence(data, 12, seq)
+        else:
+            data = encode_fields(pdu, seq)
         if len(data) > self._frames.max_pdu_size:
             raise PduTooLarge(
                 f"{command_id.name.lower()} of {len(data)} octets exceeds max_pdu_size"

@@ -17,6 +17,7 @@ changed with :func:`dataclasses.replace` has an empty ``raw`` and is encoded fro
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, NamedTuple, TypeVar
 
@@ -301,20 +302,26 @@ def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) ->
     """``pdu``'s original frame with another short_message and data_coding, every other octet kept
     (the sequence number too); empty when ``pdu`` has no original frame or the message is too long."""
     raw = pdu.raw
-    if not raw or len(short_message) > 254:
+    length = len(short_message)
+    if not raw or length > 254:
         return b""
-    old = pdu.short_message
-    end = len(raw) - sum(4 + len(value) for _, value in pdu.tlvs) if pdu.tlvs else len(raw)
-    start = end - len(old)  # short_message; before it data_coding, sm_default_msg_id, sm_length
+    size = len(raw)
+    tlvs = pdu.tlvs
+    end = size - sum(4 + len(value) for _, value in tlvs) if tlvs else size
+    start = end - len(pdu.short_message)  # short_message; before it data_coding, sm_default_msg_id, sm_length
     return b"".join(
         (
-            (len(raw) - len(old) + len(short_message)).to_bytes(4, "big"),
+            _pack_length(size - end + start + length),
             raw[4 : start - 3],
-            bytes((data_coding, raw[start - 2], len(short_message))),
+            _pack_three_octets(data_coding, raw[start - 2], length),
             short_message,
             raw[end:],
         )
     )
+
+
+_pack_length = struct.Struct(">I").pack
+_pack_three_octets = struct.Struct("BBB").pack
 
 
 @dataclass(slots=True, kw_only=True)
