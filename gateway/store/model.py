@@ -104,10 +104,16 @@ class Event:
         # Coerce plain strings to the enums (values read back from storage arrive as str), keep
         # message ids hashable, and pin the timestamp to UTC so stored and read-back events compare
         # equal. object.__setattr__ is the documented way to do this on a frozen dataclass.
-        object.__setattr__(self, "type", EventType(self.type))
-        object.__setattr__(self, "channel", Channel(self.channel))
-        object.__setattr__(self, "message_ids", tuple(self.message_ids))
-        object.__setattr__(self, "ts", as_utc(self.ts))
+        # Each step is skipped when already true (a blocked submit makes an event: the common case
+        # costs four type checks instead of two enum lookups and a time zone conversion).
+        if type(self.type) is not EventType:
+            object.__setattr__(self, "type", EventType(self.type))
+        if type(self.channel) is not Channel:
+            object.__setattr__(self, "channel", Channel(self.channel))
+        if type(self.message_ids) is not tuple:
+            object.__setattr__(self, "message_ids", tuple(self.message_ids))
+        if self.ts.tzinfo is not UTC:
+            object.__setattr__(self, "ts", as_utc(self.ts))
 
 
 @dataclass(frozen=True, slots=True)
