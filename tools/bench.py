@@ -47,6 +47,7 @@ from tools.bench_common import (
     cpu_seconds,
     io_counts,
     machine_cpu,
+    main_thread_cpu_seconds,
     median,
     memory_kib,
     optout_visibility,
@@ -220,6 +221,7 @@ def run_loadgen(
             )  # fmt: skip
             time.sleep(1.0)  # let py-spy attach before the measured phase
         io0 = {name: io_counts(pid) for name, pid in watched.items()}
+        main0 = main_thread_cpu_seconds(watched["proxy"]) if "proxy" in watched else 0.0
         cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
         lg0 = cpu_seconds(proc.pid)
         busy0, total0 = machine_cpu()
@@ -237,6 +239,7 @@ def run_loadgen(
         time.sleep(max(0.0, SETTLE - (time.perf_counter() - t1)))
         settled_at = time.perf_counter()
         cpu_settled = {name: cpu_seconds(pid) for name, pid in watched.items()}
+        main_settled = main_thread_cpu_seconds(watched["proxy"]) if "proxy" in watched else 0.0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -275,6 +278,8 @@ def run_loadgen(
         proxy_cpu = cpu_settled["proxy"] - cpu0["proxy"]
         proxy_cpu -= ctx.proxy_idle_cpu_per_s * (settled_at - t1)
         result["proxy_cpu_us_per_msg"] = round(max(0.0, proxy_cpu) / result["count"] * 1e6, 2)
+        # The event loop's thread alone; the rest is the store's threads (audit events, counters).
+        result["proxy_loop_cpu_us_per_msg"] = round((main_settled - main0) / result["count"] * 1e6, 2)
     # System calls and context switches per message, by process: how many messages each read, write
     # and wake-up carried (the batching that decides much of the per-message cost).
     result["per_msg"] = {
@@ -482,6 +487,7 @@ def run_store(ctx: Context, size: int, mixes: list[str]) -> dict[str, Any]:
                 f"  proxied {proxied['throughput']:>9,.0f} msg/s"
                 f"  ratio {proxied['throughput'] / direct['throughput']:.2f}"
                 f"  proxy {proxied.get('proxy_cpu_us_per_msg', 0):.1f} us/msg"
+                f" (loop {proxied.get('proxy_loop_cpu_us_per_msg', 0):.1f})"
                 f"  [{proxied['limited_by']}]"
                 f"  {_io_line(proxied)}"
                 + (f"  PROBLEMS: {direct['problems'] + proxied['problems']}"

@@ -211,12 +211,22 @@ CLK_TCK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, all its threads included (Linux /proc; 0.0 elsewhere)."""
+    return cpu_seconds_of(f"/proc/{pid}/stat")
+
+
+def cpu_seconds_of(stat_path: str) -> float:
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(stat_path) as f:
             fields = f.read().rpartition(")")[2].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process's main thread alone (the event loop; other threads are the
+    store's writer and workers); 0.0 where /proc is unavailable."""
+    return cpu_seconds_of(f"/proc/{pid}/task/{pid}/stat")
 
 
 def io_counts(pid: int) -> dict[str, int]:
