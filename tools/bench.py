@@ -224,7 +224,7 @@ def run_loadgen(
         main0 = main_thread_cpu_seconds(watched["proxy"]) if "proxy" in watched else 0.0
         cpu0 = {name: cpu_seconds(pid) for name, pid in watched.items()}
         lg0 = cpu_seconds(proc.pid)
-        busy0, total0 = machine_cpu()
+        busy0, total0, steal0 = machine_cpu()
         t0 = time.perf_counter()
         proc.stdin.write("GO\n")
         proc.stdin.flush()
@@ -232,7 +232,7 @@ def run_loadgen(
         t1 = time.perf_counter()
         cpu_done = {name: cpu_seconds(pid) for name, pid in watched.items()}
         io_done = {name: io_counts(pid) for name, pid in watched.items()}
-        busy1, total1 = machine_cpu()
+        busy1, total1, steal1 = machine_cpu()
         lg1 = cpu_seconds(proc.pid)
         result_line = _read_line(proc.stdout, "RESULT", 60, proc)
         proc.wait(30)
@@ -270,6 +270,7 @@ def run_loadgen(
         machine_busy_cores=round(machine_busy, 2),
         other_load_cores=round(max(0.0, machine_busy - sum(util.values())), 2),
         machine_cores=round(cores, 1),
+        steal_cores=round((steal1 - steal0) / wall, 3) if wall > 0 else 0.0,
         limited_by=limiter(util, machine_busy, cores),
     )
     if "proxy" in watched:
@@ -490,6 +491,8 @@ def run_store(ctx: Context, size: int, mixes: list[str]) -> dict[str, Any]:
                 f" (loop {proxied.get('proxy_loop_cpu_us_per_msg', 0):.1f})"
                 f"  [{proxied['limited_by']}]"
                 f"  {_io_line(proxied)}"
+                + (f"  steal {direct['steal_cores']:.2f}/{proxied['steal_cores']:.2f} cores"
+                   if direct["steal_cores"] or proxied["steal_cores"] else "")
                 + (f"  PROBLEMS: {direct['problems'] + proxied['problems']}"
                    if direct["problems"] or proxied["problems"] else ""),
                 flush=True,

@@ -653,16 +653,19 @@ def summarize_collapsed(path: Path, top: int = 30) -> dict[str, Any]:
     }
 
 
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, all cores (Linux /proc/stat)."""
+def machine_cpu() -> tuple[float, float, float]:
+    """(busy, total, steal) CPU seconds of the whole machine since boot, all cores (Linux
+    /proc/stat). Steal is time the hypervisor gave this virtual machine's vCPUs to others: the
+    machine running slower than it looks."""
     try:
         with open("/proc/stat") as f:
             fields = [int(x) for x in f.readline().split()[1:]]
     except (OSError, ValueError):
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     total = sum(fields[:8])
-    return (total - idle) / CLK_TCK, total / CLK_TCK
+    steal = fields[7] if len(fields) > 7 else 0
+    return (total - idle) / CLK_TCK, total / CLK_TCK, steal / CLK_TCK
 
 
 def wakeup_penalty(samples: int = 300) -> dict[str, float]:
