@@ -352,7 +352,7 @@ class Link:
                 if context is _KEEPALIVE:
                     continue
             elif type(event) is Request:
-                if event.pdu.command_id == CommandId.ENQUIRE_LINK:
+                if event.pdu.command_id == _ENQUIRE_LINK:
                     # Keep-alives are answered on each leg, never relayed (§4.11).
                     resp = EnquireLinkResp(sequence_number=event.pdu.sequence_number)
                     conn.send_response(resp)
@@ -599,6 +599,8 @@ class Link:
 
 
 _KEEPALIVE = object()
+#: A module global: an enum member read off its class costs ~70 ns a time on Python 3.11.
+_ENQUIRE_LINK = CommandId.ENQUIRE_LINK
 
 #: Events handled per loop turn in protocol mode (about READ_SIZE octets of submit_sm).
 SLICE = 32
