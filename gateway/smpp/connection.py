@@ -7,9 +7,9 @@ malformed or out-of-state requests itself with the right error response, numbers
 responses to them, and reports requests whose response is overdue (:meth:`expire`).
 
 A proxy relays most responses unchanged: a request sent with ``relay=True`` has its answer handed back
-as a :class:`Relayed` event holding the frame, checked but not decoded, for :meth:`send_relayed`
-on the other leg. Anything unusual in that answer takes the decoding path and comes as a
-:class:`Response`.
+in a :class:`Relayed` event holding the frame, checked but not decoded, for :meth:`send_relayed`
+on the other leg; answers of one kind that arrived together share one event. Anything unusual in an
+answer takes the decoding path and comes as a :class:`Response`.
 """
 
 from __future__ import annotations
