@@ -54,6 +54,7 @@ from gateway.smpp.pdu import (
     Unbind,
     UnbindResp,
     UnsuccessSme,
+    with_message,
 )
 
 
@@ -765,3 +766,27 @@ def test_fast_path_agrees_with_table_decoder(
     with mock.patch.object(codec, "_FAST", frozenset()):
         slow = _outcome(frame)
     assert fast == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([SubmitSm, DeliverSm]).flatmap(pdu_strategy),
+    st.binary(max_size=254),
+    u8,
+    st.one_of(st.none(), u8),
+)
+def test_with_message_splices_the_frame_encode_fields_would_give(
+    pdu: Pdu, short_message: bytes, data_coding: int, esm_class: int | None
+) -> None:
+    """The copy's frame, spliced from the original (esm_class written in place), is byte for byte the
+    frame encoded from its fields: the footer's split parts go out this way."""
+    original = decode(encode_fields(pdu))
+    assert isinstance(original, (SubmitSm, DeliverSm))
+    copy = with_message(original, short_message, data_coding, esm_class=esm_class, tlvs=original.tlvs)
+    assert copy.raw, "the copy keeps a frame"
+    assert copy.raw == encode_fields(copy, original.sequence_number)
+    assert decode(copy.raw) == copy
+    assert (copy.esm_class, copy.data_coding) == (
+        original.esm_class if esm_class is None else esm_class,
+        data_coding,
+    )

@@ -264,10 +264,10 @@ def with_message(
 ) -> _SM:
     """``pdu`` carrying another message: a cheaper :func:`dataclasses.replace` for the hot path.
 
-    When only short_message and data_coding change and ``pdu`` has its original frame, the new frame is
-    spliced from it (the fields before data_coding are not re-encoded) and kept as the copy's ``raw``.
+    When the TLVs stay and ``pdu`` has its original frame, the new frame is spliced from it (the fields
+    before data_coding are not re-encoded, esm_class is written in place) and kept as the copy's ``raw``.
     """
-    same_layout = esm_class is None and tlvs is None
+    same_layout = tlvs is None or tlvs is pdu.tlvs
     esm = pdu.esm_class if esm_class is None else esm_class
     copy = type(pdu)(
         sequence_number=pdu.sequence_number,
@@ -292,15 +292,18 @@ def with_message(
         tlvs=pdu.tlvs if tlvs is None else tlvs,
     )
     if same_layout:
-        raw = message_frame(pdu, short_message, data_coding)
+        raw = message_frame(pdu, short_message, data_coding, esm)
         if raw:
             object.__setattr__(copy, "raw", raw)
     return copy
 
 
-def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) -> bytes:
-    """``pdu``'s original frame with another short_message and data_coding, every other octet kept
-    (the sequence number too); empty when ``pdu`` has no original frame or the message is too long."""
+def message_frame(
+    pdu: _ShortMessage, short_message: bytes, data_coding: int, esm_class: int | None = None
+) -> bytes:
+    """``pdu``'s original frame with another short_message and data_coding (and esm_class, when given),
+    every other octet kept (the sequence number too); empty when ``pdu`` has no original frame or the
+    message is too long."""
     raw = pdu.raw
     length = len(short_message)
     if not raw or length > 254:
@@ -309,10 +312,17 @@ def message_frame(pdu: _ShortMessage, short_message: bytes, data_coding: int) ->
     tlvs = pdu.tlvs
     end = size - sum(4 + len(value) for _, value in tlvs) if tlvs else size
     start = end - len(pdu.short_message)  # short_message; before it data_coding, sm_default_msg_id, sm_length
+    if esm_class is not None and esm_class != pdu.esm_class:
+        # esm_class, protocol_id, priority_flag, the two C-Octet String times, registered_delivery and
+        # replace_if_present_flag come before data_coding (§4.4.1).
+        at = start - 10 - len(pdu.schedule_delivery_time) - len(pdu.validity_period)
+        head = b"".join((raw[4:at], bytes((esm_class,)), raw[at + 1 : start - 3]))
+    else:
+        head = raw[4 : start - 3]
     return b"".join(
         (
             _pack_length(size - end + start + length),
-            raw[4 : start - 3],
+            head,
             _pack_three_octets(data_coding, raw[start - 2], length),
             short_message,
             raw[end:],
