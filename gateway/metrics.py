@@ -158,9 +158,10 @@ class Metrics:
         self.help_requests = Counter(
             "stopgate_help_requests", "HELP requests answered", ["scope"], registry=r
         )
-        self.blocked = Counter(
-            "stopgate_blocked_messages", "Messages refused to suppressed numbers", ["scope"], registry=r
-        )
+        blocked = _LabelCounts("stopgate_blocked_messages", "Messages refused to suppressed numbers", "scope")
+        r.register(blocked)
+        #: Messages refused, by scope: ``blocked[scope] += 1``.
+        self.blocked = blocked.counts
         footers = _LabelCounts("stopgate_footers_added", "Opt-out footers appended", "account")
         r.register(footers)
         #: Footers appended, by account: ``footers[system_id] += 1`` (once per marketing message).

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 from anyio import to_thread
+from prometheus_client import generate_latest
 
 from gateway.smpp.constants import CommandStatus, EsmClass, Tag
 from gateway.store.model import EventType, StoreError
@@ -82,6 +83,10 @@ async def test_stop_confirms_once_suppresses_durably_and_blocks_later_submits(tm
         events = await stack.app.store.events(number=E164)
         assert EventType.BLOCKED in [e.type for e in events]
         assert EventType.CONFIRMATION_SENT in [e.type for e in events]
+        (blocked,) = [e for e in events if e.type is EventType.BLOCKED]
+        assert (blocked.scope, blocked.account, blocked.channel) == ("acme", "acme", "sms")
+        exported = generate_latest(stack.app.metrics.registry).decode()
+        assert 'stopgate_blocked_messages_total{scope="acme"} 1.0' in exported
         esme.close()
 
 

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import anyio.abc
@@ -64,6 +64,9 @@ _MAX_ID_MAP = 200_000
 _MAX_CONFIRM_MEMORY = 100_000
 _MAX_FOOTER_MEMORY = 1_000_000
 _MAX_QUEUED_EVENTS = 100_000
+#: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
+_BLOCKED: Final = EventType.BLOCKED
+_SMS: Final = Channel.SMS
 
 
 class BoundedMap(OrderedDict[Any, Any]):
@@ -165,7 +168,6 @@ class OptoutPolicy:
         self._reference = int.from_bytes(uuid.uuid4().bytes[:1], "big")
         self._day = ""
         self._day_ends = 0.0
-        self._children: dict[tuple[int, str], Any] = {}
 
     def reload(self, config: Config) -> None:
         """Adopt new accounts, keywords, texts and footers (bound sessions see them at once)."""
@@ -215,14 +217,6 @@ class OptoutPolicy:
                 self.log.warning("could not write sent counters", error=str(exc))
                 for key, count in counts.items():  # add back to what was counted meanwhile
                     self._sent[key] = self._sent.get(key, 0) + count
-
-    def _counter(self, metric: Any, label: str) -> Any:
-        """A labelled metric's child, looked up once (``labels()`` costs a microsecond a call)."""
-        key = (id(metric), label)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(label)
-        return child
 
     def _spawn(self, func: Any, *args: Any) -> None:
         if self._tg is None:
@@ -500,9 +494,17 @@ class OptoutPolicy:
     def _block(
         self, session: SessionInfo, account: AccountPolicy, pdu: SubmitSm | DataSm, number: str
     ) -> Respond:
-        self._counter(self.metrics.blocked, account.scope).inc()
+        scope = account.scope
+        self.metrics.blocked[scope] += 1
         self._queue_event(
-            self._event(EventType.BLOCKED, number, account, campaign=self._campaign(account, pdu) or None)
+            Event(
+                type=_BLOCKED,
+                number=number,
+                scope=scope,
+                channel=_SMS,
+                account=account.config.system_id,
+                campaign=self._campaign(account, pdu) or None,
+            )
         )
         optout = account.config.optout
         if optout.block_mode == "accept_and_fail":
@@ -546,7 +548,7 @@ class OptoutPolicy:
                 number = normalize_number(dest.address, dest.ton, dest.npi, account.default_country)
                 if number is not None and self.index.contains(account.scope, number):
                     refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
-                    self._counter(self.metrics.blocked, account.scope).inc()
+                    self.metrics.blocked[account.scope] += 1
                     self._queue_event(self._event(EventType.BLOCKED, number, account))
                     continue
                 if number is not None and account.config.traffic == "marketing":
