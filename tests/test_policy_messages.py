@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gateway.policy.keywords import Intent, classify_mo
 from gateway.policy.messages import (
     footer_frame,
     footer_parts,
+    footer_split_parts,
     is_receipt,
     read_text,
     receipt_message_id,
     rewrite_receipt_id,
 )
-from gateway.smpp.codec import decode, encode
+from gateway.smpp.codec import decode, encode, encode_fields
 from gateway.smpp.constants import DataCoding, EsmClass, Tag
 from gateway.smpp.pdu import DataSm, DeliverSm, SubmitSm, Tlv, find_tlv
 from gateway.text.encoding import UnencodableError, decode_text, encode_text
+from gateway.text.footer import append_footer_octets
 from gateway.text.udh import concat_udh, parse_concat, split_udh
 
 FOOTER = "Reply STOP to opt out"
@@ -251,3 +253,64 @@ def test_footer_frame_agrees_with_footer_parts(text: str, data_coding: int, foot
     else:
         assert parts is not None and len(parts) == 1
         assert encode(parts[0]) == frame
+
+
+#: Texts around the segment limits: 140 octets (IA5, Latin-1), 160 (GSM), 70 UCS2 characters.
+_LONG_WORDS = [*_SAFE_WORDS, *["y" * 7, "z" * 19, "Sale today only! ", "Shop now, 20% off."] * 3]
+_LONG_TEXT = st.one_of(
+    st.lists(st.sampled_from(_LONG_WORDS), min_size=3, max_size=12).map("".join),
+    st.lists(st.sampled_from(_LONG_WORDS + _OTHER_WORDS), min_size=3, max_size=12).map("".join),
+)
+
+
+@settings(max_examples=500)
+@given(
+    _LONG_TEXT,
+    st.sampled_from([DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1, DataCoding.UCS2]),
+    st.sampled_from([FOOTER, "reply stop", "", "Txt STOP 2 end", "Stop: $0", "Stopp – svara STOP"]),
+    st.booleans(),
+    st.integers(0, 0x1FF),
+)
+def test_footer_split_parts_agree_with_footer_parts(
+    text: str, data_coding: int, footer: str, tlv: bool, reference: int
+) -> None:
+    """The octet path's split gives the text path's parts: same fields, and frames (spliced from the
+    original) byte for byte the ones encoded from those fields."""
+    try:
+        short_message = encode_text(text, data_coding)
+    except UnencodableError:
+        short_message = text.encode("utf-8")
+    assume(len(short_message) <= 254)
+    tlvs = (Tlv(0x1403, b"v"),) if tlv else ()
+    pdu = decoded(submit(short_message, data_coding=data_coding, tlvs=tlvs))
+    split = footer_split_parts(pdu, footer, reference)
+    if split is None:
+        # Nothing to split on the octets: one segment (footer_frame's), already there, or the text path.
+        frame = footer_frame(pdu, footer)
+        parts = footer_parts(pdu, footer, use_payload=False, reference=reference)
+        assert frame is not None or parts is None or len(parts) == 1 or _needs_text_path(pdu, footer)
+        return
+    parts = footer_parts(pdu, footer, use_payload=False, reference=reference)
+    assert parts is not None and len(parts) == len(split) > 1
+    assert split == parts
+    for mine, theirs in zip(split, parts, strict=True):
+        assert mine.raw == encode_fields(theirs, pdu.sequence_number)
+        assert parse_concat(split_udh(mine.short_message)[0]) is not None
+
+
+def _needs_text_path(pdu: SubmitSm, footer: str) -> bool:
+    """True when the octet path declines: other characters, a coding change, undecodable octets."""
+    return append_footer_octets(pdu.short_message, pdu.data_coding, footer, split=True) is None
+
+
+def test_footer_split_parts_cut_a_campaign_message_the_footer_pushes_over() -> None:
+    body = b"Spring sale! " * 11 + b"Shop now."  # 152 octets: the footer makes it 174
+    pdu = decoded(submit(body, tlvs=(Tlv(0x1403, b"vendor"),)))
+    assert footer_frame(pdu, FOOTER) is None
+    parts = footer_split_parts(pdu, FOOTER, reference=0x1A5)
+    assert parts is not None and len(parts) == 2
+    udhs = [split_udh(p.short_message) for p in parts]
+    assert [parse_concat(udh) for udh, _ in udhs] == [parse_concat(concat_udh(0xA5, 2, n)) for n in (1, 2)]
+    assert b"".join(text for _, text in udhs) == body + b" " + FOOTER.encode()
+    assert all(p.esm_class & EsmClass.UDHI and p.tlvs == pdu.tlvs for p in parts)
+    assert all(decode(p.raw) == p for p in parts)

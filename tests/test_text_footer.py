@@ -154,6 +154,24 @@ def test_known_bodies_answer_as_the_octet_path_does() -> None:
     assert bodies.append_footer_octets(sale, 3, "Reply STOP to opt out") == footered
 
 
+def test_known_bodies_answer_a_split_only_when_asked() -> None:
+    """Past one segment the one-segment answer is None (footer_frame declines); with ``split`` it is
+    the whole message with the footer, for footer_split_parts to cut."""
+    bodies = _KnownBodies(size=8)
+    long_sale = b"Spring sale! " * 11 + b"Shop now."  # 152 octets: 174 with the footer
+    footered = long_sale + b" Reply STOP to opt out"
+    for _ in range(2):
+        assert bodies.append_footer_octets(long_sale, 0, "Reply STOP to opt out") is None
+        assert bodies.append_footer_octets(long_sale, 0, "Reply STOP to opt out", split=True) == footered
+    assert bodies.hits == 2
+    assert bodies.append_footer_octets(long_sale, 3, "") is long_sale  # an empty footer is always there
+    # One segment is 140 octets in IA5 and Latin-1, 160 in GSM:
+    assert bodies.append_footer_octets(b"a" * 135, 3, "STOP") == b"a" * 135 + b" STOP"  # 140: fits
+    assert bodies.append_footer_octets(b"a" * 136, 3, "STOP") is None  # 141
+    assert bodies.append_footer_octets(b"a" * 136, 3, "STOP", split=True) == b"a" * 136 + b" STOP"
+    assert bodies.append_footer_octets(b"a" * 155, 0, "STOP") == b"a" * 155 + b" STOP"  # GSM: 160
+
+
 def test_known_bodies_stop_looking_when_bodies_do_not_repeat() -> None:
     bodies = _KnownBodies(size=4, pause=10)
     personal = [b"Hi %d, 20%% off this weekend" % k for k in range(5)]

@@ -15,7 +15,7 @@ import functools
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -32,6 +32,7 @@ from gateway.policy.messages import (
     MessageText,
     footer_frame,
     footer_parts,
+    footer_split_parts,
     is_receipt,
     read_text,
     receipt_message_id,
@@ -442,6 +443,9 @@ class OptoutPolicy:
             if frame is not None:
                 self.metrics.footers[config.system_id] += 1
                 return Forward(sm, None, frame)  # (pdu, on_response, frame): a keyword costs ~90 ns
+            split = footer_split_parts(sm, config.footer, self._next_reference())  # type: ignore[arg-type]
+            if split is not None:
+                return self._forward_parts(sm, split, config.system_id)
         message = read_text(sm)
         if message is None:
             return Forward(sm)
@@ -462,10 +466,15 @@ class OptoutPolicy:
         )
         if parts is None:
             return Forward(sm)
-        self.metrics.footers[account.config.system_id] += 1
         if len(parts) == 1:
+            self.metrics.footers[account.config.system_id] += 1
             return Forward(parts[0])
-        self.metrics.splits[account.config.system_id] += 1
+        return self._forward_parts(sm, parts, account.config.system_id)
+
+    def _forward_parts(self, sm: Pdu, parts: Sequence[Pdu], system_id: str) -> ForwardParts:
+        """Relay a message the footer split, part by part; the ESME gets one answer."""
+        self.metrics.footers[system_id] += 1
+        self.metrics.splits[system_id] += 1
         return ForwardParts(parts, functools.partial(self._parts_answer, sm), self._extra_segment)
 
     def _count_sent(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:

@@ -25,7 +25,7 @@ from gateway.smpp.pdu import (
 )
 from gateway.text.encoding import decode_text, encode_text
 from gateway.text.footer import append_footer, append_footer_octets
-from gateway.text.segments import split_text
+from gateway.text.segments import split_octets, split_text
 from gateway.text.udh import Concat, concat_udh, parse_concat, split_udh
 
 #: data_coding values whose short_message is text Stopgate can read and extend.
@@ -159,6 +159,7 @@ def footer_frame(pdu: SubmitSm, footer: str) -> bytes | None:
     the same coding; None when :func:`footer_parts` has to decide (a UDH, text TLVs, other characters,
     a coding change or a split). Where it answers, the frame is the one footer_parts' PDU would have.
     """
+    # _octet_path_takes(), written out: this runs for every marketing message.
     if not pdu.raw or pdu.esm_class & _UDHI or (pdu.tlvs and any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs)):
         return None
     octets = append_footer_octets(pdu.short_message, pdu.data_coding, footer)
@@ -167,6 +168,39 @@ def footer_frame(pdu: SubmitSm, footer: str) -> bytes | None:
     if octets is pdu.short_message:
         return pdu.raw
     return message_frame(pdu, octets, pdu.data_coding) or None
+
+
+def footer_split_parts(pdu: SubmitSm, footer: str, reference: int) -> list[SubmitSm] | None:
+    """:func:`footer_parts` for the common submit_sm that the footer pushes past one segment, answered
+    on its octets: the concatenated parts (8-bit reference UDH), each frame spliced from ``pdu.raw``.
+    None when :func:`footer_parts` has to decide (as for :func:`footer_frame`) or there is nothing to
+    split. Where it answers, the parts are those footer_parts would give (with ``use_payload`` off).
+    """
+    if not _octet_path_takes(pdu):
+        return None
+    data_coding = pdu.data_coding
+    octets = append_footer_octets(pdu.short_message, data_coding, footer, split=True)
+    if octets is None or octets is pdu.short_message:
+        return None
+    payloads = split_octets(octets, data_coding)
+    total = len(payloads)
+    if not 1 < total <= 255:  # one segment is footer_frame's; more than 255 is footer_parts' error
+        return None
+    esm_class = pdu.esm_class | _UDHI
+    tlvs = pdu.tlvs
+    parts = []
+    for seq, payload in enumerate(payloads, start=1):
+        udh = concat_udh(reference & 0xFF, total, seq, 8)
+        parts.append(with_message(pdu, udh + payload, data_coding, esm_class=esm_class, tlvs=tlvs))
+    return parts
+
+
+def _octet_path_takes(pdu: SubmitSm) -> bool:
+    """The message is in short_message with its original frame, no UDH and no TLV that carries or
+    cuts text."""
+    return bool(pdu.raw) and not pdu.esm_class & _UDHI and not (
+        pdu.tlvs and any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs)
+    )
 
 
 def text_parts(

@@ -62,6 +62,10 @@ _SAME_EVERYWHERE = b"\n\r" + bytes(
 )
 _NARROW_CODINGS = frozenset({DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1})
 _UCS2 = DataCoding.UCS2
+#: One segment, in octets, for each coding the octet path takes.
+_SINGLE_OCTETS: Final[dict[int, int]] = {
+    dc: single_limit(dc) * (2 if dc == _UCS2 else 1) for dc in (*_NARROW_CODINGS, _UCS2)
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -83,34 +87,37 @@ def _footer_octets(footer: str, data_coding: int) -> tuple[bytes, bytes, bytes] 
 class _KnownBodies:
     """:func:`append_footer_octets` remembering its answers: a campaign sends one body to many numbers.
 
-    Keyed by (short_message, data_coding, footer); at most ``size`` answers, emptied when full. When
-    bodies do not repeat (fewer hits than answers kept by the time it is full: a personalised campaign)
-    the next ``pause`` calls skip the lookup, whose cost would then buy nothing.
+    Keyed by (short_message, data_coding, footer, split); at most ``size`` answers, emptied when full.
+    When bodies do not repeat (fewer hits than answers kept by the time it is full: a personalised
+    campaign) the next ``pause`` calls skip the lookup, whose cost would then buy nothing.
     """
 
     def __init__(self, size: int = 1024, pause: int = 50_000) -> None:
         self.size, self.pause = size, pause
-        self.answers: dict[tuple[bytes, int, str], object] = {}
+        self.answers: dict[tuple[bytes, int, str, bool], object] = {}
         self.hits = 0
         self.skip = 0
 
-    def append_footer_octets(self, short_message: bytes, data_coding: int, footer: str) -> bytes | None:
-        """:func:`append_footer` for a whole one-segment message, on its encoded octets.
+    def append_footer_octets(
+        self, short_message: bytes, data_coding: int, footer: str, *, split: bool = False
+    ) -> bytes | None:
+        """:func:`append_footer` for a whole message, on its encoded octets.
 
         Returns ``short_message`` itself when the footer is already there, the new octets when the
-        message with the footer still fits one segment in the same coding, and None when the answer
-        needs the text path (other characters, a coding change, a split, or undecodable octets). Where
-        it answers, the octets are exactly those :func:`append_footer` then :func:`encode_text` would give.
+        message with the footer still fits one segment in the same coding (with ``split``, however
+        long it gets), and None when the answer needs the text path (other characters, a coding
+        change, undecodable octets) or, without ``split``, a split. Where it answers, the octets are
+        exactly those :func:`append_footer` then :func:`encode_text` would give.
         """
         if self.skip:
             self.skip -= 1
-            return _append_footer_octets(short_message, data_coding, footer)
-        key = (short_message, data_coding, footer)
+            return _append_footer_octets(short_message, data_coding, footer, split)
+        key = (short_message, data_coding, footer, split)
         answer = self.answers.get(key, _MISSING)
         if answer is not _MISSING:
             self.hits += 1
             return short_message if answer is _UNCHANGED else answer  # type: ignore[return-value]
-        new = _append_footer_octets(short_message, data_coding, footer)
+        new = _append_footer_octets(short_message, data_coding, footer, split)
         if len(self.answers) >= self.size:
             if self.hits < self.size:
                 self.skip = self.pause
@@ -126,7 +133,16 @@ _known_bodies = _KnownBodies()
 append_footer_octets = _known_bodies.append_footer_octets
 
 
-def _append_footer_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
+def _append_footer_octets(short_message: bytes, data_coding: int, footer: str, split: bool) -> bytes | None:
+    new = _footed_octets(short_message, data_coding, footer)
+    if split or new is None or new is short_message or len(new) <= _SINGLE_OCTETS[data_coding]:
+        return new
+    return None
+
+
+def _footed_octets(short_message: bytes, data_coding: int, footer: str) -> bytes | None:
+    """The octets of ``short_message`` with the footer appended, however long (``short_message``
+    itself when the footer is there), or None when only the text path can tell."""
     if not short_message:
         return None
     encoded = _footer_octets(footer, data_coding)
@@ -143,8 +159,7 @@ def _append_footer_octets(short_message: bytes, data_coding: int, footer: str) -
         if has_footer(text, footer):
             return short_message
         separator = footer_separator(text).encode("utf-16-be")
-        new = short_message + separator + footer_octets
-        return new if len(new) <= 2 * single_limit(_UCS2) else None
+        return short_message + separator + footer_octets
     if data_coding not in _NARROW_CODINGS or short_message.translate(None, _SAME_EVERYWHERE):
         return None
     # Only ASCII letters, digits, punctuation, space, LF and CR: casefold is lower() and the
@@ -155,5 +170,4 @@ def _append_footer_octets(short_message: bytes, data_coding: int, footer: str) -
     ):
         return short_message
     separator = b"" if short_message[-1] in b" \n\r" else b" "
-    new = short_message + separator + footer_octets
-    return new if len(new) <= single_limit(data_coding) else None
+    return short_message + separator + footer_octets

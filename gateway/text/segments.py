@@ -20,6 +20,7 @@ __all__ = [
     "fits_single",
     "part_limit",
     "single_limit",
+    "split_octets",
     "split_text",
 ]
 
@@ -76,7 +77,11 @@ def split_text(text: str, data_coding: int, ref_bits: int = 8) -> list[bytes]:
 
     Raises UnencodableError if ``text`` cannot be encoded in ``data_coding``.
     """
-    data = encode_text(text, data_coding)
+    return split_octets(encode_text(text, data_coding), data_coding, ref_bits)
+
+
+def split_octets(data: bytes, data_coding: int, ref_bits: int = 8) -> list[bytes]:
+    """:func:`split_text` for text already encoded in ``data_coding`` (as our encoder writes it)."""
     unit = _unit_size(data_coding)
     if len(data) <= single_limit(data_coding) * unit:
         return [data]
