@@ -215,6 +215,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_seconds_of(stat_path: str) -> float:
+    """utime + stime from a /proc ``stat`` file (a process's or one thread's); 0.0 if unreadable."""
     try:
         with open(stat_path) as f:
             fields = f.read().rpartition(")")[2].split()
@@ -230,9 +231,9 @@ def main_thread_cpu_seconds(pid: int) -> float:
 
 
 def io_counts(pid: int) -> dict[str, int]:
-    """Read and write system calls (``/proc/<pid>/io``: recv and send count, epoll_wait does not) and
-    the main thread's context switches, voluntary (it waited) and not (it was preempted); empty where
-    /proc is unavailable."""
+    """Read and write system calls (``/proc/<pid>/io`` counts read() and write(), not recv(), send()
+    or epoll_wait()) and the main thread's context switches, voluntary (it waited) and not (it was
+    preempted); empty where /proc is unavailable."""
     out: dict[str, int] = {}
     with contextlib.suppress(OSError):
         with open(f"/proc/{pid}/io") as f:
