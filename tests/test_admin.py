@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from gateway.admin import AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.store.model import StoreError
 from tests.esme import Esme
 from tests.stack import Stack, running_stack
