@@ -102,7 +102,10 @@ class App:
         return AdminServer(context)
 
     def readiness(self) -> tuple[bool, ReadinessDetail]:
-        """The proxy's side of ``/readyz``: every upstream of a bound account is up."""
+        """The proxy's side of ``/readyz``: every upstream of a bound account is up.
+
+        Plain data for the admin API, which never sees the proxy itself.
+        """
         checks: dict[str, str] = {}
         reasons: list[str] = []
         proxy = self.proxy

@@ -1,7 +1,7 @@
 """A route and what it declares about itself: the handler, who may call it, and its OpenAPI description.
 
 Each handler module declares an :class:`Operation` next to each handler (parameters, request body,
-answers as small data); the server's route table binds them to paths as :class:`ApiRoute`\\ s, and
+answers as small data); the route table in ``server.py`` binds them to paths as :class:`ApiRoute`, and
 ``openapi.py`` builds the document by walking that same route list, so a route cannot be served
 without being documented, nor documented without being served.
 """
