@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +16,13 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from gateway.admin import AdminServer
+from gateway.config import AdminConfig
+from gateway.metrics import Metrics
+from gateway.ops.admin import AdminContext, AdminServer, ReadinessDetail, openapi_document
+from gateway.store import ChangeFollower, MemoryStore, SuppressionIndex
 from gateway.store.model import StoreError
 from tests.esme import Esme
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, make_config, running_stack
 
 pytestmark = pytest.mark.anyio
 
@@ -430,3 +435,76 @@ async def test_openapi_document_covers_every_route_and_each_responds(api: Api) -
 
     docs = await api.client.get("/docs")
     assert docs.status_code == 200 and "/v1/suppressions/{number}" in docs.text
+
+
+# -- the API on its own: only its context, no App, no proxy ----------------------------------------
+
+
+def _detached(
+    tmp_path: Path, readiness: tuple[bool, ReadinessDetail]
+) -> tuple[AdminServer, SuppressionIndex]:
+    store = MemoryStore()
+    index = SuppressionIndex()
+    config = make_config(tmp_path, 2775, ADMIN)
+    context = AdminContext(
+        store=store,
+        feed=ChangeFollower(store, index, after_id=0),
+        metrics=Metrics(),
+        config=lambda: config,
+        readiness=lambda: readiness,
+    )
+    return AdminServer(context), index
+
+
+async def test_the_api_serves_from_its_context_alone(tmp_path: Path) -> None:
+    down: ReadinessDetail = {"checks": {"upstream sim": "unreachable"}, "reasons": ["upstream sim is down"]}
+    server, index = _detached(tmp_path, (False, down))
+    await server.context.store.open()
+    transport = httpx.ASGITransport(app=server.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"store": "ok", "upstream sim": "unreachable"}
+        assert ready.json()["reasons"] == ["upstream sim is down"]
+        added = await client.post(
+            "/v1/suppressions", json={"number": "07700900401", "scope": "acme"}, headers=AUTH
+        )
+        assert added.status_code == 201, added.text
+        assert index.contains("acme", "+447700900401")  # applied before the answer
+
+
+async def test_openapi_document_follows_the_route_table_under_every_config(tmp_path: Path) -> None:
+    server, _ = _detached(tmp_path, (True, {"checks": {}, "reasons": []}))
+    served = {
+        (route.path, method)
+        for route in server.asgi.routes
+        if isinstance(route, Route)
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    for open_health in (True, False):
+        for open_metrics in (True, False):
+            doc = openapi_document(
+                server.asgi.routes, AdminConfig(open_health=open_health, open_metrics=open_metrics)
+            )
+            documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+            assert documented == served
+            schemas = doc["components"]["schemas"]
+            text = repr(doc)
+            refs = set(re.findall(r"#/components/schemas/(\w+)", text))
+            assert refs == set(schemas), "every reference resolves and every schema is used"
+            for path, ops in doc["paths"].items():
+                for op in ops.values():
+                    secured = bool(op.get("security", doc["security"]))
+                    assert ("401" in op["responses"]) is secured, path
+            opened = {"/healthz": open_health, "/readyz": open_health, "/metrics": open_metrics}
+            for path, is_open in opened.items():
+                assert doc["paths"][path]["get"]["security"] == ([] if is_open else [{"bearer": []}])
+
+
+def test_the_admin_api_does_not_import_the_app_or_the_proxy() -> None:
+    code = (
+        "import sys, gateway.ops.admin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('gateway.app', 'gateway.proxy'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -24,7 +24,7 @@ import smpplib.consts
 import structlog
 
 from gateway.config import Config, load_config
-from gateway.logs import configure_logging
+from gateway.ops.logs import configure_logging
 from tools.smsc_sim import SimulatedSmsc
 
 #: A fictional UK mobile (Ofcom's drama range), different on each run: the store keeps earlier STOPs.

@@ -1416,7 +1416,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.selftest:
         return _run_selftest(args)
     from gateway.config import LoggingConfig
-    from gateway.logs import configure_logging
+    from gateway.ops.logs import configure_logging
 
     configure_logging(LoggingConfig(level=args.log_level, format=args.log_format))
     try:

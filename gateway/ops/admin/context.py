@@ -1,0 +1,58 @@
+"""What the admin API needs from the process it runs in, as one small value (so it never sees the App).
+
+The composing top (``gateway/app.py``) builds an :class:`AdminContext` from its store, change feed,
+metrics, current config and a readiness callable; the handlers read nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypedDict
+
+from gateway.config import Config
+from gateway.metrics import Metrics
+from gateway.numbers import parse_user_number
+from gateway.ops.admin.http import ApiError
+from gateway.store import ChangeFollower, Store
+
+
+class ReadinessDetail(TypedDict):
+    """What a readiness check found, as plain data for ``/readyz``."""
+
+    #: Check name (``"upstream sim"``) -> ``"ok"`` or what is wrong (``"unreachable"``).
+    checks: dict[str, str]
+    #: One sentence per problem (empty when ready).
+    reasons: list[str]
+
+
+#: The proxy's side of readiness: ``(ok, detail)``, every upstream of a bound account up.
+Readiness = Callable[[], tuple[bool, ReadinessDetail]]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AdminContext:
+    store: Store
+    #: Brings the in-memory index up to date after a commit made here, before the response is sent.
+    feed: ChangeFollower
+    metrics: Metrics
+    #: The config in force: read on every request, so a SIGHUP reload changes tokens and scopes.
+    config: Callable[[], Config]
+    readiness: Readiness
+
+    def scope(self, value: str | None, *, required: bool) -> str | None:
+        """A configured scope; with ``required`` and none given, the only one configured."""
+        scopes = sorted({a.scope for a in self.config().accounts.values()})
+        if value is None or value == "":
+            if not required:
+                return None
+            if len(scopes) == 1:
+                return scopes[0]
+            raise ApiError(400, f"several scopes are configured ({', '.join(scopes)}): pass scope")
+        if value not in scopes:
+            raise ApiError(400, f"unknown scope {value!r} (configured: {', '.join(scopes)})")
+        return value
+
+    def number(self, text: str) -> str:
+        """A number as written by a user, in E.164 (raises ``InvalidNumber``)."""
+        return parse_user_number(text, self.config().numbers.default_country)
