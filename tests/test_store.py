@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -489,14 +490,14 @@ async def test_sqlite_refuses_an_in_memory_database(
     # SQLite would open a private in-memory database that cannot use WAL nor be shared with the
     # CLI; the store says so instead of creating a file named ":memory:".
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError, match="':memory:'.*in-memory.*needs a file"):
+    with pytest.raises(StoreError, match=r"':memory:'.*in-memory.*needs a file"):
         await SQLiteStore(":memory:").open()
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_sqlite_unopenable_path_names_the_path_and_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "s.db"
-    with pytest.raises(StoreError, match=f"opening {path} failed: .*No such file"):
+    with pytest.raises(StoreError, match=f"opening {re.escape(str(path))} failed: .*No such file"):
         await SQLiteStore(path).open()
 
 
