@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -483,6 +484,23 @@ async def test_sqlite_garbage_file_raises_store_error(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
 
 
+async def test_sqlite_refuses_an_in_memory_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite would open a private in-memory database that cannot use WAL nor be shared with the
+    # CLI; the store says so instead of creating a file named ":memory:".
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"':memory:'.*in-memory.*needs a file"):
+        await SQLiteStore(":memory:").open()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_sqlite_unopenable_path_names_the_path_and_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "s.db"
+    with pytest.raises(StoreError, match=f"opening {re.escape(str(path))} failed: .*No such file"):
+        await SQLiteStore(path).open()
+
+
 async def test_sqlite_replaced_file_fails_the_write_check(sqlite_store: SQLiteStore) -> None:
     await sqlite_store.check_writable()
     garbage = sqlite_store.path.with_name("garbage")
@@ -529,7 +547,7 @@ async def test_sqlite_file_modes_and_pragmas(tmp_path: Path) -> None:
             for suffix in ("", "-wal", "-shm"):
                 mode = stat.S_IMODE(os.stat(f"{store.path}{suffix}").st_mode)
                 assert mode == 0o600, (suffix, oct(mode))
-            writer = store._writer
+            writer = store.db.writer
             assert writer is not None
             assert list(await writer.execute_fetchall("PRAGMA synchronous")) == [(2,)]  # FULL
             assert list(await writer.execute_fetchall("PRAGMA foreign_keys")) == [(1,)]
@@ -607,7 +625,7 @@ async def test_sqlite_busy_writers_wait_then_fail(tmp_path: Path) -> None:
         release = anyio.Event()
 
         async def hold_lock(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-            async with store._write_lock:
+            async with store.db.write_lock:
                 task_status.started()
                 await release.wait()
 

@@ -3,7 +3,7 @@
 * the message mixes, and the pre-encoded submit_sm frames the load generator sends for them;
 * the destination numbers: fresh ones (never suppressed) and a pool that is suppressed in every store;
 * building (and caching under /tmp) SQLite stores with N suppressed numbers, straight from the schema
-  in ``gateway/store/migrations``;
+  in ``gateway/store/sqlite/migrations``;
 * the stopgate config file, and Linux ``/proc`` accounting of a process (CPU time, RSS);
 * a small blocking SMPP client for the "is a new opt-out visible at once" check;
 * a summary of py-spy's collapsed stacks (``--format raw``).

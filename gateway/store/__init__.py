@@ -1,6 +1,13 @@
 """Durable opt-out state: the storage interface, its backends and the in-memory hot-path index."""
 
-from gateway.store.base import Store
+from gateway.store.base import (
+    ChangeFeed,
+    EventLog,
+    SentCounters,
+    Store,
+    SuppressionReader,
+    SuppressionWriter,
+)
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import IndexBuilder, SuppressionIndex, build_index
 from gateway.store.memory import MemoryStore
@@ -25,17 +32,22 @@ __all__ = [
     "SUPPRESSING_TYPES",
     "UNSUPPRESSING_TYPES",
     "Change",
+    "ChangeFeed",
     "ChangeFollower",
     "Channel",
     "Event",
+    "EventLog",
     "EventType",
     "IndexBuilder",
     "MemoryStore",
     "SQLiteStore",
+    "SentCounters",
     "Store",
     "StoreClosedError",
     "StoreError",
     "Suppression",
     "SuppressionIndex",
+    "SuppressionReader",
+    "SuppressionWriter",
     "build_index",
 ]

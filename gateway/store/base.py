@@ -1,4 +1,10 @@
-"""The storage interface every backend implements (SQLite now, in-memory for tests, PostgreSQL later).
+"""The storage interfaces every backend implements (SQLite now, in-memory for tests, PostgreSQL later).
+
+:class:`Store` is the whole of it, assembled from small protocols a consumer can ask for alone:
+:class:`SuppressionWriter` (state changes), :class:`SuppressionReader` (current state),
+:class:`EventLog` (the audit log), :class:`ChangeFeed` (state changes since a cursor) and
+:class:`SentCounters` (report counters). Argument checks the backends share are in
+:mod:`gateway.store.checks`; the column form of the model for SQL backends in :mod:`gateway.store.rows`.
 
 Semantics shared by all backends:
 
@@ -21,49 +27,17 @@ from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-from gateway.store.model import (
-    STATELESS_TYPES,
-    SUPPRESSING_TYPES,
-    UNSUPPRESSING_TYPES,
-    Change,
-    Channel,
-    Event,
-    EventType,
-    Suppression,
-)
+from gateway.store.checks import check_limit
+from gateway.store.model import Change, Channel, Event, EventType, Suppression
 
 #: Rows per round trip used by the default streaming implementations.
 PAGE_SIZE = 1000
 
 
-class Store(abc.ABC):
-    """Durable opt-out state plus its audit log, behind a small async API."""
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect / create / migrate. Calling it on an open store is a no-op."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release resources. Idempotent; later calls raise :class:`StoreClosedError`."""
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    # -- state changes -------------------------------------------------------------------------
+class SuppressionWriter(Protocol):
+    """State changes: opt-outs, opt-ins, stateless events and bulk imports, durable on return."""
 
     @abc.abstractmethod
     async def opt_out(self, event: Event) -> bool:
@@ -102,7 +76,9 @@ class Store(abc.ABC):
         consume it on a worker thread.
         """
 
-    # -- suppressions --------------------------------------------------------------------------
+
+class SuppressionReader(Protocol):
+    """The current suppressions: single look-ups, pages, and the bulk load of the index."""
 
     @abc.abstractmethod
     async def get_suppression(self, scope: str, number: str) -> Suppression | None:
@@ -160,7 +136,9 @@ class Store(abc.ABC):
             for scope, group in groupby(pairs, key=itemgetter(0)):
                 yield scope, [number for _, number in group]
 
-    # -- events --------------------------------------------------------------------------------
+
+class EventLog(Protocol):
+    """The append-only audit log, filtered and paged by id."""
 
     @abc.abstractmethod
     async def events(
@@ -220,7 +198,9 @@ class Store(abc.ABC):
         """Every event about ``number`` in ``scope``, oldest first."""
         return await self.events(scope=scope, number=number)
 
-    # -- change feed ---------------------------------------------------------------------------
+
+class ChangeFeed(Protocol):
+    """Suppression state changes in commit order, read from a cursor (the event id)."""
 
     @abc.abstractmethod
     async def changes_since(self, after_id: int, limit: int = 10_000) -> list[Change]:
@@ -234,7 +214,9 @@ class Store(abc.ABC):
     async def last_change_id(self) -> int:
         """The id of the newest change (0 if none): a cursor for :meth:`changes_since`."""
 
-    # -- report counters -----------------------------------------------------------------------
+
+class SentCounters(Protocol):
+    """Per-day sent counts and the last campaign per number, for reports and attribution."""
 
     @abc.abstractmethod
     async def add_sent_counts(self, counts: Mapping[tuple[str, str, str], int]) -> None:
@@ -257,46 +239,30 @@ class Store(abc.ABC):
     ) -> list[tuple[str, str, str, int]]:
         """(day, scope, campaign, count) with day >= ``since_day``, ordered by day, scope, campaign."""
 
-    # -- health --------------------------------------------------------------------------------
+
+class Store(SuppressionWriter, SuppressionReader, EventLog, ChangeFeed, SentCounters, Protocol):
+    """Durable opt-out state plus its audit log, behind a small async API."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect / create / migrate. Calling it on an open store is a no-op."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release resources. Idempotent; later calls raise :class:`StoreClosedError`."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @abc.abstractmethod
     async def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write could be committed right now (for /readyz)."""
-
-
-# -- argument checks shared by the backends ------------------------------------------------------
-
-
-def check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
-
-
-def _check_new(event: Event) -> None:
-    if event.id is not None:
-        raise ValueError(f"event already has id {event.id}; pass a new Event")
-
-
-def check_suppressing(event: Event) -> None:
-    """ValueError unless ``event`` may be passed to :meth:`Store.opt_out`."""
-    _check_new(event)
-    if event.type not in SUPPRESSING_TYPES:
-        raise ValueError(f"opt_out() takes {sorted(SUPPRESSING_TYPES)}, got {event.type!r}")
-
-
-def check_unsuppressing(event: Event) -> None:
-    """ValueError unless ``event`` may be passed to :meth:`Store.opt_in`."""
-    _check_new(event)
-    if event.type not in UNSUPPRESSING_TYPES:
-        raise ValueError(f"opt_in() takes {sorted(UNSUPPRESSING_TYPES)}, got {event.type!r}")
-
-
-def check_stateless(events: Sequence[Event]) -> None:
-    """ValueError unless every event may be passed to :meth:`Store.append_events`."""
-    for event in events:
-        _check_new(event)
-        if event.type not in STATELESS_TYPES:
-            raise ValueError(
-                f"append_events() takes {sorted(STATELESS_TYPES)}, got {event.type!r}; "
-                "use opt_out()/opt_in() for state changes"
-            )

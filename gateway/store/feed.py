@@ -13,7 +13,7 @@ from collections.abc import Callable
 import anyio
 import structlog
 
-from gateway.store.base import Store
+from gateway.store.base import ChangeFeed
 from gateway.store.index import SuppressionIndex
 from gateway.store.model import StoreError
 
@@ -23,7 +23,7 @@ log = structlog.get_logger("stopgate.feed")
 class ChangeFollower:
     def __init__(
         self,
-        store: Store,
+        store: ChangeFeed,
         index: SuppressionIndex,
         *,
         after_id: int,

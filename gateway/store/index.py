@@ -23,7 +23,6 @@ Invariants: ``_added`` and the base are disjoint, ``_removed`` is a subset of th
 from __future__ import annotations
 
 import gc
-import logging
 import operator
 import re
 import sys
@@ -35,8 +34,6 @@ from itertools import chain, groupby, islice, repeat
 
 from gateway.store.base import Store
 from gateway.store.model import Change
-
-log = logging.getLogger(__name__)
 
 #: Bits reserved for the digits of a number (10**15 < 2**50).
 SCOPE_SHIFT = 50

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from anyio.lowlevel import checkpoint
 
-from gateway.store.base import (
-    Store,
+from gateway.store.base import Store
+from gateway.store.checks import (
     check_limit,
     check_stateless,
     check_suppressing,

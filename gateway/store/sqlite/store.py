@@ -1,0 +1,179 @@
+""":class:`SQLiteStore`: the embedded default :class:`Store`, one SQLite file, fsync on every commit.
+
+Durability: ``synchronous=FULL`` in WAL mode fsyncs the log on every commit, so an opt-out that
+:meth:`SQLiteStore.opt_out` returned for survives ``kill -9`` and power loss. Several processes may
+share the file (the CLI while the proxy runs); writers wait up to ``busy_timeout`` for each other
+and then fail with :class:`StoreError`.
+
+This class checks arguments and frames transactions; :mod:`.connection` owns the connections and
+the write lock, :mod:`.writes` and :mod:`.bulk_import` the bodies of write transactions,
+:mod:`.reads` the queries.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime
+from itertools import repeat
+from pathlib import Path
+
+from gateway.store.base import Store
+from gateway.store.checks import (
+    check_limit,
+    check_stateless,
+    check_suppressing,
+    check_unsuppressing,
+)
+from gateway.store.model import Change, Channel, Event, EventType, Suppression
+from gateway.store.sqlite import reads, writes
+from gateway.store.sqlite.bulk_import import import_suppressions
+from gateway.store.sqlite.connection import Database, checked_pragmas
+
+
+class SQLiteStore(Store):
+    """:class:`Store` on one SQLite file (created 0600, WAL, ``synchronous=FULL``).
+
+    ``pragmas`` are applied to every connection after migrations (tuning such as ``cache_size``;
+    tests use ``query_only`` and ``max_page_count`` to simulate a read-only or full disk).
+    ``open()`` raises :class:`StoreError` naming the path and the reason when the file cannot be
+    opened, migrated or switched to WAL (``":memory:"`` is refused: the store needs a file).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        pragmas: Mapping[str, int | str] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.db = Database(self.path, busy_timeout, checked_pragmas(pragmas))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    # -- state changes -------------------------------------------------------------------------
+
+    async def opt_out(self, event: Event) -> bool:
+        check_suppressing(event)
+        async with self.db.transaction("opt-out") as conn:
+            return await writes.opt_out(conn, event)
+
+    async def opt_in(self, event: Event) -> bool:
+        check_unsuppressing(event)
+        async with self.db.transaction("opt-in") as conn:
+            return await writes.opt_in(conn, event)
+
+    async def append_events(self, events: Sequence[Event]) -> None:
+        check_stateless(events)
+        if not events:
+            return
+        async with self.db.transaction("appending events") as conn:
+            await writes.append_events(conn, events)
+
+    async def import_suppressions(
+        self,
+        rows: Iterable[tuple[str, str]],
+        *,
+        channel: Channel,
+        reason: str | None,
+        account: str | None = None,
+    ) -> int:
+        return await import_suppressions(
+            self.db, rows, channel=Channel(channel), reason=reason, account=account
+        )
+
+    # -- suppressions --------------------------------------------------------------------------
+
+    async def get_suppression(self, scope: str, number: str) -> Suppression | None:
+        return await reads.get_suppression(self.db, scope, number)
+
+    async def list_suppressions(
+        self,
+        scope: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Suppression]:
+        check_limit(limit)
+        return await reads.list_suppressions(self.db, scope, after, limit)
+
+    async def load_suppressions(self, batch: int = 100_000) -> AsyncIterator[list[tuple[str, str]]]:
+        async for scope, numbers in self.load_numbers(batch):
+            yield list(zip(repeat(scope), numbers))
+
+    async def load_numbers(self, batch: int = 100_000) -> AsyncIterator[tuple[str, list[str]]]:
+        check_limit(batch)
+        async for chunk in reads.load_numbers(self.db, batch):
+            yield chunk
+
+    # -- events --------------------------------------------------------------------------------
+
+    async def events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        number: str | None = None,
+        types: Sequence[EventType] | None = None,
+        scope: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        if limit is not None:
+            check_limit(limit)
+        return await reads.events(
+            self.db,
+            since=since,
+            until=until,
+            number=number,
+            types=types,
+            scope=scope,
+            after_id=after_id,
+            limit=limit,
+        )
+
+    # -- change feed ---------------------------------------------------------------------------
+
+    async def changes_since(self, after_id: int, limit: int = 10_000) -> list[Change]:
+        check_limit(limit)
+        return await reads.changes_since(self.db, after_id, limit)
+
+    async def last_change_id(self) -> int:
+        return await reads.last_change_id(self.db)
+
+    # -- report counters -----------------------------------------------------------------------
+
+    async def add_sent_counts(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        if not counts:
+            return
+        async with self.db.transaction("adding sent counts") as conn:
+            await writes.add_sent_counts(conn, counts)
+
+    async def record_last_campaigns(self, rows: Sequence[tuple[str, str, str, datetime]]) -> None:
+        if not rows:
+            return
+        async with self.db.transaction("recording last campaigns") as conn:
+            await writes.record_last_campaigns(conn, rows)
+
+    async def last_campaign(self, scope: str, number: str) -> str | None:
+        return await reads.last_campaign(self.db, scope, number)
+
+    async def sent_counts(
+        self, since_day: str | None = None, scope: str | None = None
+    ) -> list[tuple[str, str, str, int]]:
+        return await reads.sent_counts(self.db, since_day, scope)
+
+    # -- health --------------------------------------------------------------------------------
+
+    async def check_writable(self) -> None:
+        """Commit a heartbeat row, and verify the file on disk is still the one we opened."""
+        await self.db.check_identity()
+        async with self.db.transaction("write check") as conn:
+            await writes.heartbeat(conn)
