@@ -1,0 +1,1 @@
+"""Operator surface: CLI, admin API."""
