@@ -28,7 +28,6 @@ MAX_PASSWORD = 8
 MAX_SYSTEM_TYPE = 12
 
 
-
 def join_host_port(host: str, port: int) -> str:
     """``host:port``, with an IPv6 host in brackets (``[::1]:8025``)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -185,6 +184,8 @@ class AccountConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole file: one field per section, upstreams and accounts by name / ``system_id``."""
+
     listen: ListenConfig
     storage: StorageConfig
     numbers: NumbersConfig
