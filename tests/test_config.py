@@ -1,4 +1,5 @@
-"""Configuration loading and validation (gateway.config) and account passwords (gateway.passwords)."""
+"""Configuration loading and validation (gateway.config), check-config's description, operator scopes
+and account passwords (gateway.config.passwords)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from typing import Any
 
 import pytest
 
-from gateway import passwords
 from gateway.config import (
     AccountConfig,
     Config,
     ConfigError,
     OptoutConfig,
+    ScopeError,
     SessionConfig,
+    configured_scopes,
     load_config,
     parse_config,
+    passwords,
+    resolve_scope,
+    scope_filter,
 )
-from gateway.passwords import hash_password, verify_password
+from gateway.config.describe import describe
+from gateway.config.passwords import hash_password, verify_password
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.toml"
 
@@ -398,8 +404,14 @@ def test_relative_paths_resolve_against_config_dir(tmp_path: Path) -> None:
     assert load_config(conf_dir / "b.toml").storage.path == absolute_db
 
 
-def test_storage_memory_kept() -> None:
-    assert str(parse({"storage": {"path": ":memory:"}}).storage.path) == ":memory:"
+def test_storage_memory_is_refused() -> None:
+    # SQLite's ":memory:" would become a file of that name (and WAL fails on it): say so at load.
+    msg = error({"storage": {"path": ":memory:"}})
+    assert msg.startswith("storage.path: ':memory:' is not supported")
+    assert "stopgate.db" in msg  # what to write instead
+    with pytest.raises(ConfigError) as info:
+        parse({"storage": {"path": ":memory:"}})
+    assert info.value.key == "storage.path"
 
 
 def test_env_token_added(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -416,7 +428,7 @@ def test_env_token_added(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_describe_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STOPGATE_ADMIN_TOKEN", "envsecret")
     cfg = load_config(EXAMPLE)
-    text = cfg.describe()
+    text = describe(cfg)
     for secret in ("proxypw", "acmepw", "otppw", "change-me", "envsecret"):
         assert secret not in text
         assert secret not in repr(cfg)
@@ -428,7 +440,7 @@ def test_describe_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     accounts[1]["password_hash"] = FAST_HASH
     hashed = parse({"account": accounts})
     _, _, salt_b64, digest_b64 = FAST_HASH.split("$")
-    for shown in (hashed.describe(), repr(hashed)):
+    for shown in (describe(hashed), repr(hashed)):
         assert digest_b64 not in shown and salt_b64 not in shown
 
 
@@ -437,6 +449,27 @@ def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         cfg.listen.port = 1  # type: ignore[misc]
     assert isinstance(cfg.accounts["acme"], AccountConfig)
+
+
+# --------------------------------------------------------------------------------------------
+# Scopes (the --scope of the CLI, the scope parameter of the admin API)
+
+
+def test_scopes_resolve_to_the_only_one_or_must_be_chosen() -> None:
+    two = parse({"account": MINIMAL["account"] + [{"system_id": "b", "password": "b", "upstream": "sim"}]})
+    one = parse()
+    assert configured_scopes(two) == ["acme", "b"] and configured_scopes(one) == ["acme"]
+    assert resolve_scope(one, None) == "acme"
+    assert resolve_scope(two, "b") == "b"
+    with pytest.raises(ScopeError, match=r"^several scopes are configured \(acme, b\): choose one$"):
+        resolve_scope(two, None)
+    with pytest.raises(ScopeError, match=r"\): choose one with --scope$"):
+        resolve_scope(two, None, choose="choose one with --scope")
+    with pytest.raises(ScopeError, match=r"^unknown scope 'acme-otp' \(configured scopes: acme\)$"):
+        resolve_scope(one, "acme-otp")  # a system_id is not a scope unless it is one
+    assert scope_filter(two, None) is None and scope_filter(two, "acme") == "acme"
+    with pytest.raises(ScopeError, match="unknown scope"):
+        scope_filter(two, "nope")
 
 
 # --------------------------------------------------------------------------------------------

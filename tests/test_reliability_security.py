@@ -17,8 +17,7 @@ import anyio
 import pytest
 from anyio.streams.tls import TLSAttribute
 
-from gateway import passwords
-from gateway.config import AccountConfig
+from gateway.config import AccountConfig, passwords
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.pdu import EnquireLink, SubmitSm
 from tests.live import ADMIN_TOKEN, Live, account, live_stack, upstream

@@ -2,7 +2,7 @@
 
 Accounts in the configuration carry either a plain ``password`` or a ``password_hash`` in the
 format ``pbkdf2_sha256$<iterations>$<salt_b64>$<hash_b64>`` (standard base64, padding optional).
-Generate one with ``python -m gateway.passwords``.
+Generate one with ``stopgate hash-password``.
 
 :func:`verify_password` is CPU-heavy for hashed passwords (200,000 PBKDF2 iterations by default) the
 first time a given (hash, password) pair is seen, so call it from a worker thread
@@ -155,19 +155,3 @@ def verify_password(password: str, *, plain: str | None, hashed: str | None) -> 
     _cache_store(key, ok)
     return ok
 
-
-def _main() -> None:
-    import getpass
-    import sys
-
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        print("passwords do not match", file=sys.stderr)
-        raise SystemExit(1)
-    if len(first) > 8:
-        print("warning: SMPP 3.4 passwords are at most 8 characters", file=sys.stderr)
-    print(hash_password(first))
-
-
-if __name__ == "__main__":
-    _main()

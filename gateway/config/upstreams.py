@@ -1,0 +1,64 @@
+"""``[[upstream]]``: the SMSCs Stopgate binds to on behalf of its accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.config.reader import Table, keys_of
+from gateway.config.schema import (
+    MAX_PASSWORD,
+    MAX_SYSTEM_ID,
+    MAX_SYSTEM_TYPE,
+    SessionConfig,
+    UpstreamConfig,
+)
+
+UPSTREAM_KEYS = keys_of(UpstreamConfig)
+
+
+def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConfig:
+    name = t.required_str("name")
+    host = t.required_str("host")
+    port = t.required_port("port")
+    system_id = t.smpp_str("system_id", MAX_SYSTEM_ID, required=True)
+    password = t.smpp_str("password", MAX_PASSWORD, required=True, allow_empty=True)
+    system_type = t.smpp_str("system_type", MAX_SYSTEM_TYPE, default="", allow_empty=True)
+    interface_version = t.integer("interface_version", 0x34, 0, 0xFF, hex_=True)
+    bind_timeout = t.seconds("bind_timeout", 10.0)
+    backoff_initial = t.seconds("reconnect_backoff_initial", 0.5)
+    backoff_max = t.seconds("reconnect_backoff_max", 30.0)
+    if backoff_max < backoff_initial:
+        t.fail(
+            "reconnect_backoff_max",
+            f"must be at least reconnect_backoff_initial ({backoff_initial:g})",
+        )
+    tls = t.boolean("tls", False)
+    tls_ca = t.file("tls_ca", base)
+    tls_cert = t.file("tls_cert", base)
+    tls_key = t.file("tls_key", base)
+    if (tls_cert is None) != (tls_key is None):
+        missing = "tls_key" if tls_key is None else "tls_cert"
+        t.fail(missing, "tls_cert and tls_key (client certificate) must be set together")
+    if not tls:
+        for key, value in (("tls_ca", tls_ca), ("tls_cert", tls_cert), ("tls_key", tls_key)):
+            if value is not None:
+                t.fail(key, "has no effect unless tls = true")
+    window = t.integer("window", session.window, 1, 100_000)
+    return UpstreamConfig(
+        name=name,
+        host=host,
+        port=port,
+        system_id=system_id,
+        password=password,
+        system_type=system_type,
+        interface_version=interface_version,
+        bind_timeout=bind_timeout,
+        reconnect_backoff_initial=backoff_initial,
+        reconnect_backoff_max=backoff_max,
+        tls=tls,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        window=window,
+    )
+
