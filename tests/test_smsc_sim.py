@@ -1,4 +1,4 @@
-"""The simulated SMSC (tools/smsc_sim.py), driven by smpplib and by our own Link as the ESME."""
+"""The simulated SMSC (tools/smsc_sim/), driven by smpplib and by our own Link as the ESME."""
 
 from __future__ import annotations
 
