@@ -34,13 +34,12 @@ from typing import Any
 
 from tools.bench.environment import environment
 from tools.bench.mixes import DEFAULT_MIXES, MIXES
-from tools.bench.procfs import wait_port
 from tools.bench.report import evaluate, render
 from tools.bench.runs import Context
 from tools.bench.services import BenchError, Service
 from tools.bench.store_run import parse_size, run_store
 from tools.bench.summary import store_costs
-from tools.ports import free_port
+from tools.ports import free_port, wait_port_blocking
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     code = 0
     try:
-        wait_port(sim_port, 15, sim.alive)
-        wait_port(control_port, 15, sim.alive)
+        wait_port_blocking(sim_port, 15, sim.alive)
+        wait_port_blocking(control_port, 15, sim.alive)
         for size in sizes:
             results["stores"].append(run_store(ctx, size, mixes))
     except (BenchError, TimeoutError, OSError) as exc:

@@ -1,13 +1,11 @@
 """Linux ``/proc`` accounting of a process (CPU time, its main thread's, system calls, context
-switches, RSS) and of the whole machine, and waiting (blocking) until a port accepts."""
+switches, RSS) and of the whole machine."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import time
-from typing import Any, Final
+from typing import Final
 
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -66,19 +64,6 @@ def memory_kib(pid: int) -> dict[str, int]:
     except OSError:
         pass
     return out
-
-
-def wait_port(port: int, timeout: float = 15.0, alive: Any = None) -> None:
-    """Wait until something accepts on 127.0.0.1:``port``; ``alive()`` False aborts early."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline or (alive is not None and not alive()):
-                raise TimeoutError(f"nothing listening on port {port}") from None
-            time.sleep(0.02)
 
 
 def machine_cpu() -> tuple[float, float, float]:

@@ -10,14 +10,14 @@ from typing import Any
 
 from tools.bench.mixes import MIXES
 from tools.bench.optout_check import optout_visibility
-from tools.bench.procfs import cpu_seconds, memory_kib, wait_port
+from tools.bench.procfs import cpu_seconds, memory_kib
 from tools.bench.proxy_config import write_config
 from tools.bench.pyspy import summarize_collapsed
 from tools.bench.runs import Context, io_line, run_loadgen
 from tools.bench.services import Service, log_lines
 from tools.bench.stores import cached_store, copy_store, store_rows
 from tools.bench.summary import summarize_pairs
-from tools.ports import free_port
+from tools.ports import free_port, wait_port_blocking
 
 
 def parse_size(text: str) -> int:
@@ -60,9 +60,9 @@ def start_proxy(ctx: Context, size: int) -> dict[str, Any]:
     ctx.proxy = proxy
     if args.proxy_log_level == "info":
         ready = proxy.wait_ready(args.ready_timeout)
-        wait_port(ctx.proxy_port, 10, proxy.alive)
+        wait_port_blocking(ctx.proxy_port, 10, proxy.alive)
     else:  # no "ready" line at warning level: serving means accepting connections
-        wait_port(ctx.proxy_port, args.ready_timeout, proxy.alive)
+        wait_port_blocking(ctx.proxy_port, args.ready_timeout, proxy.alive)
         proxy.ready_at, ready = time.perf_counter(), {}
     assert proxy.ready_at is not None
     info["ready_startup_seconds"] = ready.get("startup_seconds")

@@ -14,6 +14,7 @@ from gateway.smpp.codec import decode, encode, parse_header, with_sequence
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import BindTransceiver, SubmitSm, make_response
+from tools.ports import free_port, wait_port_blocking
 
 __all__ = ["run_selftest", "selftest"]
 
@@ -73,25 +74,17 @@ def selftest(host: str, port: int, count: int = 50_000, window: int = 64) -> flo
 
 def run_selftest(args: argparse.Namespace) -> int:
     """Start a simulator process (one core), run :func:`selftest` against it, print the rate."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = free_port()
     cmd = [sys.executable, "-m", "tools.smsc_sim", "--port", str(port), "--log-level", "warning"]
     if args.uvloop:
         cmd.append("--uvloop")
     server = subprocess.Popen(cmd)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("simulator did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.05)
+        try:
+            wait_port_blocking(port, 10, lambda: server.poll() is None)
+        except TimeoutError:
+            print("simulator did not start", file=sys.stderr)
+            return 1
         rates = []
         for _ in range(args.rounds):
             cpu_before = _cpu_seconds(server.pid)
