@@ -4,7 +4,6 @@ on one core, pipelined submit_sm over one transceiver bind from a blocking socke
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from gateway.smpp.codec import decode, encode, parse_header, with_sequence
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import BindTransceiver, SubmitSm, make_response
+from tools.bench.procfs import cpu_seconds
 from tools.ports import free_port, wait_port_blocking
 
 __all__ = ["run_selftest", "selftest"]
@@ -87,9 +87,9 @@ def run_selftest(args: argparse.Namespace) -> int:
             return 1
         rates = []
         for _ in range(args.rounds):
-            cpu_before = _cpu_seconds(server.pid)
+            cpu_before = cpu_seconds(server.pid)
             rate = selftest("127.0.0.1", port, args.count, args.window)
-            cpu = _cpu_seconds(server.pid) - cpu_before
+            cpu = cpu_seconds(server.pid) - cpu_before
             per_cpu = ""
             if cpu > 0:
                 per_cpu = f", simulator CPU {cpu:.2f} s = {args.count / cpu:,.0f} msg per CPU-second"
@@ -100,13 +100,3 @@ def run_selftest(args: argparse.Namespace) -> int:
         server.wait(5)
     print(f"best: {max(rates):,.0f} msg/s")
     return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc; 0.0 elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
