@@ -24,10 +24,11 @@ import httpx
 from anyio.abc import Process
 
 from tests.config_file import config_data
-from tests.process import free_port, stopgate_process, wait_port
 from tests.stack import merge
 from tools.config_toml import to_toml
+from tools.ports import free_port
 from tools.smsc_sim import SimulatedSmsc
+from tools.stopgate_process import stopgate_process
 
 ADMIN_TOKEN = "reliability-token"
 
@@ -72,9 +73,7 @@ class Live:
     @asynccontextmanager
     async def restart(self) -> AsyncIterator[Live]:
         """Start the process again on the same config and store (after it was killed or stopped)."""
-        async with stopgate_process(self.config_path, self.port) as process:
-            if self.admin_port is not None:
-                await wait_port(self.admin_port)
+        async with stopgate_process(self.config_path, self.port, admin_port=self.admin_port) as process:
             self.process = process
             yield self
 
@@ -109,9 +108,7 @@ async def live_stack(
         path = directory / "stopgate.toml"
         path.write_text(to_toml(data), encoding="utf-8")
         try:
-            async with stopgate_process(path, port) as process:
-                if admin_port is not None:
-                    await wait_port(admin_port)
+            async with stopgate_process(path, port, admin_port=admin_port) as process:
                 yield Live(smsc, path, port, admin_port, process, directory, data)
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):

@@ -10,11 +10,21 @@ import pytest
 from anyio import to_thread
 
 from gateway.smpp.constants import CommandStatus
+from tests.config_file import write_config as write_config_file
 from tests.esme import Esme
-from tests.process import stopgate_process, write_config
+from tools.ports import free_port
 from tools.smsc_sim import SimulatedSmsc
+from tools.stopgate_process import stopgate_process
 
 pytestmark = pytest.mark.anyio
+
+
+def write_config(directory: Path, smsc_port: int) -> tuple[Path, int]:
+    """``directory/stopgate.toml``: the test config (tests/stack.py's BASE) against a simulator on
+    ``smsc_port``, listening on a free port; returns (path, port)."""
+    port = free_port()
+    override = {"listen": {"port": port}, "logging": {"level": "info"}}
+    return write_config_file(directory / "stopgate.toml", smsc_port, override), port
 
 
 async def test_sigterm_unbinds_and_exits_zero(tmp_path: Path) -> None:

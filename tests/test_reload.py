@@ -17,8 +17,8 @@ import pytest
 
 from tests.config_file import config_data, running_file_stack
 from tests.esme import Esme
-from tests.process import free_port
 from tools.config_toml import to_toml
+from tools.ports import free_port
 from tools.smsc_sim import SimulatedSmsc
 
 pytestmark = pytest.mark.anyio

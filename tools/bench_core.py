@@ -47,15 +47,15 @@ from gateway.smpp.constants import BindMode
 from gateway.smpp.pdu import SubmitSmResp
 from gateway.store.index import SuppressionIndex
 from gateway.store.memory import MemoryStore
-from tools.bench_common import (
+from tools.bench.mixes import (
     FIRST_SEQ,
     MIXES,
     SCOPE,
     SUPPRESSED_POOL,
     build_frames,
     stored_number,
-    write_config,
 )
+from tools.bench.proxy_config import write_config
 
 BATCH = 64
 

@@ -1,6 +1,6 @@
 """Session-level fuzzing: mutated PDUs sent by a bound ESME to a running Stopgate.
 
-tools/fuzz_smpp.py fuzzes the sans-IO core in memory; this sends the same kind of inputs
+tools/fuzz_smpp/ fuzzes the sans-IO core in memory; this sends the same kind of inputs
 (:func:`tools.fuzz_smpp.generate`: mutated valid PDUs of every command, random bodies, random bytes)
 over a real connection, so the session, the opt-out policy and the relay see them too. Invariants:
 

@@ -27,14 +27,14 @@ from array import array
 from collections import Counter
 from typing import Any
 
-from tools.bench_common import (
+from tools.bench.mixes import (
     FIRST_SEQ,
     HEADER,
     MIXES,
     bind_frame,
     build_frames,
-    percentile,
 )
+from tools.bench.stats import percentile
 
 _SUBMIT_SM_RESP = 0x80000004
 _ENQUIRE_LINK = 0x00000015

@@ -4,6 +4,8 @@ started elsewhere accepts connections on one."""
 from __future__ import annotations
 
 import socket
+import time
+from collections.abc import Callable
 
 import anyio
 
@@ -26,3 +28,17 @@ async def wait_port(port: int, timeout: float = 15.0) -> None:
                 continue
             await stream.aclose()
             return
+
+
+def wait_port_blocking(port: int, timeout: float = 15.0, alive: Callable[[], bool] | None = None) -> None:
+    """:func:`wait_port` for code without an event loop (the benchmark's orchestrator, the simulator's
+    self-test); ``alive()`` False (the process exited) aborts early."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or (alive is not None and not alive()):
+                raise TimeoutError(f"nothing listening on port {port}") from None
+            time.sleep(0.02)
