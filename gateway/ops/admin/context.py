@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from gateway.config import Config
+from gateway.config import Config, ScopeError, resolve_scope, scope_filter
 from gateway.metrics import Metrics
 from gateway.numbers import parse_user_number
 from gateway.ops.admin.http import ApiError
@@ -42,16 +42,13 @@ class AdminContext:
 
     def scope(self, value: str | None, *, required: bool) -> str | None:
         """A configured scope; with ``required`` and none given, the only one configured."""
-        scopes = sorted({a.scope for a in self.config().accounts.values()})
-        if value is None or value == "":
-            if not required:
-                return None
-            if len(scopes) == 1:
-                return scopes[0]
-            raise ApiError(400, f"several scopes are configured ({', '.join(scopes)}): pass scope")
-        if value not in scopes:
-            raise ApiError(400, f"unknown scope {value!r} (configured: {', '.join(scopes)})")
-        return value
+        config = self.config()
+        try:
+            if required:
+                return resolve_scope(config, value or None, choose="pass scope")
+            return scope_filter(config, value or None)
+        except ScopeError as exc:
+            raise ApiError(400, str(exc)) from None
 
     def number(self, text: str) -> str:
         """A number as written by a user, in E.164 (raises ``InvalidNumber``)."""
