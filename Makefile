@@ -20,11 +20,13 @@ run: install
 test: install
 	$(BIN)/ruff check gateway tools tests
 	$(BIN)/mypy gateway tools
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check gateway tools tests
 	$(BIN)/mypy gateway tools
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m tools.bench
