@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.smpp import codec
-from gateway.smpp.codec import decode, encode, encode_fields, parse_header, with_sequence
+from gateway.smpp.codec import decode, encode, encode_fields, parse_header
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
 from gateway.smpp.errors import LocalProtocolError, ProtocolError
+from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
 from gateway.smpp.pdu import (
     PDU_CLASSES,
     AlertNotification,
@@ -36,7 +37,6 @@ from gateway.smpp.pdu import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    Dest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -50,12 +50,10 @@ from gateway.smpp.pdu import (
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
     Unbind,
     UnbindResp,
-    UnsuccessSme,
-    with_message,
 )
+from gateway.smpp.splice import with_message, with_sequence
 
 
 def h(text: str) -> bytes:

@@ -7,14 +7,10 @@ import pytest
 from gateway.smpp.codec import decode, encode_fields
 from gateway.smpp.connection import (
     Connection,
-    Rejected,
-    Response,
-    Role,
-    State,
-    UnexpectedResponse,
 )
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.errors import LocalProtocolError, ProtocolError
+from gateway.smpp.events import Rejected, Response, UnexpectedResponse
 from gateway.smpp.pdu import (
     AlertNotification,
     BindTransceiver,
@@ -28,6 +24,7 @@ from gateway.smpp.pdu import (
     Unbind,
     UnbindResp,
 )
+from gateway.smpp.states import Role, State
 
 
 def closed(role: Role) -> Connection:

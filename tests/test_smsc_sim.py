@@ -18,14 +18,15 @@ import smpplib.exceptions
 
 from gateway.proxy.link import Link, LinkTimers, ResponseTimeout
 from gateway.smpp.codec import decode, encode, encode_fields
-from gateway.smpp.connection import Connection, Request, Role
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus, EsmClass, MessageState, Tag
+from gateway.smpp.events import Request
+from gateway.smpp.fields import Dest, Tlv, find_tlv
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import (
     BIND_CLASSES,
     CancelSm,
     DataSm,
-    Dest,
     EnquireLink,
     Pdu,
     QuerySm,
@@ -33,10 +34,9 @@ from gateway.smpp.pdu import (
     SubmitMulti,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
-    find_tlv,
     make_response,
 )
+from gateway.smpp.states import Role
 from tools import smsc_ctl
 from tools.smsc_sim import (
     NoReceiverError,

@@ -39,17 +39,11 @@ from gateway.smpp import codec
 from gateway.smpp.codec import decode, encode, encode_fields, parse_header
 from gateway.smpp.connection import (
     Connection,
-    Event,
-    Rejected,
-    Relayed,
-    Request,
-    Response,
-    Role,
-    State,
-    UnexpectedResponse,
 )
 from gateway.smpp.constants import HEADER_SIZE, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import ProtocolError
+from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
+from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
 from gateway.smpp.pdu import (
     AlertNotification,
     Bind,
@@ -66,7 +60,6 @@ from gateway.smpp.pdu import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    Dest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -80,11 +73,10 @@ from gateway.smpp.pdu import (
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
     Unbind,
     UnbindResp,
-    UnsuccessSme,
 )
+from gateway.smpp.states import Role, State
 
 _LEN = struct.Struct(">I")
 _TLV = struct.Struct(">HH")

@@ -52,8 +52,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.tls import TLSListener
 
 from gateway.proxy.link import Expired, Link, LinkClosed, LinkTimers, ResponseTimeout
-from gateway.smpp.codec import decode, encode, parse_header, with_sequence
-from gateway.smpp.connection import Connection, Rejected, Request, Response, Role, State
+from gateway.smpp.codec import decode, encode, parse_header
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import (
     BIND_COMMANDS,
     SMPP_VERSION_34,
@@ -65,6 +65,8 @@ from gateway.smpp.constants import (
     Tag,
 )
 from gateway.smpp.errors import LocalProtocolError
+from gateway.smpp.events import Rejected, Request, Response
+from gateway.smpp.fields import Tlv
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import (
     BindTransceiver,
@@ -81,10 +83,11 @@ from gateway.smpp.pdu import (
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
     make_response,
     message_text_bytes,
 )
+from gateway.smpp.splice import with_sequence
+from gateway.smpp.states import Role, State
 from gateway.text.encoding import can_encode, decode_text, encode_text
 from gateway.text.udh import split_udh
 
