@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from gateway.smpp.codec import encode_fields
-from gateway.smpp.constants import CommandId, CommandStatus, DataCoding
+from gateway.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus, DataCoding
 from gateway.smpp.pdu import BindTransceiver, SubmitSm
 from gateway.store.sqlite import migrations, split_sql
 from gateway.text.encoding import encode_text
@@ -455,7 +455,7 @@ class BlockingEsme:
             _, cid, status, seq = HEADER.unpack_from(frame)
             if cid == CommandId.SUBMIT_SM_RESP and seq == self.seq:
                 return int(status)
-            if cid & 0x80000000 == 0:
+            if cid & RESPONSE_BIT == 0:
                 self._answer(frame)
 
     def close(self) -> None:

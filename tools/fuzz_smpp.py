@@ -40,7 +40,7 @@ from gateway.smpp.codec import decode, encode, encode_fields, parse_header
 from gateway.smpp.connection import (
     Connection,
 )
-from gateway.smpp.constants import HEADER_SIZE, CommandId, CommandStatus, Tag
+from gateway.smpp.constants import HEADER_SIZE, RESPONSE_BIT, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
 from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
@@ -205,7 +205,7 @@ def _swap_command(rng: random.Random, data: bytes) -> bytes:
     if choice < 0.7:
         command_id = rng.choice(COMMAND_IDS)
     elif choice < 0.85:
-        command_id = parse_header(data + bytes(16))[1] ^ 0x80000000
+        command_id = parse_header(data + bytes(16))[1] ^ RESPONSE_BIT
     else:
         command_id = rng.getrandbits(32)
     return data[:4] + _LEN.pack(command_id) + data[8:]
