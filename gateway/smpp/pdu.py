@@ -370,37 +370,25 @@ class AlertNotification(Pdu):
     tlvs: tuple[Tlv, ...] = ()
 
 
+#: Every PDU class by command_id: each request with its response.
 PDU_CLASSES: dict[int, type[Pdu]] = {
     cls.command_id: cls
-    for cls in (
-        BindTransmitter,
-        BindTransmitterResp,
-        BindReceiver,
-        BindReceiverResp,
-        BindTransceiver,
-        BindTransceiverResp,
-        Outbind,
-        Unbind,
-        UnbindResp,
-        GenericNack,
-        EnquireLink,
-        EnquireLinkResp,
-        SubmitSm,
-        SubmitSmResp,
-        DeliverSm,
-        DeliverSmResp,
-        SubmitMulti,
-        SubmitMultiResp,
-        DataSm,
-        DataSmResp,
-        QuerySm,
-        QuerySmResp,
-        CancelSm,
-        CancelSmResp,
-        ReplaceSm,
-        ReplaceSmResp,
-        AlertNotification,
+    for pair in (
+        (BindTransmitter, BindTransmitterResp),
+        (BindReceiver, BindReceiverResp),
+        (BindTransceiver, BindTransceiverResp),
+        (Unbind, UnbindResp),
+        (EnquireLink, EnquireLinkResp),
+        (SubmitSm, SubmitSmResp),
+        (DeliverSm, DeliverSmResp),
+        (SubmitMulti, SubmitMultiResp),
+        (DataSm, DataSmResp),
+        (QuerySm, QuerySmResp),
+        (CancelSm, CancelSmResp),
+        (ReplaceSm, ReplaceSmResp),
+        (Outbind, AlertNotification, GenericNack),  # never answered; generic_nack answers anything
     )
+    for cls in pair
 }
 
 BIND_CLASSES: dict[int, type[Bind]] = {
