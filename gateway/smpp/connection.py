@@ -20,6 +20,7 @@ from typing import Final
 
 from .codec import decode, encode, encode_fields, parse_header
 from .constants import (
+    BIND_COMMANDS,
     COMMAND_ID_AT,
     HEADER_SIZE,
     MAX_SEQUENCE,
@@ -36,7 +37,7 @@ from .fields import MESSAGE_ID_SIZE
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
 from .splice import pack_sequence, with_sequence
-from .states import BINDS, BOUND_STATE, Role, State, own_requests, peer_requests
+from .states import BOUND_STATE, Role, State, own_requests, peer_requests
 
 C = CommandId
 #: For comparisons on the per-PDU path: reading an enum member off its class costs ~70 ns on Python
@@ -140,7 +141,7 @@ class Connection:
         if command_id not in allowed:
             status = (
                 CommandStatus.ESME_RALYBND
-                if command_id in BINDS and self.state is not State.OPEN
+                if command_id in BIND_COMMANDS and self.state is not State.OPEN
                 else CommandStatus.ESME_RINVBNDSTS
             )
             error = RemoteProtocolError(
@@ -211,7 +212,7 @@ class Connection:
         if waiting is None:
             return UnexpectedResponse(pdu)
         request_id = waiting.command_id
-        if request_id in BINDS and pdu.command_id == request_id | RESPONSE_BIT:
+        if request_id in BIND_COMMANDS and pdu.command_id == request_id | RESPONSE_BIT:
             if pdu.command_status == CommandStatus.ESME_ROK and self.role is Role.ESME:
                 self.bind_mode = BindMode(request_id)
                 self.state = BOUND_STATE[self.bind_mode]

@@ -11,7 +11,8 @@ from .pdu import Pdu
 
 @dataclass(slots=True)
 class Request:
-    """The peer sent a request that is valid in this state; answer it with :meth:`send_response`."""
+    """The peer sent a request that is valid in this state: answer it with
+    :meth:`Connection.send_response`."""
 
     pdu: Pdu
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-from .constants import BindMode, CommandId
+from .constants import BIND_COMMANDS, BindMode, CommandId
 
 
 class Role(enum.Enum):
@@ -44,7 +44,6 @@ BOUND_STATE: Final = {
 }
 
 C = CommandId
-BINDS: Final = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
 _ESME_TO_SMSC_TX = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
 _SMSC_TO_ESME_RX = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
 _ALWAYS = frozenset({C.ENQUIRE_LINK, C.UNBIND})
@@ -52,7 +51,7 @@ _ALWAYS = frozenset({C.ENQUIRE_LINK, C.UNBIND})
 #: Rule 1 (as in h11's _state.py): which requests the *peer* may send, by our role and state (§2.3).
 #: Anything else is answered with ESME_RINVBNDSTS (or ESME_RALYBND for a second bind).
 PEER_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
-    (Role.SMSC, State.OPEN): BINDS | {C.ENQUIRE_LINK},
+    (Role.SMSC, State.OPEN): BIND_COMMANDS | {C.ENQUIRE_LINK},
     (Role.SMSC, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
     (Role.SMSC, State.BOUND_RX): _ALWAYS,
     (Role.SMSC, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
@@ -68,7 +67,7 @@ PEER_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
 }
 #: Which requests *we* may send, by our role and state: the mirror image of PEER_REQUESTS.
 OWN_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
-    (Role.ESME, State.OPEN): BINDS | {C.ENQUIRE_LINK},
+    (Role.ESME, State.OPEN): BIND_COMMANDS | {C.ENQUIRE_LINK},
     (Role.ESME, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
     (Role.ESME, State.BOUND_RX): _ALWAYS,
     (Role.ESME, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
