@@ -54,7 +54,7 @@ _ESM_CLASS_TO_MESSAGE: Final = _octets_to_message("esm_class")
 _DATA_CODING_TO_MESSAGE: Final = _octets_to_message("data_coding")
 _SM_DEFAULT_MSG_ID_TO_MESSAGE: Final = _octets_to_message("sm_default_msg_id")
 #: The longest short_message (§4.4.1: sm_length is one octet, 0-254).
-_MAX_MESSAGE: Final = dict((name, limit) for name, _, limit in _MESSAGE_BODY)["short_message"]
+_MAX_MESSAGE: Final = {name: limit for name, _, limit in _MESSAGE_BODY}["short_message"]
 
 _pack_length = struct.Struct(">I").pack
 _pack_three_octets = struct.Struct("BBB").pack
