@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gateway.smpp import codec
 from gateway.smpp.codec import decode, encode, encode_fields, parse_header
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
-from gateway.smpp.errors import LocalProtocolError, ProtocolError
+from gateway.smpp.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
 from gateway.smpp.pdu import (
     PDU_CLASSES,
@@ -579,7 +579,7 @@ def appended(frame: bytes, extra: str) -> bytes:
 )
 def test_malformed_body(frame: bytes, status: int) -> None:
     _, command_id, _, seq = parse_header(frame)
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     error = info.value
     assert error.status == status
@@ -591,7 +591,7 @@ def test_malformed_body(frame: bytes, status: int) -> None:
 @pytest.mark.parametrize("command_id", [0x00000099, 0x80000099, 0x00000100, 0x0000000A])
 def test_unknown_command_id(command_id: int) -> None:
     frame = h(f"00000010 {command_id:08x} 00000000 0000002a")
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDID
     assert info.value.command_id == command_id
@@ -610,7 +610,7 @@ def test_unknown_command_id(command_id: int) -> None:
 )
 def test_command_length_mismatch_is_fatal(frame: bytes) -> None:
     _, command_id, _, seq = parse_header(frame)
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
@@ -620,10 +620,22 @@ def test_command_length_mismatch_is_fatal(frame: bytes) -> None:
 
 @pytest.mark.parametrize("frame", [b"", b"\x00\x00\x00\x10", bytes(15)])
 def test_shorter_than_header_is_fatal(frame: bytes) -> None:
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
+
+
+def test_errors_by_origin() -> None:
+    """What the peer sent wrong is a RemoteProtocolError, what we asked wrong a LocalProtocolError;
+    ``except ProtocolError`` catches both."""
+    with pytest.raises(RemoteProtocolError):
+        decode(bytes(8))
+    with pytest.raises(LocalProtocolError):
+        encode_fields(SubmitSm(service_type="x" * 6))
+    assert issubclass(RemoteProtocolError, ProtocolError)
+    assert issubclass(LocalProtocolError, ProtocolError)
+    assert not issubclass(LocalProtocolError, RemoteProtocolError)
 
 
 def test_encode_refuses_overlong_fields() -> None:
@@ -713,7 +725,7 @@ def test_roundtrip_generated_pdus(cls: type[Pdu], data: st.DataObject) -> None:
 def _outcome(frame: bytes) -> object:
     try:
         return decode(frame)
-    except ProtocolError as exc:
+    except RemoteProtocolError as exc:
         return (exc.status, exc.command_id, exc.sequence_number, exc.fatal)
     except Exception as exc:  # anything else is a bug
         pytest.fail(f"decode raised {type(exc).__name__}: {exc} for {frame.hex()}")

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from gateway.smpp.codec import decode, encode_fields
-from gateway.smpp.connection import (
-    Connection,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import MAX_SEQUENCE, BindMode, CommandId, CommandStatus
 from gateway.smpp.errors import LocalProtocolError
 from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse

@@ -37,9 +37,7 @@ from typing import Any
 
 from gateway.smpp import codec
 from gateway.smpp.codec import decode, encode, encode_fields, parse_header
-from gateway.smpp.connection import (
-    Connection,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import HEADER_SIZE, RESPONSE_BIT, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
