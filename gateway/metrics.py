@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.smpp.constants import CommandId
+from gateway.smpp.constants import RESPONSE_BIT, CommandId
 
 _COMMAND_NAMES = {int(c): c.name.lower() for c in CommandId}
 #: Counted under ``status="other"``: a command_status no response can legitimately carry (outside
@@ -29,7 +29,7 @@ PduKey = tuple[str, str, int, int]
 
 def status_label(command_id: int, status: int) -> int:
     """The status a PDU is counted under: its own, or OTHER_STATUS (see there)."""
-    if status > 0x4FF or 0xFF < status < 0x400 or command_id < 0x80000000:
+    if status > 0x4FF or 0xFF < status < 0x400 or command_id < RESPONSE_BIT:  # a request
         return OTHER_STATUS
     return status
 

@@ -14,9 +14,11 @@ import smpplib.consts
 import smpplib.exceptions
 
 from gateway.proxy.link import Link, LinkTimers, ResponseTimeout
-from gateway.smpp.connection import Connection, Request, Role
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus
+from gateway.smpp.events import Request
 from gateway.smpp.pdu import BIND_CLASSES, Pdu, SubmitSm, make_response
+from gateway.smpp.states import Role
 
 C = CommandId
 S = CommandStatus

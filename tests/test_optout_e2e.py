@@ -441,8 +441,9 @@ async def test_ucs2_mo_and_message_payload_mo_are_understood(tmp_path: Path) -> 
 
 async def test_submit_multi_forwards_permitted_destinations_and_lists_the_suppressed(tmp_path: Path) -> None:
     from gateway.smpp.codec import decode, encode
+    from gateway.smpp.fields import Dest
     from gateway.smpp.framing import FrameBuffer
-    from gateway.smpp.pdu import BindTransceiver, Dest, SubmitMulti, SubmitMultiResp
+    from gateway.smpp.pdu import BindTransceiver, SubmitMulti, SubmitMultiResp
 
     async with running_stack(tmp_path) as stack:
         esme = await bound(stack, "rx")  # a receiver, so the STOP below has somewhere to go

@@ -18,7 +18,8 @@ from gateway.policy.messages import (
 )
 from gateway.smpp.codec import decode, encode, encode_fields
 from gateway.smpp.constants import DataCoding, EsmClass, Tag
-from gateway.smpp.pdu import DataSm, DeliverSm, SubmitSm, Tlv, find_tlv
+from gateway.smpp.fields import Tlv, find_tlv
+from gateway.smpp.pdu import DataSm, DeliverSm, SubmitSm
 from gateway.text.encoding import UnencodableError, decode_text, encode_text
 from gateway.text.footer import append_footer_octets
 from gateway.text.udh import concat_udh, parse_concat, split_udh

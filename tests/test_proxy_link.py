@@ -17,10 +17,12 @@ from gateway.metrics import OTHER_STATUS, PduCounts
 from gateway.proxy import link as link_module
 from gateway.proxy.link import Link
 from gateway.smpp.codec import decode, encode_fields
-from gateway.smpp.connection import Connection, Request, Role, State
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.events import Request
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import BindTransceiver, EnquireLink, SubmitSm, SubmitSmResp
+from gateway.smpp.states import Role, State
 
 pytestmark = pytest.mark.anyio
 

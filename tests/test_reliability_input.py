@@ -14,6 +14,7 @@ import pytest
 
 from gateway.smpp.codec import encode_fields
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus, Tag
+from gateway.smpp.fields import Tlv
 from gateway.smpp.pdu import (
     BindTransmitter,
     DeliverSm,
@@ -23,7 +24,6 @@ from gateway.smpp.pdu import (
     QuerySm,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
 )
 from tests.live import account, live_stack
 from tests.stack import merge
@@ -456,9 +456,10 @@ async def test_a_footer_never_pushes_a_relayed_pdu_over_the_size_limit(tmp_path:
 
 def test_the_core_refuses_to_send_a_pdu_over_its_own_size_limit() -> None:
     from gateway.smpp.codec import decode
-    from gateway.smpp.connection import Connection, Role, State
+    from gateway.smpp.connection import Connection
     from gateway.smpp.errors import PduTooLarge
     from gateway.smpp.pdu import BindTransceiver, BindTransceiverResp
+    from gateway.smpp.states import Role, State
 
     conn = Connection(Role.ESME, max_pdu_size=1024)
     seq = conn.send_request(BindTransceiver(system_id="esme"), 0.0)

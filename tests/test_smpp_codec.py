@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.smpp import codec
-from gateway.smpp.codec import decode, encode, encode_fields, parse_header, with_sequence
+from gateway.smpp.codec import decode, encode, encode_fields, parse_header
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
-from gateway.smpp.errors import LocalProtocolError, ProtocolError
+from gateway.smpp.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
 from gateway.smpp.pdu import (
     PDU_CLASSES,
     AlertNotification,
@@ -36,7 +37,6 @@ from gateway.smpp.pdu import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    Dest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -50,12 +50,10 @@ from gateway.smpp.pdu import (
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
     Unbind,
     UnbindResp,
-    UnsuccessSme,
-    with_message,
 )
+from gateway.smpp.splice import with_message, with_sequence
 
 
 def h(text: str) -> bytes:
@@ -581,7 +579,7 @@ def appended(frame: bytes, extra: str) -> bytes:
 )
 def test_malformed_body(frame: bytes, status: int) -> None:
     _, command_id, _, seq = parse_header(frame)
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     error = info.value
     assert error.status == status
@@ -593,7 +591,7 @@ def test_malformed_body(frame: bytes, status: int) -> None:
 @pytest.mark.parametrize("command_id", [0x00000099, 0x80000099, 0x00000100, 0x0000000A])
 def test_unknown_command_id(command_id: int) -> None:
     frame = h(f"00000010 {command_id:08x} 00000000 0000002a")
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDID
     assert info.value.command_id == command_id
@@ -612,7 +610,7 @@ def test_unknown_command_id(command_id: int) -> None:
 )
 def test_command_length_mismatch_is_fatal(frame: bytes) -> None:
     _, command_id, _, seq = parse_header(frame)
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
@@ -622,10 +620,22 @@ def test_command_length_mismatch_is_fatal(frame: bytes) -> None:
 
 @pytest.mark.parametrize("frame", [b"", b"\x00\x00\x00\x10", bytes(15)])
 def test_shorter_than_header_is_fatal(frame: bytes) -> None:
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(frame)
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
+
+
+def test_errors_by_origin() -> None:
+    """What the peer sent wrong is a RemoteProtocolError, what we asked wrong a LocalProtocolError;
+    ``except ProtocolError`` catches both."""
+    with pytest.raises(RemoteProtocolError):
+        decode(bytes(8))
+    with pytest.raises(LocalProtocolError):
+        encode_fields(SubmitSm(service_type="x" * 6))
+    assert issubclass(RemoteProtocolError, ProtocolError)
+    assert issubclass(LocalProtocolError, ProtocolError)
+    assert not issubclass(LocalProtocolError, RemoteProtocolError)
 
 
 def test_encode_refuses_overlong_fields() -> None:
@@ -715,7 +725,7 @@ def test_roundtrip_generated_pdus(cls: type[Pdu], data: st.DataObject) -> None:
 def _outcome(frame: bytes) -> object:
     try:
         return decode(frame)
-    except ProtocolError as exc:
+    except RemoteProtocolError as exc:
         return (exc.status, exc.command_id, exc.sequence_number, exc.fatal)
     except Exception as exc:  # anything else is a bug
         pytest.fail(f"decode raised {type(exc).__name__}: {exc} for {frame.hex()}")
@@ -768,6 +778,50 @@ def test_fast_path_agrees_with_table_decoder(
     assert fast == slow
 
 
+def _decode_slow(frame: bytes) -> Pdu:
+    """decode() with every fast path switched off: the table-driven decoder, which builds each PDU
+    through its dataclass constructor."""
+    with mock.patch.object(codec, "_FAST", frozenset()), mock.patch.object(codec, "_FAST_RESP", frozenset()):
+        return decode(frame)
+
+
+def _field_values(pdu: Pdu) -> dict[str, object]:
+    """Every dataclass field of ``pdu``, ``raw`` included; a field never set shows as missing."""
+    return {f.name: getattr(pdu, f.name, "<unset>") for f in dataclasses.fields(pdu)}
+
+
+#: The classes a fast path builds with object.__new__, slot by slot (no constructor, no defaults).
+FAST_CLASSES = [cls for cls in ALL_CLASSES if cls.command_id in codec._FAST | codec._FAST_RESP]
+
+
+def test_fast_paths_cover_the_golden_frames() -> None:
+    assert {SubmitSm, DeliverSm, SubmitSmResp, DeliverSmResp} <= set(FAST_CLASSES)
+    for name in ("submit_sm", "deliver_sm"):
+        frame = GOLDEN_BY_NAME[name]
+        _, command_id, status, seq = parse_header(frame)
+        fast = codec._decode_short_message_fast(PDU_CLASSES[command_id], frame, seq, status)  # type: ignore[arg-type]
+        assert fast is not None, f"the golden {name} takes the fast path"
+
+
+@pytest.mark.parametrize(("name", "frame", "expected"), GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_decoders_set_every_field(name: str, frame: bytes, expected: Pdu) -> None:
+    """For every PDU class, decode() sets exactly the dataclass's fields, each to what the table-driven
+    decoder (through the constructor) gives: a field added to a class and forgotten by a fast path fails
+    here instead of being silently unset."""
+    fast = decode(frame)
+    slow = _decode_slow(frame)
+    assert type(fast) is type(slow) is type(expected)
+    assert _field_values(fast) == _field_values(slow) == {**_field_values(expected), "raw": frame}
+
+
+@pytest.mark.parametrize("cls", FAST_CLASSES, ids=[c.command_id.name.lower() for c in FAST_CLASSES])
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_fast_decoders_set_every_field_of_generated_pdus(cls: type[Pdu], data: st.DataObject) -> None:
+    frame = encode_fields(data.draw(pdu_strategy(cls)))
+    assert _field_values(decode(frame)) == _field_values(_decode_slow(frame))
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([SubmitSm, DeliverSm]).flatmap(pdu_strategy),
@@ -785,6 +839,14 @@ def test_with_message_splices_the_frame_encode_fields_would_give(
     copy = with_message(original, short_message, data_coding, esm_class=esm_class, tlvs=original.tlvs)
     assert copy.raw, "the copy keeps a frame"
     assert copy.raw == encode_fields(copy, original.sequence_number)
+    # Every other field is carried over (with_message names them one by one, for speed).
+    expected = dataclasses.replace(
+        original,
+        short_message=short_message,
+        data_coding=data_coding,
+        esm_class=original.esm_class if esm_class is None else esm_class,
+    )
+    assert {**_field_values(copy), "raw": b""} == _field_values(expected)
     assert decode(copy.raw) == copy
     assert (copy.esm_class, copy.data_coding) == (
         original.esm_class if esm_class is None else esm_class,

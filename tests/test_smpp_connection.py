@@ -11,21 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from gateway.smpp.codec import decode, encode_fields
-from gateway.smpp.connection import (
-    OWN_REQUESTS,
-    PEER_REQUESTS,
-    Connection,
-    Event,
-    Rejected,
-    Relayed,
-    Request,
-    Response,
-    Role,
-    State,
-    UnexpectedResponse,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import MAX_SEQUENCE, BindMode, CommandId, CommandStatus
 from gateway.smpp.errors import LocalProtocolError
+from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
 from gateway.smpp.pdu import (
     BIND_CLASSES,
     BindReceiverResp,
@@ -47,6 +36,7 @@ from gateway.smpp.pdu import (
     UnbindResp,
     make_response,
 )
+from gateway.smpp.states import OWN_REQUESTS, PEER_REQUESTS, Role, State
 
 RINVMSGLEN = CommandStatus.ESME_RINVMSGLEN
 RINVCMDLEN = CommandStatus.ESME_RINVCMDLEN

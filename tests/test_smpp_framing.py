@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.smpp.constants import CommandStatus
-from gateway.smpp.errors import ProtocolError
+from gateway.smpp.errors import RemoteProtocolError
 from gateway.smpp.framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 
 ENQUIRE_LINK = bytes.fromhex("00000010 00000015 00000000 00000001")
@@ -120,7 +120,7 @@ def test_command_length_below_header_is_fatal(length: int) -> None:
     buffer = FrameBuffer()
     buffer.feed(ENQUIRE_LINK + length.to_bytes(4, "big") + bytes.fromhex("00000004 00000000 0000002a"))
     assert buffer.frames() == [ENQUIRE_LINK]  # frames before the bad one still come out
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         buffer.frames()
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
@@ -131,7 +131,7 @@ def test_command_length_below_header_is_fatal(length: int) -> None:
 def test_command_length_above_max_is_fatal() -> None:
     buffer = FrameBuffer()
     buffer.feed((DEFAULT_MAX_PDU_SIZE + 1).to_bytes(4, "big") + bytes.fromhex("00000004 00000000 00000007"))
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         buffer.frames()
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
@@ -142,7 +142,7 @@ def test_command_length_above_max_is_fatal() -> None:
 def test_huge_length_rejected_without_waiting_for_the_body(length: int) -> None:
     buffer = FrameBuffer(max_pdu_size=1024)
     buffer.feed(length.to_bytes(4, "big"))  # only the length field has arrived
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         buffer.frames()
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN
     assert info.value.fatal
@@ -191,7 +191,7 @@ def test_frames_stop_before_a_bad_length_and_the_next_call_raises() -> None:
     bad = (15).to_bytes(4, "big") + bytes.fromhex("00000004 00000000 0000002a")
     buffer.feed(ENQUIRE_LINK + SUBMIT_SM + bad)
     assert buffer.frames() == [ENQUIRE_LINK, SUBMIT_SM]
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         buffer.frames()
     assert info.value.status == CommandStatus.ESME_RINVCMDLEN and info.value.fatal
     assert (info.value.command_id, info.value.sequence_number) == (4, 42)

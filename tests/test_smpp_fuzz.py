@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.smpp import connection
+from gateway.smpp import states
 from gateway.smpp.codec import decode
 from gateway.smpp.constants import CommandId
 from tools import fuzz_smpp
@@ -36,10 +36,10 @@ def test_scenarios_build() -> None:
 
 def test_fuzzer_finds_a_planted_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the CLOSED rows removed from the state table (the bug it found), the fuzzer reports a crash."""
-    table = dict(connection.PEER_REQUESTS)
-    for role in connection.Role:
-        del table[(role, connection.State.CLOSED)]
-    monkeypatch.setattr(connection, "PEER_REQUESTS", table)
+    table = dict(states.PEER_REQUESTS)
+    for role in states.Role:
+        del table[(role, states.State.CLOSED)]
+    monkeypatch.setattr(states, "PEER_REQUESTS", table)
     report = fuzz_smpp.run(20000, seed=1)
     assert report.crash is not None
     assert isinstance(report.crash.error, KeyError)

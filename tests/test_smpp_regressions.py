@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gateway.smpp.codec import decode, encode_fields
-from gateway.smpp.connection import (
-    Connection,
-    Rejected,
-    Response,
-    Role,
-    State,
-    UnexpectedResponse,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import CommandId, CommandStatus
-from gateway.smpp.errors import LocalProtocolError, ProtocolError
+from gateway.smpp.errors import LocalProtocolError, RemoteProtocolError
+from gateway.smpp.events import Rejected, Response, UnexpectedResponse
 from gateway.smpp.pdu import (
     AlertNotification,
     BindTransceiver,
@@ -28,6 +22,7 @@ from gateway.smpp.pdu import (
     Unbind,
     UnbindResp,
 )
+from gateway.smpp.states import Role, State
 
 
 def closed(role: Role) -> Connection:
@@ -106,7 +101,7 @@ def test_data_sm_rejects_65_character_address() -> None:
     frame = encode_fields(DataSm(sequence_number=1, source_addr="a" * 64))
     too_long = frame.replace(b"a" * 64, b"a" * 65)
     too_long = len(too_long).to_bytes(4, "big") + too_long[4:]
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(RemoteProtocolError) as info:
         decode(too_long)
     assert info.value.status == CommandStatus.ESME_RINVSRCADR
 

@@ -15,17 +15,8 @@ import smpplib.exceptions
 
 from gateway.smpp.codec import decode, encode, encode_fields
 from gateway.smpp.constants import BindMode, CommandId, CommandStatus, EsmClass, MessageState, Tag
-from gateway.smpp.pdu import (
-    CancelSm,
-    DataSm,
-    Dest,
-    QuerySm,
-    ReplaceSm,
-    SubmitMulti,
-    SubmitSmResp,
-    Tlv,
-    find_tlv,
-)
+from gateway.smpp.fields import Dest, Tlv, find_tlv
+from gateway.smpp.pdu import CancelSm, DataSm, QuerySm, ReplaceSm, SubmitMulti, SubmitSmResp
 from tests.smsc_sim_esme import RECEIPT_RE, USERS, link_esme, smpplib_bind_status, smpplib_client
 from tools.smsc_sim import NoReceiverError, format_receipt, parse_users, running_smsc, submit_sm_resp
 

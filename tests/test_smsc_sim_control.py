@@ -12,7 +12,7 @@ import pytest
 
 from gateway.proxy.link import ResponseTimeout
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
-from gateway.smpp.pdu import find_tlv
+from gateway.smpp.fields import find_tlv
 from tests.smsc_sim_esme import link_esme, smpplib_bind_status
 from tools import smsc_ctl
 from tools.smsc_sim import SimulatedSmsc, running_smsc

@@ -1,4 +1,4 @@
-"""decode_text / encode_text / best_coding over the data_coding values."""
+"""decode_text / encode_text / can_encode over the data_coding values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import (
     UnencodableError,
-    best_coding,
     can_encode,
     decode_text,
     encode_text,
@@ -94,34 +93,6 @@ def test_encode_text_refuses_rather_than_replaces(text: str, coding: int, bad: s
     assert info.value.char == bad
 
 
-@pytest.mark.parametrize(
-    ("text", "preferred", "expected"),
-    [
-        ("hello", GSM, GSM),
-        ("hello", IA5, IA5),
-        ("hello", LATIN1, LATIN1),
-        ("hello", UCS2, UCS2),
-        ("", IA5, IA5),
-        ("a{b}", IA5, IA5),
-        ("5€", IA5, GSM),  # IA5 can't, GSM can
-        ("5€", LATIN1, GSM),
-        ("café", IA5, GSM),
-        ("ΔΣ", LATIN1, GSM),
-        ("a`b", GSM, UCS2),  # GSM lacks the backtick; no fallback to IA5
-        ("a`b", IA5, IA5),
-        ("ç", GSM, UCS2),
-        ("ç", LATIN1, LATIN1),
-        ("ç€", LATIN1, UCS2),
-        ("Ж", GSM, UCS2),
-        ("😀", IA5, UCS2),
-        ("€", DataCoding.BINARY_8BIT, UCS2),  # GSM fallback only from 0/1/3
-        ("é", DataCoding.BINARY_8BIT, DataCoding.BINARY_8BIT),
-    ],
-)
-def test_best_coding(text: str, preferred: int, expected: int) -> None:
-    assert best_coding(text, preferred) == expected
-
-
 @given(st.binary(max_size=300), st.integers(min_value=0, max_value=255))
 def test_decode_never_raises(data: bytes, coding: int) -> None:
     assert isinstance(decode_text(data, coding), str)
@@ -149,12 +120,3 @@ def test_8bit_round_trip(case: tuple[int, str]) -> None:
     data = encode_text(text, coding)
     assert len(data) == len(text)
     assert decode_text(data, coding) == text
-
-
-@given(st.text(max_size=50), st.sampled_from([GSM, IA5, LATIN1, UCS2, DataCoding.BINARY]))
-def test_best_coding_holds_text(text: str, preferred: int) -> None:
-    chosen = best_coding(text, preferred)
-    assert can_encode(text, chosen)
-    assert decode_text(encode_text(text, chosen), chosen) == text
-    if can_encode(text, preferred):
-        assert chosen == preferred

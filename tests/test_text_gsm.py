@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.text.gsm import UnencodableError, decode_gsm, encode_gsm, gsm_septets, is_gsm
+from gateway.text.gsm import UnencodableError, decode_gsm, encode_gsm, is_gsm
 
 #: Extension table from 03.38 §6.2.1.1: character -> code after 0x1B.
 EXTENSION = {
@@ -40,14 +40,13 @@ GSM_ALPHABET = "".join(BASIC) + ASCII_SAME + "".join(EXTENSION)
 def test_alphabet_has_127_basic_and_10_extension_characters() -> None:
     assert len(set(BASIC) | set(ASCII_SAME)) == 127
     assert is_gsm(GSM_ALPHABET)
-    assert gsm_septets(GSM_ALPHABET) == 127 + 2 * 10
+    assert len(encode_gsm(GSM_ALPHABET)) == 127 + 2 * 10
 
 
 @pytest.mark.parametrize(("char", "code"), sorted(BASIC.items()))
 def test_basic_table(char: str, code: int) -> None:
     assert encode_gsm(char) == bytes([code])
     assert decode_gsm(bytes([code])) == char
-    assert gsm_septets(char) == 1
 
 
 @pytest.mark.parametrize("char", ASCII_SAME)
@@ -62,7 +61,6 @@ def test_every_escape_round_trips(char: str, code: int) -> None:
     assert encoded == bytes([0x1B, code])
     assert decode_gsm(encoded) == char
     assert decode_gsm(b"a" + encoded + b"b") == f"a{char}b"
-    assert gsm_septets(char) == 2
 
 
 def test_euro_is_escape_0x65() -> None:
@@ -86,7 +84,6 @@ def test_euro_is_escape_0x65() -> None:
     ],
 )
 def test_septet_counts(text: str, septets: int) -> None:
-    assert gsm_septets(text) == septets
     assert len(encode_gsm(text)) == septets
 
 
@@ -101,8 +98,6 @@ def test_unencodable_names_first_bad_character(text: str, bad: str) -> None:
     assert info.value.char == bad
     assert repr(bad) in str(info.value)
     assert isinstance(info.value, ValueError)
-    with pytest.raises(UnencodableError):
-        gsm_septets(text)
 
 
 @pytest.mark.parametrize(
@@ -135,7 +130,6 @@ def test_decode_never_raises(data: bytes) -> None:
 def test_round_trip(text: str) -> None:
     assert is_gsm(text)
     encoded = encode_gsm(text)
-    assert len(encoded) == gsm_septets(text)
     assert all(octet < 0x80 for octet in encoded)
     assert decode_gsm(encoded) == text
 

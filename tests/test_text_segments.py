@@ -10,14 +10,11 @@ from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import UnencodableError, decode_text
 from gateway.text.gsm import decode_gsm
 from gateway.text.segments import (
-    build_parts,
     encoded_length_units,
-    fits_single,
     part_limit,
     single_limit,
     split_text,
 )
-from gateway.text.udh import Concat, parse_concat, split_udh
 
 GSM = DataCoding.SMSC_DEFAULT
 IA5 = DataCoding.IA5
@@ -62,7 +59,7 @@ def test_unencodable_text_raises() -> None:
     with pytest.raises(UnencodableError):
         split_text("Ж", GSM)
     with pytest.raises(UnencodableError):
-        fits_single("€", LATIN1)
+        split_text("€", LATIN1)
     with pytest.raises(UnencodableError):
         encoded_length_units("é", IA5)
 
@@ -72,22 +69,20 @@ def test_unencodable_text_raises() -> None:
 
 def test_gsm_160_is_one_part() -> None:
     text = "a" * 160
-    assert fits_single(text, GSM)
     assert split_text(text, GSM) == [b"a" * 160]
 
 
 def test_gsm_161_is_153_plus_8() -> None:
     text = "a" * 161
-    assert not fits_single(text, GSM)
     parts = split_text(text, GSM)
     assert [len(p) for p in parts] == [153, 8]
 
 
 def test_gsm_escapes_count_two_toward_single_limit() -> None:
-    assert fits_single("€" * 80, GSM)
-    assert not fits_single("€" * 80 + "a", GSM)
-    assert fits_single("a" * 158 + "€", GSM)
-    assert not fits_single("a" * 159 + "€", GSM)
+    assert len(split_text("€" * 80, GSM)) == 1
+    assert len(split_text("€" * 80 + "a", GSM)) == 2
+    assert len(split_text("a" * 158 + "€", GSM)) == 1
+    assert len(split_text("a" * 159 + "€", GSM)) == 2
 
 
 def test_gsm_escape_at_septet_153_moves_to_next_part() -> None:
@@ -124,8 +119,8 @@ def test_ucs2_70_is_one_part_71_is_two() -> None:
 
 
 def test_ucs2_emoji_counts_two_units_for_single_limit() -> None:
-    assert fits_single("Ж" * 68 + EMOJI, UCS2)
-    assert not fits_single("Ж" * 69 + EMOJI, UCS2)
+    assert len(split_text("Ж" * 68 + EMOJI, UCS2)) == 1
+    assert len(split_text("Ж" * 69 + EMOJI, UCS2)) == 2
 
 
 def test_ucs2_emoji_at_67_unit_boundary_moves_whole() -> None:
@@ -165,43 +160,7 @@ def test_8bit_boundaries(coding: int) -> None:
 
 def test_empty_text_is_one_empty_part() -> None:
     assert split_text("", GSM) == [b""]
-    assert build_parts("", UCS2, reference=1) == [b""]
-
-
-# --- build_parts ------------------------------------------------------------------------------
-
-
-def test_build_parts_single_has_no_udh() -> None:
-    assert build_parts("Hello €", GSM, reference=7) == [b"Hello \x1be"]
-
-
-@pytest.mark.parametrize("ref_bits", [8, 16])
-def test_build_parts_multi(ref_bits: int) -> None:
-    text = "Hello world. " * 30  # 390 septets -> 3 parts
-    messages = build_parts(text, GSM, reference=0xA7, ref_bits=ref_bits)
-    assert len(messages) == 3
-    decoded = []
-    for seq, message in enumerate(messages, start=1):
-        udh, payload = split_udh(message)
-        assert len(udh) == (6 if ref_bits == 8 else 7)
-        assert parse_concat(udh) == Concat(0xA7, 3, seq, ref_bits)
-        assert len(payload) <= part_limit(GSM, ref_bits)
-        assert len(message) <= 140 + (20 if ref_bits == 8 else 19)  # unpacked septets
-        decoded.append(decode_text(payload, GSM))
-    assert "".join(decoded) == text
-
-
-def test_build_parts_ucs2_fits_140_octets() -> None:
-    messages = build_parts(EMOJI * 100, UCS2, reference=0x1234, ref_bits=16)
-    assert all(len(m) <= 140 for m in messages)
-    assert messages[0][:7] == bytes.fromhex("06080412340401")
-
-
-def test_build_parts_rejects_too_many_parts_and_bad_reference() -> None:
-    with pytest.raises(ValueError):
-        build_parts("a" * 153 * 256, GSM, reference=1)
-    with pytest.raises(ValueError):
-        build_parts("a" * 200, GSM, reference=256)
+    assert split_text("", UCS2) == [b""]
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -239,7 +198,7 @@ coded_texts = st.one_of(
 def check_parts(parts: list[bytes], text: str, coding: int, ref_bits: int = 8) -> None:
     """Every invariant a split must satisfy; shared with the footer properties."""
     unit = 2 if coding == UCS2 else 1
-    if fits_single(text, coding):
+    if encoded_length_units(text, coding) <= single_limit(coding):  # fits one message
         assert len(parts) == 1
     else:
         assert len(parts) >= 2

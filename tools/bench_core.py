@@ -42,9 +42,10 @@ from gateway.proxy.link import Link
 from gateway.proxy.server import Proxy
 from gateway.proxy.session import EsmeSession
 from gateway.smpp.codec import encode_fields
-from gateway.smpp.connection import Connection, Role, State
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import BindMode
 from gateway.smpp.pdu import SubmitSmResp
+from gateway.smpp.states import Role, State
 from gateway.store.index import SuppressionIndex
 from gateway.store.memory import MemoryStore
 from tools.bench.mixes import (

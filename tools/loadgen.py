@@ -27,6 +27,7 @@ from array import array
 from collections import Counter
 from typing import Any
 
+from gateway.smpp.constants import RESPONSE_BIT, CommandId
 from tools.bench.mixes import (
     FIRST_SEQ,
     HEADER,
@@ -41,7 +42,7 @@ _ENQUIRE_LINK = 0x00000015
 _ENQUIRE_LINK_RESP = 0x80000015
 _UNBIND = 0x00000006
 _UNBIND_RESP = 0x80000006
-_GENERIC_NACK = 0x80000000
+_GENERIC_NACK = CommandId.GENERIC_NACK
 _BIND_RESP = 0x80000009
 _OPTED_OUT = 0x400
 
@@ -138,8 +139,8 @@ def _read(b: _Bind, now: float, measuring: bool) -> int:
         elif cid == _UNBIND:
             b.sock.sendall(HEADER.pack(16, _UNBIND_RESP, 0, seq))
             raise LoadError(f"bind {b.index}: the peer unbound")
-        elif cid & 0x80000000 == 0:  # any other request (deliver_sm...): acknowledge generically
-            b.sock.sendall(HEADER.pack(17, cid | 0x80000000, 0, seq) + b"\x00")
+        elif cid & RESPONSE_BIT == 0:  # any other request (deliver_sm...): acknowledge generically
+            b.sock.sendall(HEADER.pack(17, cid | RESPONSE_BIT, 0, seq) + b"\x00")
         else:
             b.unexpected += 1
         pos += length

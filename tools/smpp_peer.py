@@ -34,12 +34,12 @@ import anyio.abc
 from gateway.smpp.codec import decode, encode_fields
 from gateway.smpp.constants import RESPONSE_BIT, BindMode, CommandId, CommandStatus
 from gateway.smpp.errors import ProtocolError
+from gateway.smpp.fields import Tlv
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import (
     BIND_CLASSES,
     EnquireLinkResp,
     Pdu,
-    Tlv,
     UnbindResp,
     make_response,
 )

@@ -42,6 +42,7 @@ from gateway.policy.messages import (
 from gateway.policy.reassembly import Reassembler
 from gateway.proxy.hooks import Decision, Defer, Forward, ForwardParts, Respond, SessionInfo
 from gateway.smpp.constants import CommandStatus, DataCoding, EsmClass, MessageState, Tag
+from gateway.smpp.fields import Tlv, UnsuccessSme, find_tlv
 from gateway.smpp.pdu import (
     DataSm,
     DeliverSm,
@@ -49,9 +50,6 @@ from gateway.smpp.pdu import (
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
-    Tlv,
-    UnsuccessSme,
-    find_tlv,
     make_response,
 )
 from gateway.store.base import Store

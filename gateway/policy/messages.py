@@ -10,19 +10,16 @@ import re
 from dataclasses import dataclass, replace
 
 from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, DataCoding, Tag
+from gateway.smpp.fields import Tlv, find_tlv, replace_tlv
 from gateway.smpp.pdu import (
     DataSm,
     DeliverSm,
     MessagePdu,
     SubmitMulti,
     SubmitSm,
-    Tlv,
-    find_tlv,
-    message_frame,
     message_text_bytes,
-    replace_tlv,
-    with_message,
 )
+from gateway.smpp.splice import message_frame, with_message
 from gateway.text.encoding import decode_text, encode_text
 from gateway.text.footer import append_footer, append_footer_octets
 from gateway.text.segments import split_octets, split_text

@@ -33,17 +33,12 @@ import structlog
 from gateway.metrics import PduCounts
 from gateway.smpp.connection import (
     Connection,
-    Event,
     Outstanding,
-    Rejected,
-    Relayed,
-    Request,
-    Response,
-    State,
-    UnexpectedResponse,
 )
 from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
 from gateway.smpp.pdu import EnquireLink, EnquireLinkResp, Pdu, Unbind, UnbindResp, make_response
+from gateway.smpp.states import State
 
 #: The link's clock: the event loop's (asyncio's loop.time() is time.monotonic()), read directly on
 #: the hot path because anyio.current_time() costs nine times as much.

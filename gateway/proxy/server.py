@@ -14,10 +14,11 @@ from anyio.streams.tls import TLSListener
 
 from gateway.config import AccountConfig, Config, UpstreamConfig
 from gateway.metrics import PduCounts
-from gateway.smpp.connection import Connection, Role
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import BindMode, CommandStatus
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.pdu import Pdu
+from gateway.smpp.states import Role
 
 from .hooks import Policy
 from .link import Link, LinkTimers
@@ -52,8 +53,8 @@ class ServiceBind:
             return self._link
 
     def _on_event(self, link: Link, event: Any) -> None:
-        from gateway.smpp.connection import Request
         from gateway.smpp.constants import CommandId
+        from gateway.smpp.events import Request
 
         if type(event) is Request and event.pdu.command_id == CommandId.UNBIND:
             link.answer_unbind(event.pdu)

@@ -11,9 +11,10 @@ import anyio.abc
 
 from gateway.config import SessionConfig, UpstreamConfig
 from gateway.metrics import PduCounts
-from gateway.smpp.connection import Connection, Role
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import RESPONSE_BIT, BindMode, CommandStatus
 from gateway.smpp.pdu import BIND_CLASSES, Pdu
+from gateway.smpp.states import Role
 
 from .link import Link, LinkClosed, LinkTimers, ResponseTimeout
 

@@ -14,140 +14,35 @@ answer takes the decoding path and comes as a :class:`Response`.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from .codec import decode, encode, encode_fields, pack_sequence, parse_header, with_sequence
-from .constants import HEADER_SIZE, MAX_SEQUENCE, RESPONSE_BIT, BindMode, CommandId, CommandStatus
-from .errors import LocalProtocolError, PduTooLarge, ProtocolError
+from .codec import decode, encode, encode_fields, parse_header
+from .constants import (
+    BIND_COMMANDS,
+    COMMAND_ID_AT,
+    HEADER_SIZE,
+    MAX_SEQUENCE,
+    RESPONSE_BIT,
+    RESPONSE_BIT_OCTET,
+    SEQUENCE_NUMBER_AT,
+    BindMode,
+    CommandId,
+    CommandStatus,
+)
+from .errors import LocalProtocolError, PduTooLarge, RemoteProtocolError
+from .events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
+from .fields import MESSAGE_ID_SIZE
 from .framing import DEFAULT_MAX_PDU_SIZE, FrameBuffer
 from .pdu import BIND_CLASSES, GenericNack, Pdu, make_response, response_class
-
-
-class Role(enum.Enum):
-    """Which end of the session we are."""
-
-    #: We connected and bind to the peer (the peer is an SMSC).
-    ESME = "esme"
-    #: We accepted the connection and the peer binds to us (the peer is an ESME).
-    SMSC = "smsc"
-
-    # Members are singletons compared by identity: hash them so too, in C (Enum's own __hash__ is
-    # Python code, and (role, state) keys are looked up for every PDU).
-    __hash__ = object.__hash__
-
-
-class State(enum.Enum):
-    """Session states, §2.2."""
-
-    OPEN = "open"
-    BOUND_TX = "bound_tx"
-    BOUND_RX = "bound_rx"
-    BOUND_TRX = "bound_trx"
-    UNBINDING = "unbinding"
-    CLOSED = "closed"
-
-    __hash__ = object.__hash__  # as Role's
-
-
-_BOUND_STATE: Final = {
-    BindMode.TRANSMITTER: State.BOUND_TX,
-    BindMode.RECEIVER: State.BOUND_RX,
-    BindMode.TRANSCEIVER: State.BOUND_TRX,
-}
+from .splice import pack_sequence, with_sequence
+from .states import BOUND_STATE, Role, State, own_requests, peer_requests
 
 C = CommandId
-_BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
-_ESME_TO_SMSC_TX = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM, C.QUERY_SM, C.CANCEL_SM, C.REPLACE_SM})
-_SMSC_TO_ESME_RX = frozenset({C.DELIVER_SM, C.DATA_SM, C.ALERT_NOTIFICATION})
-_ALWAYS = frozenset({C.ENQUIRE_LINK, C.UNBIND})
 #: For comparisons on the per-PDU path: reading an enum member off its class costs ~70 ns on Python
 #: 3.11 (the enum metaclass defeats the type attribute cache), a module global ~5.
 _UNBIND: Final = C.UNBIND
-
-#: Rule 1 (as in h11's _state.py): which requests the *peer* may send, by our role and state (§2.3).
-#: Anything else is answered with ESME_RINVBNDSTS (or ESME_RALYBND for a second bind).
-PEER_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
-    (Role.SMSC, State.OPEN): _BINDS | {C.ENQUIRE_LINK},
-    (Role.SMSC, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
-    (Role.SMSC, State.BOUND_RX): _ALWAYS,
-    (Role.SMSC, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
-    (Role.SMSC, State.UNBINDING): frozenset({C.UNBIND}),
-    (Role.ESME, State.OPEN): frozenset({C.OUTBIND, C.ENQUIRE_LINK}),
-    (Role.ESME, State.BOUND_TX): _ALWAYS,
-    (Role.ESME, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
-    (Role.ESME, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
-    (Role.ESME, State.UNBINDING): frozenset({C.UNBIND}),
-    # After unbind_resp nothing more is allowed (the caller closes); still answered, never a KeyError.
-    (Role.SMSC, State.CLOSED): frozenset(),
-    (Role.ESME, State.CLOSED): frozenset(),
-}
-#: Which requests *we* may send, by our role and state: the mirror image of PEER_REQUESTS.
-OWN_REQUESTS: Final[dict[tuple[Role, State], frozenset[CommandId]]] = {
-    (Role.ESME, State.OPEN): _BINDS | {C.ENQUIRE_LINK},
-    (Role.ESME, State.BOUND_TX): _ESME_TO_SMSC_TX | _ALWAYS,
-    (Role.ESME, State.BOUND_RX): _ALWAYS,
-    (Role.ESME, State.BOUND_TRX): _ESME_TO_SMSC_TX | _ALWAYS,
-    (Role.ESME, State.UNBINDING): frozenset(),
-    (Role.SMSC, State.OPEN): frozenset({C.OUTBIND, C.ENQUIRE_LINK}),
-    (Role.SMSC, State.BOUND_TX): _ALWAYS,
-    (Role.SMSC, State.BOUND_RX): _SMSC_TO_ESME_RX | _ALWAYS,
-    (Role.SMSC, State.BOUND_TRX): _SMSC_TO_ESME_RX | _ALWAYS,
-    (Role.SMSC, State.UNBINDING): frozenset(),
-    (Role.ESME, State.CLOSED): frozenset(),
-    (Role.SMSC, State.CLOSED): frozenset(),
-}
-
-
-# --- Events --------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Request:
-    """The peer sent a request that is valid in this state; answer it with :meth:`send_response`."""
-
-    pdu: Pdu
-
-
-@dataclass(slots=True)
-class Response:
-    """The answer to one of our requests, with the context given when it was sent."""
-
-    pdu: Pdu
-    request_id: CommandId
-    context: object
-
-
-@dataclass(slots=True)
-class Relayed:
-    """Answers to requests sent with ``relay=True``, as their frames (well-formed, not decoded):
-    consecutive answers of one command_id and command_status, in the order they arrived, each with
-    the context its request was sent with. Forward them with :meth:`Connection.send_relayed`, which
-    takes each context as the other leg's sequence number.
-
-    A window's answers arriving together are one event (one call up the stack instead of one per
-    answer: tools/bench_core measures the difference)."""
-
-    frames: list[bytes]
-    command_id: int
-    command_status: int
-    contexts: list[object]
-
-
-@dataclass(slots=True)
-class Rejected:
-    """The peer sent something invalid; the core already queued the error response."""
-
-    error: ProtocolError
-
-
-@dataclass(slots=True)
-class UnexpectedResponse:
-    """A response matching none of our outstanding requests (late, after a timeout, or bogus)."""
-
-    pdu: Pdu
 
 
 @dataclass(slots=True)
@@ -160,9 +55,6 @@ class Outstanding:
     context: object
     #: Its answer comes as :class:`Relayed` when it is well-formed.
     relay: bool = False
-
-
-Event = Request | Response | Relayed | Rejected | UnexpectedResponse
 
 
 class Connection:
@@ -178,8 +70,8 @@ class Connection:
         self.role = role
         self.state = State.OPEN
         # This role's rows of the state tables, looked up by state alone for every PDU.
-        self._peer_requests = {state: PEER_REQUESTS[(role, state)] for state in State}
-        self._own_requests = {state: OWN_REQUESTS[(role, state)] for state in State}
+        self._peer_requests = peer_requests(role)
+        self._own_requests = own_requests(role)
         self.bind_mode: BindMode | None = None
         self.response_timeout = response_timeout
         self.last_received = 0.0
@@ -190,7 +82,7 @@ class Connection:
         self._outstanding: dict[int, Outstanding] = {}
         self._next_sequence = 1
         #: Set when the byte stream can no longer be trusted; the caller should close.
-        self.broken: ProtocolError | None = None
+        self.broken: RemoteProtocolError | None = None
 
     # --- receiving --------------------------------------------------------------------------------
 
@@ -224,35 +116,35 @@ class Connection:
         if not ready:
             try:
                 ready = self._frames.frames()
-            except ProtocolError as exc:
+            except RemoteProtocolError as exc:
                 return self._fail(exc)
             if not ready:
                 return None
             ready.reverse()
             self._ready = ready
         frame = ready[-1]
-        if frame[4] & 0x80:  # a response (command_id's top bit)
+        if frame[COMMAND_ID_AT] & RESPONSE_BIT_OCTET:  # a response
             relayed = self._relayed(frame)  # takes the frames it relays
             if relayed is not None:
                 return relayed
         ready.pop()
         try:
             pdu = decode(frame)
-        except ProtocolError as exc:
+        except RemoteProtocolError as exc:
             if exc.fatal:
                 return self._fail(exc)
             return self._reject_or_fail_response(exc)
         command_id = pdu.command_id
-        if command_id & 0x80000000:
+        if command_id & RESPONSE_BIT:
             return self._on_response(pdu)
         allowed = self._peer_requests[self.state]
         if command_id not in allowed:
             status = (
                 CommandStatus.ESME_RALYBND
-                if command_id in _BINDS and self.state is not State.OPEN
+                if command_id in BIND_COMMANDS and self.state is not State.OPEN
                 else CommandStatus.ESME_RINVBNDSTS
             )
-            error = ProtocolError(
+            error = RemoteProtocolError(
                 f"{command_id.name.lower()} not allowed in state {self.state.value}",
                 status=status,
                 command_id=command_id,
@@ -288,7 +180,7 @@ class Connection:
                 or not waiting.relay
                 or waiting.command_id | RESPONSE_BIT != command_id
                 or (
-                    frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + 65) != length - 1
+                    frame.find(b"\x00", HEADER_SIZE, HEADER_SIZE + MESSAGE_ID_SIZE) != length - 1
                     if length > HEADER_SIZE
                     else not status
                 )
@@ -320,17 +212,17 @@ class Connection:
         if waiting is None:
             return UnexpectedResponse(pdu)
         request_id = waiting.command_id
-        if request_id in _BINDS and pdu.command_id == request_id | 0x80000000:
+        if request_id in BIND_COMMANDS and pdu.command_id == request_id | RESPONSE_BIT:
             if pdu.command_status == CommandStatus.ESME_ROK and self.role is Role.ESME:
                 self.bind_mode = BindMode(request_id)
-                self.state = _BOUND_STATE[self.bind_mode]
+                self.state = BOUND_STATE[self.bind_mode]
         elif request_id == C.UNBIND:
             self.state = State.CLOSED
         return Response(pdu, request_id, waiting.context)
 
-    def _reject_or_fail_response(self, exc: ProtocolError) -> Event:
+    def _reject_or_fail_response(self, exc: RemoteProtocolError) -> Event:
         command_id, seq = exc.command_id or 0, exc.sequence_number or 0
-        if command_id & 0x80000000 and exc.status != CommandStatus.ESME_RINVCMDID:
+        if command_id & RESPONSE_BIT and exc.status != CommandStatus.ESME_RINVCMDID:
             # A malformed response still answers the request it names: fail that request.
             nack = GenericNack(sequence_number=seq, command_status=exc.status)
             waiting = self._answers(command_id, seq)
@@ -344,7 +236,7 @@ class Connection:
         self._out.append(encode(reply))
         return Rejected(exc)
 
-    def _fail(self, exc: ProtocolError) -> Event:
+    def _fail(self, exc: RemoteProtocolError) -> Event:
         self.broken = exc
         self._out.append(
             encode(GenericNack(sequence_number=exc.sequence_number or 0, command_status=exc.status))
@@ -389,7 +281,7 @@ class Connection:
         raw = frame or pdu.raw
         if raw:
             data: bytes | bytearray = bytearray(raw)  # with_sequence(), written out: once per request
-            pack_sequence(data, 12, seq)
+            pack_sequence(data, SEQUENCE_NUMBER_AT, seq)
         else:
             data = encode_fields(pdu, seq)
         if len(data) > self._frames.max_pdu_size:
@@ -419,11 +311,11 @@ class Connection:
             self.state = State.CLOSED
         elif (
             self.role is Role.SMSC
-            and command_id & 0x7FFFFFFF in BIND_CLASSES
+            and command_id ^ RESPONSE_BIT in BIND_CLASSES  # a response: the bit is set
             and pdu.command_status == CommandStatus.ESME_ROK
         ):
-            self.bind_mode = BindMode(command_id & 0x7FFFFFFF)
-            self.state = _BOUND_STATE[self.bind_mode]
+            self.bind_mode = BindMode(command_id ^ RESPONSE_BIT)
+            self.state = BOUND_STATE[self.bind_mode]
 
     def send_relayed(self, relayed: Relayed) -> None:
         """Queue responses received on another connection, each under the sequence number its
@@ -432,7 +324,7 @@ class Connection:
         out = self._out
         for frame, sequence_number in zip(relayed.frames, relayed.contexts, strict=True):
             copy = bytearray(frame)  # with_sequence(), written out: once per relayed response
-            pack_sequence(copy, 12, sequence_number)
+            pack_sequence(copy, SEQUENCE_NUMBER_AT, sequence_number)
             out.append(copy)
 
     @property

@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+#: §5.1.2.1: a response's command_id is its request's with the top bit set (generic_nack is the bit
+#: alone). The one spelling of that bit: test ``command_id & RESPONSE_BIT``, map a request to its
+#: response with ``| RESPONSE_BIT`` and a response to its request with ``^ RESPONSE_BIT``.
 RESPONSE_BIT = 0x80000000
-#: §3.2: every PDU starts with a 16-octet header.
-HEADER_SIZE = 16
+
+#: §3.2: every PDU starts with a header of four Integer(4) fields, big-endian, in this order; these are
+#: their offsets in a frame.
+COMMAND_LENGTH_AT = 0
+COMMAND_ID_AT = COMMAND_LENGTH_AT + 4
+COMMAND_STATUS_AT = COMMAND_ID_AT + 4
+SEQUENCE_NUMBER_AT = COMMAND_STATUS_AT + 4
+#: The header is 16 octets; the body follows.
+HEADER_SIZE = SEQUENCE_NUMBER_AT + 4
+#: RESPONSE_BIT as it shows in command_id's first (most significant) octet, ``frame[COMMAND_ID_AT]``:
+#: tells a response from a request without unpacking the header.
+RESPONSE_BIT_OCTET = RESPONSE_BIT >> 24
+#: §3.2.4.1: a TLV starts with its tag and its value's length, an Integer(2) each.
+TLV_HEADER_SIZE = 4
 #: Sequence numbers run 0x00000001..0x7FFFFFFF (§3.2) and wrap.
 MAX_SEQUENCE = 0x7FFFFFFF
 

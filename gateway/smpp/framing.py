@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from .constants import HEADER_SIZE, CommandStatus
-from .errors import ProtocolError
+from .errors import RemoteProtocolError
 
 _LENGTH = struct.Struct(">I")
 _HEAD = struct.Struct(">II")
@@ -17,7 +17,7 @@ class FrameBuffer:
     """Accumulates received bytes and yields complete frames.
 
     A command_length below 16 or above ``max_pdu_size`` loses the framing: :meth:`frames` raises a fatal
-    :class:`ProtocolError` (answer with generic_nack ESME_RINVCMDLEN and close).
+    :class:`RemoteProtocolError` (answer with generic_nack ESME_RINVCMDLEN and close).
     """
 
     __slots__ = ("_buffer", "_pos", "max_pdu_size")
@@ -74,13 +74,13 @@ class FrameBuffer:
             return frames
         return [bytes(frame) for frame in frames]
 
-    def _bad_length(self, length: int) -> ProtocolError:
+    def _bad_length(self, length: int) -> RemoteProtocolError:
         buffer, pos = self._buffer, self._pos
         command_id = sequence = None
         if len(buffer) - pos >= HEADER_SIZE:
             command_id, _ = _HEAD.unpack_from(buffer, pos + 4)
             (sequence,) = _LENGTH.unpack_from(buffer, pos + 12)
-        return ProtocolError(
+        return RemoteProtocolError(
             f"command_length {length} outside 16..{self.max_pdu_size}",
             status=CommandStatus.ESME_RINVCMDLEN,
             command_id=command_id,

@@ -9,14 +9,11 @@ from __future__ import annotations
 from gateway.smpp.constants import DataCoding
 from gateway.text.gsm import UnencodableError, decode_gsm, encode_gsm, is_gsm
 
-__all__ = ["UnencodableError", "best_coding", "can_encode", "decode_text", "encode_text"]
+__all__ = ["UnencodableError", "can_encode", "decode_text", "encode_text"]
 
 _GSM = DataCoding.SMSC_DEFAULT
 _IA5 = DataCoding.IA5
-_LATIN1 = DataCoding.LATIN1
 _UCS2 = DataCoding.UCS2
-#: Codings that may fall back to GSM when the text does not fit them.
-_NARROW = frozenset({_GSM, _IA5, _LATIN1})
 
 
 def decode_text(data: bytes, data_coding: int) -> str:
@@ -69,13 +66,3 @@ def can_encode(text: str, data_coding: int) -> bool:
             return False
         return True
     return not text or max(text) <= "\xff"
-
-
-def best_coding(text: str, preferred: int) -> int:
-    """``preferred`` if it holds ``text``; else GSM when preferred is 0, 1 or 3 and GSM holds it;
-    else UCS2."""
-    if can_encode(text, preferred):
-        return preferred
-    if preferred in _NARROW and is_gsm(text):
-        return _GSM
-    return _UCS2

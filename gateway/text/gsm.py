@@ -9,7 +9,7 @@ Octets above 0x7F are not septets and decode as U+FFFD.
 
 from __future__ import annotations
 
-__all__ = ["ESC", "UnencodableError", "decode_gsm", "encode_gsm", "gsm_septets", "is_gsm"]
+__all__ = ["ESC", "UnencodableError", "decode_gsm", "encode_gsm", "is_gsm"]
 
 #: Escape to the extension table.
 ESC = 0x1B
@@ -72,11 +72,6 @@ def encode_gsm(text: str) -> bytes:
     if bad:
         raise UnencodableError(bad[0], "GSM 03.38")
     return text.translate(_ENCODE).encode("latin-1")
-
-
-def gsm_septets(text: str) -> int:
-    """Number of septets ``text`` takes in GSM 03.38; extension characters count two."""
-    return len(encode_gsm(text))
 
 
 def _plain(chunk: bytes) -> str:

@@ -12,12 +12,9 @@ from __future__ import annotations
 from gateway.smpp.constants import DataCoding
 from gateway.text.encoding import encode_text
 from gateway.text.gsm import ESC
-from gateway.text.udh import concat_udh
 
 __all__ = [
-    "build_parts",
     "encoded_length_units",
-    "fits_single",
     "part_limit",
     "single_limit",
     "split_octets",
@@ -56,11 +53,6 @@ def encoded_length_units(text: str, data_coding: int) -> int:
     return len(encode_text(text, data_coding)) // _unit_size(data_coding)
 
 
-def fits_single(text: str, data_coding: int) -> bool:
-    """True if ``text`` fits one message without UDH; raises UnencodableError if unencodable."""
-    return encoded_length_units(text, data_coding) <= single_limit(data_coding)
-
-
 def _cut(data: bytes, stop: int, data_coding: int) -> int:
     """Move a cut at ``stop`` back so it does not split an escape or surrogate pair."""
     if data_coding == _GSM:
@@ -94,16 +86,3 @@ def split_octets(data: bytes, data_coding: int, ref_bits: int = 8) -> list[bytes
         start = stop
     parts.append(data[start:])
     return parts
-
-
-def build_parts(text: str, data_coding: int, reference: int, ref_bits: int = 8) -> list[bytes]:
-    """Complete short_message values: UDH + payload per part, or the bare payload if it fits one.
-
-    Raises ValueError (or its subclass UnencodableError) if the text cannot be encoded, needs more
-    than 255 parts, or ``reference`` does not fit ``ref_bits``.
-    """
-    parts = split_text(text, data_coding, ref_bits)
-    if len(parts) == 1:
-        return parts
-    total = len(parts)
-    return [concat_udh(reference, total, n, ref_bits) + part for n, part in enumerate(parts, 1)]

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from gateway.smpp.codec import encode_fields
-from gateway.smpp.constants import CommandId, CommandStatus
+from gateway.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus
 from gateway.smpp.pdu import SubmitSm
 from tools.bench.mixes import HEADER, MARKETING_ACCOUNT, SEQ, bind_frame
 
@@ -79,7 +79,7 @@ class BlockingEsme:
             _, cid, status, seq = HEADER.unpack_from(frame)
             if cid == CommandId.SUBMIT_SM_RESP and seq == self.seq:
                 return int(status)
-            if cid & 0x80000000 == 0:
+            if cid & RESPONSE_BIT == 0:
                 self._answer(frame)
 
     def close(self) -> None:

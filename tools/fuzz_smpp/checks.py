@@ -9,17 +9,10 @@ from collections.abc import Callable, Iterator
 
 from gateway.smpp import codec
 from gateway.smpp.codec import decode, encode, encode_fields, parse_header
-from gateway.smpp.connection import (
-    Connection,
-    Event,
-    Rejected,
-    Relayed,
-    Request,
-    Response,
-    UnexpectedResponse,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import HEADER_SIZE, CommandId, CommandStatus
 from gateway.smpp.errors import ProtocolError
+from gateway.smpp.events import Event, Rejected, Relayed, Request, Response, UnexpectedResponse
 from gateway.smpp.pdu import (
     Pdu,
 )

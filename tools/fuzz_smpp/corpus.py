@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.smpp.codec import encode_fields, parse_header
-from gateway.smpp.constants import HEADER_SIZE, CommandId, CommandStatus, Tag
+from gateway.smpp.constants import HEADER_SIZE, RESPONSE_BIT, CommandId, CommandStatus, Tag
+from gateway.smpp.fields import Dest, Tlv, UnsuccessSme
 from gateway.smpp.pdu import (
     AlertNotification,
     BindReceiver,
@@ -24,7 +25,6 @@ from gateway.smpp.pdu import (
     DataSmResp,
     DeliverSm,
     DeliverSmResp,
-    Dest,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
@@ -38,10 +38,8 @@ from gateway.smpp.pdu import (
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
-    Tlv,
     Unbind,
     UnbindResp,
-    UnsuccessSme,
 )
 
 _LEN = struct.Struct(">I")
@@ -171,7 +169,7 @@ def _swap_command(rng: random.Random, data: bytes) -> bytes:
     if choice < 0.7:
         command_id = rng.choice(COMMAND_IDS)
     elif choice < 0.85:
-        command_id = parse_header(data + bytes(16))[1] ^ 0x80000000
+        command_id = parse_header(data + bytes(16))[1] ^ RESPONSE_BIT
     else:
         command_id = rng.getrandbits(32)
     return data[:4] + _LEN.pack(command_id) + data[8:]

@@ -9,9 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.smpp.connection import (
-    Rejected,
-)
+from gateway.smpp.events import Rejected
 from tools.fuzz_smpp.checks import check_connection, check_decode
 from tools.fuzz_smpp.corpus import generate
 from tools.fuzz_smpp.scenarios import SCENARIOS

@@ -6,11 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.smpp.codec import encode_fields
-from gateway.smpp.connection import (
-    Connection,
-    Role,
-    State,
-)
+from gateway.smpp.connection import Connection
 from gateway.smpp.pdu import (
     Bind,
     BindReceiver,
@@ -27,6 +23,7 @@ from gateway.smpp.pdu import (
     Unbind,
     UnbindResp,
 )
+from gateway.smpp.states import Role, State
 
 
 def _frame(pdu: Pdu) -> bytes:

@@ -17,7 +17,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from gateway.proxy.link import LinkClosed, ResponseTimeout
 from gateway.smpp.constants import CommandStatus
-from gateway.smpp.pdu import Pdu, Tlv
+from gateway.smpp.fields import Tlv
+from gateway.smpp.pdu import Pdu
 from tools.smsc_sim.model import NoReceiverError
 
 if TYPE_CHECKING:

@@ -20,7 +20,6 @@ import anyio
 import structlog
 
 from gateway.proxy.link import Expired, Link
-from gateway.smpp.connection import Rejected, Request, Response
 from gateway.smpp.constants import (
     BIND_COMMANDS,
     SMPP_VERSION_34,
@@ -30,6 +29,8 @@ from gateway.smpp.constants import (
     MessageState,
     Tag,
 )
+from gateway.smpp.events import Rejected, Request, Response
+from gateway.smpp.fields import Tlv
 from gateway.smpp.pdu import (
     CancelSmResp,
     DataSmResp,
@@ -40,7 +41,6 @@ from gateway.smpp.pdu import (
     ReplaceSmResp,
     SubmitMultiResp,
     SubmitSmResp,
-    Tlv,
     make_response,
 )
 from tools.smsc_sim.faults import Faults

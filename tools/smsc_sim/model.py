@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from gateway.proxy.link import Link
-from gateway.smpp.connection import State
 from gateway.smpp.constants import BindMode, CommandStatus, EsmClass
 from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm, message_text_bytes
+from gateway.smpp.states import State
 from gateway.text.encoding import decode_text
 from gateway.text.udh import split_udh
 

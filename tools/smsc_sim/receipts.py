@@ -13,7 +13,8 @@ import anyio
 
 from gateway.smpp.constants import EsmClass, MessageState, Tag
 from gateway.smpp.errors import LocalProtocolError
-from gateway.smpp.pdu import DeliverSm, SubmitMulti, Tlv, message_text_bytes
+from gateway.smpp.fields import Tlv
+from gateway.smpp.pdu import DeliverSm, SubmitMulti, message_text_bytes
 from gateway.text.encoding import can_encode, decode_text, encode_text
 from tools.smsc_sim.model import RoundRobin, Session, SubmitPdu, strip_udh
 from tools.smsc_sim.timers import FifoTimer

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 
-from gateway.smpp.codec import decode, encode, parse_header, with_sequence
+from gateway.smpp.codec import decode, encode, parse_header
 from gateway.smpp.constants import CommandId, CommandStatus
 from gateway.smpp.framing import FrameBuffer
 from gateway.smpp.pdu import BindTransceiver, SubmitSm, make_response
+from gateway.smpp.splice import with_sequence
 from tools.bench.procfs import cpu_seconds
 from tools.ports import free_port, wait_port_blocking
 

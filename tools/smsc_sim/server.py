@@ -17,9 +17,11 @@ import anyio.abc
 from anyio.streams.tls import TLSListener
 
 from gateway.proxy.link import Link, LinkTimers
-from gateway.smpp.connection import Connection, Role
+from gateway.smpp.connection import Connection
 from gateway.smpp.constants import Tag
-from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, Tlv
+from gateway.smpp.fields import Tlv
+from gateway.smpp.pdu import DataSm, DeliverSm, Pdu
+from gateway.smpp.states import Role
 from gateway.text.encoding import encode_text
 from tools.smsc_sim.control import serve_control_client
 from tools.smsc_sim.core import SmscCore
