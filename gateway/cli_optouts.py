@@ -32,7 +32,7 @@ import click
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.numbers import InvalidNumber, parse_user_number
-from gateway.numbers_fast import BulkNormalizer
+from gateway.numbers.bulk import BulkNormalizer
 from gateway.records import event_record, parse_iso, suppression_record
 from gateway.store.model import Channel, Event, EventType, StoreError, Suppression
 from gateway.store.sqlite import SQLiteStore
