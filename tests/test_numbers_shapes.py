@@ -134,7 +134,7 @@ FULL, PREFIX = _metadata_patterns()
 @given(st.sampled_from(FULL + PREFIX), st.text(DIGITS, max_size=14))
 def test_automaton_accepts_what_re_fullmatches(pattern: str, s: str) -> None:
     a = automaton(pattern)  # every metadata pattern is supported
-    assert a.accepts_here(a.run(s)) == (re.fullmatch(pattern, s) is not None)
+    assert a.accepts_here(a.run(s)) == (re.fullmatch(pattern, s) is not None,)
 
 
 @settings(max_examples=300, deadline=None)

@@ -225,21 +225,33 @@ def _class(body: str) -> frozenset[str]:
 
 
 class Automaton:
-    """A pattern's automaton, determinised on demand; DFA states are frozensets of NFA states."""
+    """The automaton of one or more patterns, run side by side, determinised on demand.
 
-    def __init__(self, pattern: str) -> None:
+    DFA states are frozensets of NFA states; each pattern keeps its own accepting state, so one run
+    over a head answers for all of them (a region's dozen number types at once).
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
         self.nfa = _Nfa()
-        self.start_state, self.accept = _Parser(pattern, self.nfa).parse()
-        self.start = self._closure({self.start_state})
+        starts: set[int] = set()
+        self.accepts: list[int] = []
+        for pattern in patterns:
+            start, accept = _Parser(pattern, self.nfa).parse()
+            starts.add(start)
+            self.accepts.append(accept)
+        self.start = self._closure(starts)
         self._steps: dict[tuple[frozenset[int], str], frozenset[int]] = {}
-        self._outcomes: dict[tuple[frozenset[int], int], int] = {}
+        self._outcomes: dict[tuple[frozenset[int], int], tuple[int, ...]] = {}
+        self._live: dict[frozenset[int], bool] = {}
         self._lock = threading.Lock()  # the memo dicts are filled under it
 
-    def _closure(self, states: set[int]) -> frozenset[int]:
+    def _closure(self, states: set[int], *, at_end: bool = False) -> frozenset[int]:
+        """``states`` and what they reach without a digit (through ``$`` too if ``at_end``)."""
         todo = list(states)
         seen = set(states)
         while todo:
-            for t in self.nfa.eps[todo.pop()]:
+            s = todo.pop()
+            for t in self.nfa.eps[s] + self.nfa.end[s] if at_end else self.nfa.eps[s]:
                 if t not in seen:
                     seen.add(t)
                     todo.append(t)
@@ -263,65 +275,64 @@ class Automaton:
             states = self.step(states, digit)
         return states
 
-    def accepts_here(self, states: frozenset[int]) -> bool:
-        """Whether the string may end here (``$`` edges taken)."""
-        todo = list(states)
-        seen = set(states)
-        while todo:
-            s = todo.pop()
-            if s == self.accept:
-                return True
-            for t in self.nfa.eps[s] + self.nfa.end[s]:
-                if t not in seen:
-                    seen.add(t)
-                    todo.append(t)
-        return False
+    def accepts_here(self, states: frozenset[int]) -> tuple[bool, ...]:
+        """For each pattern, whether the string may end here."""
+        final = self._closure(set(states), at_end=True)
+        return tuple(a in final for a in self.accepts)
 
-    def outcome(self, states: frozenset[int], k: int) -> int:
-        """Whether from ``states`` none, every or only some of the k-digit strings reach the end."""
-        if not states:
-            return _NONE
+    def outcome(self, states: frozenset[int], k: int) -> tuple[int, ...]:
+        """For each pattern: from ``states``, none, every or only some k-digit strings reach its end."""
         key = (states, k)
         found = self._outcomes.get(key)
         if found is None:
-            if k == 0:
-                found = _EVERY if self.accepts_here(states) else _NONE
+            if k == 0 or not states:
+                found = tuple(_EVERY if hit else _NONE for hit in self.accepts_here(states))
             else:
-                seen = {self.outcome(self.step(states, d), k - 1) for d in DIGITS}
-                found = seen.pop() if len(seen) == 1 else _MIXED
+                after = [self.outcome(self.step(states, d), k - 1) for d in DIGITS]
+                found = tuple(
+                    first if all(o[i] == first for o in after) else _MIXED for i, first in enumerate(after[0])
+                )
             with self._lock:
                 self._outcomes[key] = found
         return found
 
-    def reads_past(self, states: frozenset[int]) -> bool:
-        """Whether a path in ``states`` can consume another digit."""
-        return any(self.step(states, d) for d in DIGITS)
+    def fixed(self, head: str, k: int) -> bool:
+        """Whether every pattern's fullmatch of ``head + t`` is the same for all k-digit tails."""
+        return _MIXED not in self.outcome(self.run(head), k)
+
+    def reads_past(self, head: str) -> bool:
+        """Whether a path of any pattern, after ``head``, can consume another digit."""
+        states = self.run(head)
+        live = self._live.get(states)
+        if live is None:
+            live = any(self.step(states, d) for d in DIGITS)
+            with self._lock:
+                self._live[states] = live
+        return live
 
 
 @functools.lru_cache(maxsize=4096)
-def automaton(pattern: str) -> Automaton:
-    """The (cached) automaton of a metadata pattern; raises :class:`Unsupported`."""
-    return Automaton(pattern)
+def automaton(*patterns: str) -> Automaton:
+    """The (cached) automaton of metadata patterns; raises :class:`Unsupported`."""
+    return Automaton(patterns)
 
 
 @functools.lru_cache(maxsize=65536)
 def fullmatch_fixed(pattern: str, head: str, k: int) -> bool:
     """True if ``fullmatch(pattern, head + t)`` is the same for every k-digit tail ``t``."""
     try:
-        a = automaton(pattern)
+        return automaton(pattern).fixed(head, k)
     except Unsupported:
         return False
-    return a.outcome(a.run(head), k) != _MIXED
 
 
 @functools.lru_cache(maxsize=65536)
 def stays_in_head(pattern: str, head: str) -> bool:
     """True if no way of matching ``pattern`` at the start of ``head + tail`` reads the tail."""
     try:
-        a = automaton(pattern)
+        return not automaton(pattern).reads_past(head)
     except Unsupported:
         return False
-    return not a.reads_past(a.run(head))
 
 
 def tail_digits(pattern: str, limit: int = 16) -> int:
@@ -342,7 +353,7 @@ def tail_digits(pattern: str, limit: int = 16) -> int:
                 todo.append(nxt)
     best = 0
     for k in range(1, limit + 1):
-        if any(a.outcome(states, k) == _MIXED for states in reachable):
+        if any(_MIXED in a.outcome(states, k) for states in reachable):
             break
         best = k
     return best

@@ -30,13 +30,14 @@ exact path.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberDesc
 
 from gateway.numbers.parse import parse_user_number
-from gateway.numbers.patterns import fullmatch_fixed, stays_in_head
+from gateway.numbers.patterns import Automaton, Unsupported, automaton, fullmatch_fixed, stays_in_head
 
 __all__ = ["DEFAULT_TAILS", "MAX_SHAPES", "ShapeNormalizer"]
 
@@ -73,6 +74,25 @@ def _descs(metadata: PhoneMetadata) -> list[str]:
         for name, v in vars(metadata).items()
         if not name.startswith("_") and isinstance(v, PhoneNumberDesc) and v.national_number_pattern
     ]
+
+
+@functools.lru_cache(maxsize=512)
+def _validity(cc: int) -> tuple[Automaton, Automaton] | None:
+    """What is_valid_number may match for country code ``cc``: the number patterns of every region
+    of it (full matches) and their ``leading_digits`` (prefix matches), each as one automaton; None
+    if a pattern is unsupported."""
+    patterns: set[str] = set()
+    leading: set[str] = set()
+    for region in COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
+        metadata = _metadata(cc, region)
+        if metadata is not None:
+            patterns.update(_descs(metadata))
+            if metadata.leading_digits:
+                leading.add(metadata.leading_digits)
+    try:
+        return automaton(*sorted(patterns)), automaton(*sorted(leading))
+    except Unsupported:
+        return None
 
 
 def _general(metadata: PhoneMetadata) -> str | None:
@@ -177,13 +197,12 @@ def _as_national(
     out: list[tuple[int, int, str]] = []
     if validity:
         # The region is picked by leading_digits or by type; every type's pattern may be matched.
-        for region in COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
-            metadata = _metadata(cc, region)
-            if metadata is None:
-                continue
-            for pattern in _descs(metadata):
-                _full(pattern, head, k)
-            _prefix(metadata.leading_digits, head, s)
+        validity_automata = _validity(cc)
+        if validity_automata is None:
+            raise _Unproven("unsupported pattern")
+        types, leading = validity_automata
+        if not types.fixed(head, k) or leading.reads_past(head):
+            raise _Unproven("number types or leading digits")
     # National prefix (and carrier code) stripping, with the main region's rules, or the default
     # region's when the number is in its country code.
     rules = [_metadata(cc, phonenumbers.region_code_for_country_code(cc))]
