@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata, PhoneNumberDesc, PhoneNumberFormat, PhoneNumberType
 
+from gateway.numbers import patterns
 from gateway.numbers.parse import InvalidNumber, parse_user_number
 from gateway.numbers.patterns import Unsupported, automaton, fullmatch_fixed, stays_in_head
 from gateway.numbers.shapes import ShapeNormalizer
@@ -158,6 +159,16 @@ def test_stays_in_head_means_the_match_ignores_the_tail(pattern: str, head: str,
     if stays_in_head(pattern, head):
         found = {(m.span(), m.groups()) if (m := re.match(pattern, head + t)) else None for t in tails}
         assert len(found) == 1
+
+
+def test_automaton_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    pattern = FULL[len(FULL) // 2]
+    expected = [re.fullmatch(pattern, f"{n:010d}") is not None for n in range(0, 10**10, 10**7 + 7)]
+    monkeypatch.setattr(patterns, "MAX_MEMO", 50)
+    a = patterns.Automaton((pattern,))
+    got = [a.accepts_here(a.run(f"{n:010d}"))[0] for n in range(0, 10**10, 10**7 + 7)]
+    assert got == expected
+    assert len(a._steps) + len(a._outcomes) + len(a._live) <= 50
 
 
 @pytest.mark.parametrize("pattern", [r"(?=7)\d{10}", r"\w+", r"[^0]", r"(?P<x>1)", r"7\b"])

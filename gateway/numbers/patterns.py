@@ -10,14 +10,16 @@ a nondeterministic automaton over the ten ASCII digits, determinised lazily. Any
 Two questions are answered for a ``head`` followed by an unknown tail of ``k`` digits:
 
 * :func:`fullmatch_fixed`: does ``fullmatch(pattern, head + tail)`` give the same answer for all
-  ``10**k`` tails? True when every state the automaton can be in after ``head`` accepts all of the
-  k-digit strings or none of them.
+  ``10**k`` tails? True when, from the states the automaton is in after ``head``, either every k-digit
+  string or none reaches the end. :class:`Automaton` answers this for several patterns side by side.
 * :func:`stays_in_head`: does ``match(pattern, head + tail)`` (a prefix match, as the national and
   international prefixes are used) never read the tail? True when no path through the pattern is
   still consuming digits at the end of ``head``; the backtracking engine then reads nothing after it.
 
-The answers depend only on the pattern's language, so they hold for :mod:`re`'s backtracking engine
-as well. Automata and answers are cached (bounded); everything here is safe to call from threads.
+The answers are about every path through a pattern, not about the order in which an engine tries them,
+so they hold for :mod:`re`'s backtracking engine. Automata, their transitions and the answers are
+cached, each cache bounded; everything here is safe to call from threads (the memo tables are written
+under a lock and only ever hold correct entries).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _ALL = frozenset(DIGITS)
 _NONE, _EVERY, _MIXED = 0, 1, 2
 #: Patterns with more states than this are not analysed (the metadata's largest has a few hundred).
 _MAX_STATES = 20000
+#: Memoised transitions and outcomes per automaton; all are forgotten when there are more.
+MAX_MEMO = 200_000
 
 
 class Unsupported(ValueError):
@@ -257,6 +261,12 @@ class Automaton:
                     todo.append(t)
         return frozenset(seen)
 
+    def _forget_if_full(self) -> None:
+        if len(self._steps) + len(self._outcomes) + len(self._live) >= MAX_MEMO:
+            self._steps.clear()
+            self._outcomes.clear()
+            self._live.clear()
+
     def step(self, states: frozenset[int], digit: str) -> frozenset[int]:
         key = (states, digit)
         found = self._steps.get(key)
@@ -264,6 +274,7 @@ class Automaton:
             moved = {t for s in states for chars, t in self.nfa.edges[s] if digit in chars}
             found = self._closure(moved)
             with self._lock:
+                self._forget_if_full()
                 self._steps[key] = found
         return found
 
@@ -293,6 +304,7 @@ class Automaton:
                     first if all(o[i] == first for o in after) else _MIXED for i, first in enumerate(after[0])
                 )
             with self._lock:
+                self._forget_if_full()
                 self._outcomes[key] = found
         return found
 
@@ -307,6 +319,7 @@ class Automaton:
         if live is None:
             live = any(self.step(states, d) for d in DIGITS)
             with self._lock:
+                self._forget_if_full()
                 self._live[states] = live
         return live
 
