@@ -12,7 +12,6 @@ from gateway.numbers import (
     is_replyable,
     mask_number,
     normalize_number,
-    number_key,
     parse_user_number,
 )
 from gateway.smpp.constants import Npi, Ton
@@ -160,15 +159,6 @@ def test_invalid_number_is_value_error() -> None:
     assert issubclass(InvalidNumber, ValueError)
 
 
-def test_number_key() -> None:
-    assert number_key(UK) == 447700900401
-    assert number_key(US) == 14155550123
-    assert "+" + str(number_key(UK)) == UK
-    for bad in ("447700900401", "+", "", "+44a", "+0123", "+\u0664\u0664"):
-        with pytest.raises(ValueError):
-            number_key(bad)
-
-
 @pytest.mark.parametrize(
     ("address", "ton", "expected"),
     [
@@ -217,9 +207,8 @@ def test_property_normalize_never_raises(address: str, ton: int, npi: int) -> No
     if result is not None:
         assert result.startswith("+")
         assert result[1:].isdigit() and 7 <= len(result) <= 16  # E.164: at most 15 digits
-        # A normalised number is a fixed point and its key round-trips.
+        # A normalised number is a fixed point.
         assert normalize_number(result, Ton.INTERNATIONAL, Npi.ISDN, "US") == result
-        assert "+" + str(number_key(result)) == result
         assert is_replyable(address, ton)
 
 
@@ -254,13 +243,13 @@ def test_property_gb_mobile_spellings_agree(rest: str) -> None:
 
 
 def _libphonenumber_only(address: str, ton: int, country: str) -> str | None:
-    from gateway.numbers import _format, _region, _resolve, _split
+    from gateway.numbers.parse import format_e164, region_code, resolve, split_address
 
-    split = _split(address)
+    split = split_address(address)
     if split is None:
         return None
-    num = _resolve(split[0], split[1], ton, _region(country))
-    return None if num is None else _format(num)
+    num = resolve(split[0], split[1], ton, region_code(country))
+    return None if num is None else format_e164(num)
 
 
 @given(
@@ -274,6 +263,6 @@ def _libphonenumber_only(address: str, ton: int, country: str) -> str | None:
     st.sampled_from(["GB", "US", "DE"]),
 )
 def test_wire_fast_path_agrees_with_libphonenumber(digits: str, ton: int, country: str) -> None:
-    from gateway.numbers import _normalize_cached
+    from gateway.numbers.wire import address_normalizer
 
-    assert _normalize_cached.__wrapped__(digits, ton, country) == _libphonenumber_only(digits, ton, country)
+    assert address_normalizer(country)(digits, ton) == _libphonenumber_only(digits, ton, country)

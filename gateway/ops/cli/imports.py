@@ -19,7 +19,7 @@ import click
 
 from gateway.config import Config, configured_scopes, load_config, resolve_scope, scope_filter
 from gateway.numbers import InvalidNumber
-from gateway.numbers_fast import BulkNormalizer
+from gateway.numbers.bulk import BulkNormalizer
 from gateway.ops.cli.errors import fail, handle_errors, one_line
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.store import operator_name, with_store

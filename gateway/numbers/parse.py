@@ -1,15 +1,17 @@
-"""Phone-number normalisation: SMPP addresses and user input to E.164 (``+<digits>``).
+"""Phone numbers to E.164 (``+<digits>``): the rules, for SMPP addresses and numbers people type.
 
 Suppression (opt-out) records are keyed by subscriber numbers in E.164, so every spelling of one
 subscriber (``+447700900401``, ``447700900401``, ``00447700900401``, ``07700900401``) must come out
-the same. Parsing uses Google's libphonenumber port (:mod:`phonenumbers`).
+the same. Parsing uses Google's libphonenumber port (:mod:`phonenumbers`), through its public API.
+This module is the exact (reference) path; :mod:`gateway.numbers.wire` applies it to SMPP addresses
+and :mod:`gateway.numbers.shapes` answers repeated number shapes faster with the same results.
 
 Decisions the caller must know
     * A number is accepted when libphonenumber says it is *possible* for its country (right number
       of digits), not only when it is *valid* (allocated): reserved test ranges such as the UK's
       07700 900xxx must work. "Possible only locally" (a US number without its area code) is
       rejected, since it cannot be written in E.164, and so is anything over 15 digits.
-    * :func:`normalize_number` returns ``None`` for anything that is not a subscriber number:
+    * :func:`resolve_address` gives ``None`` for anything that is not a subscriber number:
       alphanumeric senders (TON 5), empty strings, letters, short codes (``88088``), too short or too
       long digit strings. Short codes are still valid *reply* addresses; see :func:`is_replyable`.
     * TON rules: TON 1 is international (a leading ``+`` or ``00`` is tolerated; a single leading
@@ -20,37 +22,29 @@ Decisions the caller must know
       national one, then a possible international one, and a known short code of the default
       country gives ``None``. TON 3 (network specific) and 6 (abbreviated) are short codes unless
       the digits are a valid full number. The NPI is not used.
-    * Results are cached (``functools.lru_cache``, 65,536 entries): libphonenumber costs tens of
-      microseconds per parse, a cache hit well under one.
 """
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
 
 from gateway.smpp.constants import Ton
 
-if TYPE_CHECKING:
-    from gateway.numbers_fast import BulkNormalizer
-
 __all__ = [
-    "CACHE_SIZE",
+    "SEPARATORS",
     "InvalidNumber",
-    "address_normalizer",
+    "format_e164",
     "is_replyable",
     "mask_number",
-    "normalize_number",
     "number_key",
     "parse_user_number",
+    "region_code",
+    "resolve",
+    "resolve_address",
+    "split_address",
 ]
 
-#: Entries in the :func:`normalize_number` cache.
-CACHE_SIZE = 65536
 #: Digit strings longer than this are rejected before parsing (E.164 allows 15 digits; the slack
 #: covers national trunk and international call prefixes).
 _MAX_DIGITS = 20
@@ -59,7 +53,7 @@ _E164_MAX_DIGITS = 15
 #: Short codes have at most this many digits.
 _MAX_SHORT_CODE = 8
 # Separators tolerated inside an address or user input.
-_SEPARATORS = str.maketrans("", "", " \t-.()/\u00a0")
+SEPARATORS = str.maketrans("", "", " \t-.()/\u00a0")
 
 _REASONS = {
     ValidationResult.TOO_SHORT: "too short",
@@ -74,16 +68,17 @@ class InvalidNumber(ValueError):
     """User input (CLI, admin API, CSV import) that is not a phone number."""
 
 
-def _region(default_country: str) -> str:
+def region_code(default_country: str) -> str:
+    """The ISO 3166 region code for ``default_country``; ValueError if libphonenumber has none."""
     region = default_country.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"unknown default country {default_country!r} (want e.g. 'GB', 'US')")
     return region
 
 
-def _split(address: str) -> tuple[bool, str] | None:
+def split_address(address: str) -> tuple[bool, str] | None:
     """(international?, ASCII digits) of an address, or None if it is not a digit string."""
-    s = address.strip().translate(_SEPARATORS)
+    s = address.strip().translate(SEPARATORS)
     plus = s.startswith("+")
     if plus:
         s = s[1:]
@@ -114,9 +109,9 @@ def _possible(num: PhoneNumber | None) -> bool:
     if num.italian_leading_zero:
         # Degenerate zero runs ("+49000000000") can format to an E.164 string that parses back
         # differently; accept a leading-zero number only if its E.164 form is a fixed point.
-        e164 = _format(num)
+        e164 = format_e164(num)
         again = _parse(e164, None)
-        return again is not None and _format(again) == e164
+        return again is not None and format_e164(again) == e164
     return True
 
 
@@ -128,7 +123,7 @@ def _international(digits: str) -> PhoneNumber | None:
     return None if digits.startswith("0") else _parse("+" + digits, None)
 
 
-def _resolve(plus: bool, digits: str, ton: int, region: str) -> PhoneNumber | None:
+def resolve(plus: bool, digits: str, ton: int, region: str) -> PhoneNumber | None:
     """Pick the reading of a digit string that the TON rules allow (see module docstring)."""
     if plus:
         intl = _international(digits)
@@ -169,73 +164,19 @@ def _resolve(plus: bool, digits: str, ton: int, region: str) -> PhoneNumber | No
     return intl if intl_ok else None
 
 
-def _format(num: PhoneNumber) -> str:
+def format_e164(num: PhoneNumber) -> str:
     return phonenumbers.format_number(num, PhoneNumberFormat.E164)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _normalize_cached(address: str, ton: int, default_country: str) -> str | None:
-    region = _region(default_country)
+def resolve_address(address: str, ton: int, region: str) -> str | None:
+    """E.164 for an SMPP address in ``region`` (a code :func:`region_code` accepted), or None."""
     if ton == Ton.ALPHANUMERIC:
         return None
-    split = _split(address)
+    split = split_address(address)
     if split is None:
         return None
-    num = _resolve(split[0], split[1], ton, region)
-    return None if num is None else _format(num)
-
-
-@functools.cache
-def _bulk_normalizer(default_country: str) -> BulkNormalizer:
-    from gateway.numbers_fast import BulkNormalizer  # it builds on parse_user_number below
-
-    return BulkNormalizer(_region(default_country))
-
-
-def normalize_number(address: str, ton: int, npi: int, default_country: str) -> str | None:
-    """E.164 (``"+447700900401"``) for an SMPP address, or ``None`` if it is no subscriber number.
-
-    ``ton``/``npi`` are the address's type of number and numbering plan (SMPP 3.4 §5.2.5-6);
-    ``default_country`` is an ISO 3166 region code (``"GB"``) used for national numbers.
-    Raises :class:`ValueError` only for an unknown ``default_country`` (a configuration error).
-    """
-    del npi  # accepted for the SMPP call sites; libphonenumber needs only the TON
-    return address_normalizer(default_country)(address, ton)
-
-
-@functools.cache
-def address_normalizer(default_country: str) -> Callable[[str, int], str | None]:
-    """:func:`normalize_number` for one default country, as a function of (address, TON): what a
-    caller normalising every message keeps, to spend one call per address.
-
-    Raises :class:`ValueError` for an unknown ``default_country``.
-    """
-    normalize_digits = _bulk_normalizer(default_country).normalize_digits
-
-    def normalize(address: str, ton: int) -> str | None:
-        # A campaign sends to a new number every message, so a cache would miss: addresses of plain
-        # digits go to the per-shape normaliser, which answers exactly as libphonenumber would (TON 0
-        # follows parse_user_number's rules, TON 1 is "+digits") in about a microsecond once it knows
-        # the shape. Everything else is parsed by libphonenumber, behind a cache.
-        if address.isdigit() and address.isascii() and (ton == 0 or (ton == 1 and address[:1] != "0")):
-            try:
-                return normalize_digits(address, ton == 1)
-            except InvalidNumber:
-                return None
-        return _normalize_cached(address, int(ton), default_country)
-
-    return normalize
-
-
-def number_key(e164: str) -> int:
-    """The digits of an E.164 number as an ``int``, for compact in-memory indexes.
-
-    Lossless: E.164 numbers never start with 0, so ``"+" + str(key)`` gives the number back.
-    """
-    digits = e164[1:] if e164.startswith("+") else ""
-    if not digits or not digits.isascii() or not digits.isdigit() or digits.startswith("0"):
-        raise ValueError(f"not an E.164 number: {e164!r}")
-    return int(digits)
+    num = resolve(split[0], split[1], ton, region)
+    return None if num is None else format_e164(num)
 
 
 def parse_user_number(text: str, default_country: str) -> str:
@@ -247,13 +188,13 @@ def parse_user_number(text: str, default_country: str) -> str:
     address with TON 0, so both paths give the same E.164 for the same subscriber.
     Raises :class:`InvalidNumber` with a readable reason.
     """
-    region = _region(default_country)
+    region = region_code(default_country)
     s = text.strip()
     if not s:
         raise InvalidNumber("empty phone number")
     if any(c.isalpha() for c in s):
         raise InvalidNumber(f"{text!r} is not a phone number: it contains letters")
-    compact = s.translate(_SEPARATORS)
+    compact = s.translate(SEPARATORS)
     if "+" in compact[1:]:
         raise InvalidNumber(f"{text!r} is not a phone number: '+' may only come first")
     bad = [c for c in compact.lstrip("+") if not c.isdecimal()]
@@ -262,12 +203,12 @@ def parse_user_number(text: str, default_country: str) -> str:
     # Full-width or Arabic-Indic digits: let libphonenumber map them to ASCII first.
     compact = phonenumbers.normalize_digits_only(compact)
     plus = s.lstrip().startswith("+")
-    split = _split(("+" if plus else "") + compact)
+    split = split_address(("+" if plus else "") + compact)
     if split is None:
         raise InvalidNumber(f"{text!r} is not a phone number: too long or empty")
-    num = _resolve(split[0], split[1], Ton.UNKNOWN, region)
+    num = resolve(split[0], split[1], Ton.UNKNOWN, region)
     if num is not None:
-        return _format(num)
+        return format_e164(num)
     # Explain the most likely reading.
     probe = _international(split[1]) if split[0] else _parse(split[1], region)
     if probe is None:
@@ -288,7 +229,7 @@ def is_replyable(address: str, ton: int) -> bool:
     and short codes alike. The separators :func:`normalize_number` tolerates (spaces, ``-``,
     ``.``, parentheses) are tolerated here too, so every address that normalises is replyable.
     """
-    return ton != Ton.ALPHANUMERIC and _split(address) is not None
+    return ton != Ton.ALPHANUMERIC and split_address(address) is not None
 
 
 def mask_number(e164: str) -> str:
