@@ -1,7 +1,7 @@
 """Phone numbers: E.164 normalisation for opt-out records, from SMPP addresses and typed input.
 
 * :mod:`~gateway.numbers.parse`: the rules and the exact path (libphonenumber's public API):
-  :func:`parse_user_number`, :func:`is_replyable`, :func:`mask_number`, :func:`number_key`.
+  :func:`parse_user_number`, :func:`is_replyable`, :func:`mask_number`.
 * :mod:`~gateway.numbers.wire`: SMPP addresses on the submit path (:func:`normalize_number`,
   :func:`address_normalizer`).
 * :mod:`~gateway.numbers.bulk`: CSV imports (:class:`BulkNormalizer`).
@@ -10,7 +10,7 @@
 """
 
 from gateway.numbers.bulk import BulkNormalizer
-from gateway.numbers.parse import InvalidNumber, is_replyable, mask_number, number_key, parse_user_number
+from gateway.numbers.parse import InvalidNumber, is_replyable, mask_number, parse_user_number
 from gateway.numbers.wire import CACHE_SIZE, address_normalizer, normalize_number
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "is_replyable",
     "mask_number",
     "normalize_number",
-    "number_key",
     "parse_user_number",
 ]

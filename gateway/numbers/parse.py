@@ -37,7 +37,6 @@ __all__ = [
     "format_e164",
     "is_replyable",
     "mask_number",
-    "number_key",
     "parse_user_number",
     "region_code",
     "resolve",
