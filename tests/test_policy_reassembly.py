@@ -116,11 +116,11 @@ def test_eviction_bound() -> None:
     assert r.take_evicted() == []
     r.add(K3, 2, 1, "third", now=2.0)
     assert len(r) == 2
-    assert r.take_evicted() == [(K, "first")]
+    assert r.take_evicted() == [(K, "first", 1, 2)]
     assert r.take_evicted() == []
     # The evicted message can no longer complete; its last part starts a new entry.
     assert r.add(K, 2, 2, "late", now=3.0) is None
-    assert r.take_evicted() == [(K2, "second")]
+    assert r.take_evicted() == [(K2, "second", 1, 2)]
     assert r.add(K3, 2, 2, "!", now=3.0) == "third!"
     assert r.next_deadline() == 3.0 + 60.0
 
@@ -137,7 +137,7 @@ def test_reused_reference_with_other_total_restarts() -> None:
     r = make()
     r.add(K, 3, 1, "old", now=0.0)
     assert r.add(K, 2, 1, "new1", now=1.0) is None
-    assert r.take_evicted() == [(K, "old")]
+    assert r.take_evicted() == [(K, "old", 1, 3)]
     assert r.add(K, 2, 2, "new2", now=1.0) == "new1new2"
 
 

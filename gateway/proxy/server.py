@@ -14,12 +14,12 @@ from anyio.streams.tls import TLSListener
 
 from gateway.config import AccountConfig, Config, UpstreamConfig
 from gateway.metrics import PduCounts
+from gateway.policy.decisions import Policy
 from gateway.smpp.connection import Connection, Role
 from gateway.smpp.constants import BindMode, CommandStatus
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.pdu import Pdu
 
-from .hooks import Policy
 from .link import Link, LinkTimers
 from .session import EsmeSession
 from .throttle import BindThrottle

@@ -18,12 +18,12 @@ import anyio
 import anyio.abc
 
 from gateway.config import AccountConfig
+from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond
 from gateway.smpp.connection import Rejected, Relayed, Request, Response, State
 from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
 
-from .hooks import Decision, Defer, Forward, ForwardParts, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
 from .upstream import BindFailed, bind_upstream
 
