@@ -200,3 +200,17 @@ def test_property_random_traffic_stays_bounded(ops: list[tuple[int, int, int]]) 
     r.expire(float("inf"))
     assert len(r) == 0
     assert r.next_deadline() is None
+
+
+def test_reconfigure_keeps_pending_parts_under_new_limits() -> None:
+    r = make(timeout=60.0, max_messages=3)
+    r.add(K, 2, 1, "first", now=0.0)
+    r.add(K2, 2, 1, "second", now=1.0)
+    r.add(K3, 2, 1, "third", now=2.0)
+    r.reconfigure(timeout=10.0, max_messages=2)
+    assert r.next_deadline() == 1.0 + 10.0  # the oldest made way; deadlines follow the new timeout
+    assert r.take_evicted() == [(K, "first", 1, 2)]
+    assert r.add(K3, 2, 2, "!", now=3.0) == "third!"
+    assert r.expire(11.0) == [(K2, "second")]
+    with pytest.raises(ValueError):
+        r.reconfigure(timeout=0.0, max_messages=2)

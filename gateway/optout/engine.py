@@ -163,12 +163,14 @@ class OptoutPolicy:
             task_status.started()
             try:
                 while True:
-                    await self.handle_timer(self.clock())
                     deadline = self.next_deadline()
                     self._armed = math.inf if deadline is None else deadline
                     self._wake = wake = anyio.Event()
                     with anyio.move_on_after(self._armed - self.clock()):
                         await wake.wait()
+                    now = self.clock()
+                    if now >= self._armed:  # else woken to sleep until an earlier deadline
+                        await self.handle_timer(now)
             finally:
                 self._wake = None
                 with anyio.CancelScope(shield=True):
