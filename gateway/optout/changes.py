@@ -29,7 +29,8 @@ class OptoutChanges:
 
     ``feed`` and ``metrics`` are optional: a command-line tool has neither (the running proxy's feed
     finds the change in the store). A failed commit raises the store's :class:`StoreError` and
-    changes nothing else; the caller decides what the subscriber or operator is told.
+    changes nothing else; the caller decides what the subscriber or operator is told. ``clock``
+    times the commit (the engine passes its own).
     """
 
     def __init__(
@@ -38,7 +39,7 @@ class OptoutChanges:
         feed: LocalChanges | None = None,
         metrics: Metrics | None = None,
         *,
-        clock: Callable[[], float] = time.perf_counter,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.feed = feed
