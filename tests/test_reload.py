@@ -125,6 +125,17 @@ async def test_reload_applies_a_new_reassembly_timeout_to_the_parts_waiting(tmp_
     assert len(policy.reassembler) == 0
 
 
+async def test_reload_to_a_lower_capacity_reports_the_long_mos_it_drops(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1, {"optout": {"max_held_messages": 3}})
+    policy = OptoutPolicy(config, MemoryStore(), SuppressionIndex(), Metrics())
+    session = Session(config.accounts["acme"])
+    policy.on_deliver(session, mo_part(1, 2, 1, "one "))
+    policy.on_deliver(session, mo_part(2, 2, 1, "two "))
+    policy.reload(make_config(tmp_path, 1, {"optout": {"max_held_messages": 1}}))
+    assert len(policy.reassembler) == 1
+    assert policy.metrics.registry.get_sample_value("stopgate_mo_messages_evicted_total") == 1.0
+
+
 async def test_reload_rebuilds_the_policies_of_changed_accounts_only(tmp_path: Path) -> None:
     config = make_config(tmp_path, 1)
     policy = OptoutPolicy(config, MemoryStore(), SuppressionIndex(), Metrics())

@@ -100,7 +100,15 @@ class MoPolicy:
     def _reassemble(self, key: tuple[str, int], total: int, seq: int, text: str) -> str | None:
         reassembler = self.reassembler
         full = reassembler.add(key, total, seq, text, self.clock())
-        for evicted in reassembler.take_evicted():
+        self.report_evicted()
+        deadline = reassembler.next_deadline()
+        if deadline is not None:
+            self.arm(deadline)
+        return full
+
+    def report_evicted(self) -> None:
+        """Log and count the long MOs the reassembler had to drop before they were complete."""
+        for evicted in self.reassembler.take_evicted():
             # Parts of a message that can no longer complete: a keyword in a later part is lost.
             self.metrics.mo_evicted.inc()
             self.log.warning(
@@ -109,10 +117,6 @@ class MoPolicy:
                 parts=evicted.received,
                 total=evicted.total,
             )
-        deadline = reassembler.next_deadline()
-        if deadline is not None:
-            self.arm(deadline)
-        return full
 
     async def _keyword(
         self,

@@ -149,6 +149,7 @@ class OptoutPolicy:
             step.default_country = country
         optout = config.optout
         self.reassembler.reconfigure(timeout=optout.reassembly_timeout, max_messages=optout.max_held_messages)
+        self.mo.report_evicted()  # a lower capacity may have dropped some
         deadline = self.reassembler.next_deadline()
         if deadline is not None:
             self._arm(deadline)
