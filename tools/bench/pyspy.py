@@ -60,8 +60,8 @@ BREAKDOWN_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("SMPP encode + sequence rewrite", ("send_request (", "send_response (", "with_sequence (", "encode")),
     ("socket writes (writer task)", ("_SelectorSocketTransport.write (", "Link._writer (", "Link.flush (")),
     ("session + policy glue", (
-        "Link._dispatch (", "EsmeSession.", "OptoutPolicy.on_submit (", "MtPolicy.on_submit (", "MtPolicy._block (",
-        "account_for (", "Link.send_nowait (", "Link.respond (", "Link._reader (",
+        "Link._dispatch (", "EsmeSession.", "OptoutPolicy.on_submit (", "MtPolicy.on_submit (",
+        "MtPolicy._block (", "account_for (", "Link.send_nowait (", "Link.respond (", "Link._reader (",
     )),
     ("event loop, socket reads, task switches", (
         "select (", "_read_ready", "BaseEventLoop.", "Handle._run (", "TaskHandle", "Task.",
