@@ -9,10 +9,9 @@ Keep-alives are answered by each link itself. Message-carrying requests pass thr
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -25,10 +24,8 @@ from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
 
 from .hooks import Decision, Defer, Forward, ForwardParts, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
-
-if TYPE_CHECKING:
-    from .server import Proxy
 
 C = CommandId
 _SUBMITS = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM})
@@ -69,7 +66,7 @@ LATENCY_SAMPLE = 64
 class EsmeSession:
     """An accepted ESME connection: bind, relay both ways, unbind."""
 
-    def __init__(self, proxy: Proxy, esme: Link, peer: str) -> None:
+    def __init__(self, proxy: SessionHost, esme: Link, peer: str) -> None:
         self.proxy = proxy
         self.esme = esme
         self.peer = peer
@@ -82,7 +79,11 @@ class EsmeSession:
         self._tg: anyio.abc.TaskGroup | None = None
         self.log = proxy.log.bind(session=self.session_id, peer=peer)
         esme.log = self.log.bind(leg="esme")
+        #: The ESME-facing window: requests in flight to the ESME at most ([session].window).
         self.window = proxy.config.session.window
+        #: Requests in flight to the SMSC at most: the upstream's ``window`` once bound (until then
+        #: [session].window, which is also what an upstream's window defaults to).
+        self.upstream_window = proxy.config.session.window
         self._relayed = 0
         self._on_submit = proxy.policy.on_submit
 
@@ -128,7 +129,6 @@ class EsmeSession:
                     await self.upstream.unbind(self.proxy.config.session.response_timeout)
                 tg.cancel_scope.cancel()
         finally:
-            self.proxy.session_ended(self)
             self.log.info("session ended", reason=self.esme.close_reason)
 
     async def _bind_deadline(self) -> None:
@@ -140,13 +140,14 @@ class EsmeSession:
     async def shutdown(self, grace: float) -> None:
         """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
         self._closing = True
-        deadline = anyio.current_time() + grace
+        clock = self.proxy.clock
+        deadline = clock() + grace
         if self.bound and not self.esme.closed:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
                 await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
         upstream = self.upstream
         if upstream is not None:
-            await upstream.wait_answered(max(0.0, deadline - anyio.current_time()))
+            await upstream.wait_answered(max(0.0, deadline - clock()))
         await self.esme.close("shutdown")
         if upstream is not None:
             await upstream.unbind(1.0)
@@ -159,7 +160,7 @@ class EsmeSession:
         if account is None:
             self.esme.reject(request, status)
             self._binding = False
-            if proxy.throttle.locked(self.peer, anyio.current_time()):
+            if proxy.locked_out(self.peer):
                 await self.esme.wait_flushed(1.0)
                 await self.esme.close("locked out")
             return
@@ -187,9 +188,10 @@ class EsmeSession:
             await link.unbind(1.0)
             return
         self._account, self._bind_mode = account, mode
+        self.upstream_window = upstream_cfg.window
         self.log = log
         self.esme.log = log.bind(leg="esme")
-        proxy.session_bound(self)
+        proxy.session_bound(account)
         system_id = getattr(resp, "system_id", "") or upstream_cfg.name
         self.esme.respond(
             make_response(
@@ -256,7 +258,7 @@ class EsmeSession:
             self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
         elif decision_type is ForwardParts:
             upstream = self.upstream
-            if upstream is not None and upstream.conn.outstanding >= self.window:
+            if upstream is not None and upstream.conn.outstanding >= self.upstream_window:
                 self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
             else:
                 self._send_part(_Parts(decision, pdu))  # type: ignore[arg-type]
@@ -291,7 +293,7 @@ class EsmeSession:
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RSYSERR), esme_sequence)
             return
-        if upstream.conn.outstanding >= self.window:
+        if upstream.conn.outstanding >= self.upstream_window:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), esme_sequence)
             return
         self._relayed += 1
@@ -305,7 +307,7 @@ class EsmeSession:
             self.log.warning("request too large to relay", error=str(exc))
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), esme_sequence)
             return
-        relay.forwarded = time.monotonic()
+        relay.forwarded = upstream.clock()
 
     async def _esme_unbind(self, request: Pdu) -> None:
         self._closing = True
@@ -415,7 +417,7 @@ class EsmeSession:
             target.respond(pdu, context.sequence_number)
             if context.received and proxy_latency is not None:
                 # Time inside the proxy: request in → out, plus response in → out.
-                now = time.monotonic()
+                now = target.clock()
                 upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
                 proxy_latency.observe(max(0.0, now - context.received - upstream_time))
 
