@@ -28,6 +28,18 @@ from gateway.smpp.pdu import BindTransceiver, EnquireLink, SubmitSm, SubmitSmRes
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", {}), id="asyncio"),
+        pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
+    """Both event loops the proxy runs on: `stopgate run` uses uvloop when it is installed."""
+    return request.param  # type: ignore[no-any-return]
+
+
 ENQUIRE_LINK = struct.Struct(">IIII")
 
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from anyio.abc import SocketAttribute
@@ -52,6 +52,8 @@ class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
         #: Set for serve() when the connection ended or the session may be over.
         self._wakeup = asyncio.Event()
         self._serving = False
+        #: Chunks read before serve() (uvloop starts reading after connection_made whatever it did).
+        self._early: list[bytes] = []
         self._continuing = False
         self._reading_paused = False
         self._writing_paused = False
@@ -61,15 +63,20 @@ class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
     # --- asyncio.Protocol --------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A TCP transport: asyncio's, or uvloop's (which is not an asyncio.Transport subclass).
+        self.transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=link_io.HIGH_WATER, low=0)
-        self._pause()  # until serve(): the link has no handler yet
+        self._pause()  # until serve(): the link has no handler yet (asyncio honours this at once)
         if self._on_connection is not None:
             self._on_connection(self)
 
     def data_received(self, data: bytes) -> None:
         link = self._link
+        if not self._serving:
+            self._early.append(data)
+            self._reading_paused = False  # it reads, whatever we asked: ask again
+            self._pause()
+            return
         if link is None or link.closed or self._ended:
             return
         conn = link.conn
@@ -164,7 +171,10 @@ class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
         link = self._link
         assert link is not None, "attach() first"
         self._serving = True
-        self._handle_received()  # nothing yet, but resumes reading
+        if self._early:
+            link.conn.receive_data(b"".join(self._early), link.clock())
+            self._early.clear()
+        self._handle_received()  # what came early, if anything; resumes reading
         try:
             while True:
                 await self._wakeup.wait()
