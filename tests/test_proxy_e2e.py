@@ -279,7 +279,7 @@ async def test_throttled_from_the_smsc_is_relayed_not_retried(tmp_path: Path) ->
 
 
 async def test_proxy_added_latency_is_sampled_into_the_histogram(tmp_path: Path) -> None:
-    from gateway.proxy.session import LATENCY_SAMPLE
+    from gateway.proxy.relay import LATENCY_SAMPLE
 
     async with running_stack(tmp_path, transactional()) as stack:
         esme = await bound(stack.port)

@@ -20,10 +20,11 @@ from gateway.config import AccountConfig
 from gateway.smpp.connection import Rejected, Relayed, Request, Response, State
 from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import PduTooLarge
-from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response, response_for
+from gateway.smpp.pdu import Pdu, Tlv, Unbind, make_response
 
 from .hooks import Decision, Defer, Forward, ForwardParts, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
 
@@ -31,36 +32,6 @@ C = CommandId
 _SUBMITS = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM})
 _DELIVERS = frozenset({C.DELIVER_SM, C.DATA_SM})
 _BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
-
-
-class _Relay:
-    """Context of a relayed request whose response passes through a policy callback, or whose
-    time inside the proxy is measured (``received`` set: one request in 64 is sampled)."""
-
-    __slots__ = ("forwarded", "on_response", "received", "sequence_number")
-
-    def __init__(self, sequence_number: int, on_response: Any, received: float = 0.0) -> None:
-        self.sequence_number = sequence_number
-        self.on_response = on_response
-        self.received = received
-        self.forwarded = 0.0
-
-
-class _Parts:
-    """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
-
-    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
-
-    def __init__(self, decision: ForwardParts, request: Pdu) -> None:
-        self.decision = decision
-        self.request = request
-        self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
-        self.index = 0
-        self.responses: list[Pdu] = []
-
-
-#: Sample one relayed submit in this many for the proxy-added latency histogram.
-LATENCY_SAMPLE = 64
 
 
 class EsmeSession:
@@ -239,9 +210,9 @@ class EsmeSession:
             else:  # query_sm, cancel_sm, replace_sm
                 self._forward_up(pdu, pdu.sequence_number, None)
         elif event_type is Response:
-            self._relay_response(self.upstream, event.pdu, event.context)
+            relay_response(self.upstream, event.pdu, event.context)
         elif event_type is Expired:
-            self._expired(self.upstream, event, CommandStatus.ESME_RX_T_APPN)
+            answer_unanswered(self.upstream, event, CommandStatus.ESME_RX_T_APPN, self.log)
         elif event_type is Rejected:
             self.proxy.rejected("esme", event.error)
 
@@ -261,11 +232,11 @@ class EsmeSession:
             if upstream is not None and upstream.conn.outstanding >= self.upstream_window:
                 self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
             else:
-                self._send_part(_Parts(decision, pdu))  # type: ignore[arg-type]
+                self._send_part(Parts(decision, pdu))  # type: ignore[arg-type]
         else:
             self._spawn(self._deferred, decision, pdu, True)
 
-    def _send_part(self, parts: _Parts) -> None:
+    def _send_part(self, parts: Parts) -> None:
         request = parts.request
         upstream = self.upstream
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
@@ -277,7 +248,7 @@ class EsmeSession:
             self.log.warning("request too large to relay", error=str(exc))
             self.esme.respond(make_response(request, CommandStatus.ESME_RINVMSGLEN), parts.sequence_number)
 
-    def _part_answered(self, parts: _Parts, response: Pdu) -> None:
+    def _part_answered(self, parts: Parts, response: Pdu) -> None:
         decision = parts.decision
         if decision.on_response is not None:
             decision.on_response(parts.index, response)
@@ -301,7 +272,7 @@ class EsmeSession:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
                 upstream.send_nowait(pdu, esme_sequence, frame, relay=True)
                 return
-            relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
+            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received)
             upstream.send_nowait(pdu, relay, frame)
         except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
             self.log.warning("request too large to relay", error=str(exc))
@@ -326,10 +297,10 @@ class EsmeSession:
         if event_type is Relayed:  # submit_sm_resps
             self.esme.relay_responses(event)
         elif event_type is Response:
-            if type(event.context) is _Parts:
+            if type(event.context) is Parts:
                 self._part_answered(event.context, event.pdu)
             else:
-                self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
+                relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
@@ -343,7 +314,7 @@ class EsmeSession:
             else:
                 link.reject(pdu, CommandStatus.ESME_RINVCMDID)
         elif event_type is Expired:
-            self._expired(self.esme, event, CommandStatus.ESME_RSYSERR)
+            answer_unanswered(self.esme, event, CommandStatus.ESME_RSYSERR, self.log)
         elif event_type is Rejected:
             self.proxy.rejected("upstream", event.error)
 
@@ -374,7 +345,7 @@ class EsmeSession:
             if on_response is None:
                 esme.send_nowait(pdu, upstream_sequence, relay=True)
             else:
-                esme.send_nowait(pdu, _Relay(upstream_sequence, on_response))
+                esme.send_nowait(pdu, RelayContext(upstream_sequence, on_response))
         except PduTooLarge as exc:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
@@ -396,47 +367,6 @@ class EsmeSession:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
                 await self.esme.request(Unbind(), session_cfg.response_timeout)
         await self.esme.close("unbound by SMSC")
-
-    # --- both directions --------------------------------------------------------------------------
-
-    @staticmethod
-    def _relay_response(
-        target: Link | None,
-        pdu: Pdu,
-        context: object,
-        source: Link | None = None,
-        proxy_latency: Any = None,
-    ) -> None:
-        if target is None or target.closed:
-            return
-        if type(context) is int:
-            target.respond(pdu, context)
-        elif type(context) is _Relay:
-            if context.on_response is not None:
-                pdu = context.on_response(pdu)
-            target.respond(pdu, context.sequence_number)
-            if context.received and proxy_latency is not None:
-                # Time inside the proxy: request in → out, plus response in → out.
-                now = target.clock()
-                upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
-                proxy_latency.observe(max(0.0, now - context.received - upstream_time))
-
-    def _expired(self, requester: Link | None, event: Expired, status: int) -> None:
-        """A relayed request got no answer: the side that asked gets an error, never silence."""
-        if requester is None or requester.closed:
-            return
-        waiting = event.outstanding
-        context = waiting.context
-        sequence = context if type(context) is int else getattr(context, "sequence_number", None)
-        if sequence is None:
-            return
-        requester.respond(response_for(waiting.command_id, sequence, status))
-        self.log.info(
-            "relayed request unanswered",
-            command=waiting.command_id.name.lower(),
-            closed=event.closed,
-            status=f"0x{status:08x}",
-        )
 
     async def _deferred(self, decision: Defer, pdu: Pdu, upward: bool) -> None:
         try:
