@@ -226,6 +226,29 @@ async def test_a_link_over_an_anyio_stream_answers_and_ends_with_it() -> None:
     assert ended == ["peer closed the connection"]
 
 
+async def test_a_silent_peer_on_an_anyio_stream_hits_the_inactivity_limit() -> None:
+    ended: list[str] = []
+    timers = LinkTimers(enquire_link_interval=0, inactivity_timeout=0.3, incomplete_pdu_timeout=0)
+
+    async def on_connection(stream: anyio.abc.SocketStream) -> None:
+        link = Link(stream, Connection(Role.SMSC), name="stream", timers=timers)
+        await link.run(lambda link, event: None)
+        ended.append(link.close_reason)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, on_connection)
+        async with await anyio.connect_tcp("127.0.0.1", port) as client:
+            with anyio.fail_after(5):
+                while not ended:
+                    await anyio.sleep(0.01)
+            with anyio.fail_after(5), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                await client.receive()
+        tg.cancel_scope.cancel()
+    assert ended == ["inactivity timeout"]
+
+
 # --- timers ----------------------------------------------------------------------------------------
 
 
