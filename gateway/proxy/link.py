@@ -266,13 +266,21 @@ class Link:
             self._carrier.write_soon()
 
     def take_output(self) -> bytes:
-        """For the carrier: what the core queued since the last call (nothing once closed)."""
+        """For the carrier: what the core queued since the last call (nothing once closed).
+
+        The response timer is armed here, once per write rather than per request: the first request
+        of a batch has the batch's earliest deadline, and each request is written in the loop turn
+        that sent it."""
         self.write_pending = False
         if self.closed:
             return b""
-        data = self.conn.data_to_send()
+        conn = self.conn
+        data = conn.data_to_send()
         if data:
             self._last_sent = self.clock()
+            deadline = conn.next_deadline()
+            if deadline is not None and deadline < self._timer_at:
+                self._arm(deadline)
         return data
 
     @property
@@ -308,12 +316,7 @@ class Link:
 
         ``frame`` is the request's wire form when it is not ``pdu``'s own bytes; with ``relay`` the
         response comes as a :class:`Relayed` frame when it can (see Connection)."""
-        conn = self.conn
-        now = self.clock()
-        seq = conn.send_request(pdu, now, context, frame, relay=relay)
-        deadline = now + conn.response_timeout
-        if deadline < self._timer_at:  # requests are answered in order of deadline: only the first arms
-            self._arm(deadline)
+        seq = self.conn.send_request(pdu, self.clock(), context, frame, relay=relay)
         self._count_out(pdu.command_id, pdu.command_status)
         if not self.write_pending:  # flush() once per turn (this runs per relayed request)
             self.flush()

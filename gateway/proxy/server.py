@@ -151,6 +151,7 @@ class Proxy:
         listen = self.config.listen
         tls_context = self._server_tls_context()
         tls_listener: TLSListener | None = None
+        tls_port = 0
         servers: list[asyncio.Server] = []
         async with anyio.create_task_group() as tg:
             self._tg = tg
@@ -164,6 +165,7 @@ class Proxy:
                     )
                     # A silent client is dropped after bind_timeout whether it stalls the handshake
                     # or the bind.
+                    tls_port = tls_tcp.extra(anyio.abc.SocketAttribute.local_port)
                     tls_listener = TLSListener(
                         tls_tcp,
                         tls_context,
@@ -174,7 +176,7 @@ class Proxy:
                     servers = await start_tcp_server(listen.host, listen.port, self._accepted)
                     self.ports.append(servers[0].sockets[0].getsockname()[1])
                 if tls_listener is not None:
-                    self.ports.append(tls_listener.extra(anyio.abc.SocketAttribute.local_port))
+                    self.ports.append(tls_port)
                 self.log.info("listening", host=listen.host, ports=self.ports)
                 with anyio.CancelScope() as accepting:
                     self._accepting = accepting
