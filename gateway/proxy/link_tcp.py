@@ -34,6 +34,10 @@ from .link_io import CarriedLink
 SLICE = 32
 #: Received octets waiting for the next slice above which reading pauses.
 BACKLOG = 256 * 1024
+#: Connections the kernel may queue for accept() (capped by net.core.somaxconn), as anyio's TCP
+#: listener: asyncio's default of 100 drops the SYNs of a burst of connects, which then wait for
+#: TCP's retransmission (1 s, 3 s, ...).
+BACKLOG_CONNECTIONS = 65536
 
 
 class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
@@ -218,7 +222,8 @@ class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
                 # asyncio reports a drained buffer only after a pause: with the high-water mark at
                 # zero the transport pauses at once, and resume_writing() comes when all is written.
                 self._draining = True
-                self.transport.set_write_buffer_limits(high=0, low=0)
+                with contextlib.suppress(Exception):  # a closing transport: connection_lost wakes us
+                    self.transport.set_write_buffer_limits(high=0, low=0)
             waiter = self._loop.create_future()
             self._drain_waiters.append(waiter)
             await waiter
@@ -264,7 +269,9 @@ async def start_tcp_server(
     servers: list[asyncio.Server] = []
     try:
         for address in addresses:
-            server = await loop.create_server(lambda: TcpCarrier(on_connection), address, port)
+            server = await loop.create_server(
+                lambda: TcpCarrier(on_connection), address, port, backlog=BACKLOG_CONNECTIONS
+            )
             servers.append(server)
             port = port or server.sockets[0].getsockname()[1]
     except BaseException:
