@@ -414,9 +414,10 @@ def test_storage_memory_is_refused() -> None:
     assert info.value.key == "storage.path"
 
 
-def test_env_token_added(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_token_replaces_the_configured_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STOPGATE_ADMIN_TOKEN", "from-env")
-    assert load_config(EXAMPLE).admin.tokens == ("change-me", "from-env")
+    # Issue 18: the variable replaces admin.tokens (the example's "change-me" stops working).
+    assert load_config(EXAMPLE).admin.tokens == ("from-env",)
     cfg = parse({"admin": {"token_env": "MY_TOKEN"}}, environ={"MY_TOKEN": "t0k3n"})
     assert cfg.admin.tokens == ("t0k3n",)
     cfg = parse({"admin": {"token_env": ""}}, environ={"STOPGATE_ADMIN_TOKEN": "x"})
