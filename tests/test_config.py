@@ -367,7 +367,8 @@ def test_load_error_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == "listen.port"
-    assert str(info.value) == f"{path}: listen.port: expected an integer 0-65535, got 'abc'"
+    # Issue 18: with the line it is written on.
+    assert str(info.value) == f"{path}:12: listen.port: expected an integer 0-65535, got 'abc'"
 
 
 # --------------------------------------------------------------------------------------------
