@@ -61,4 +61,5 @@ def event_record(e: Event) -> dict[str, Any]:
         "message_ids": list(e.message_ids),
         "reason": e.reason,
         "campaign": e.campaign,
+        "operator": e.operator,
     }

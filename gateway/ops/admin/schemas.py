@@ -66,6 +66,10 @@ EVENT = Schema(
             "message_ids": {"type": "array", "items": {"type": "string"}},
             "reason": {"type": ["string", "null"]},
             "campaign": {"type": ["string", "null"]},
+            "operator": {
+                "type": ["string", "null"],
+                "description": "Who made a CLI, import or API change (login name, or api:tokenN).",
+            },
         },
     },
 )

@@ -140,7 +140,7 @@ async def opt_out(
         number=number,
         scope=scope,
         channel=Channel.API,
-        account=operator,
+        operator=operator,
         reason=reason,
     )
     started = time.perf_counter()
@@ -159,7 +159,7 @@ async def opt_in(context: AdminContext, *, scope: str, number: str, operator: st
         number=number,
         scope=scope,
         channel=Channel.API,
-        account=operator,
+        operator=operator,
         reason=reason,
     )
     started = time.perf_counter()
