@@ -60,3 +60,11 @@ def test_the_api_keeps_to_its_openapi_document(case: Case) -> None:
         headers={"Authorization": f"Bearer {TOKEN}"},
         excluded_checks=[checks.positive_data_acceptance],
     )
+
+
+@schema.parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_without_a_token_the_api_keeps_to_its_document_too(case: Case) -> None:
+    """No token, or a wrong one: every token route answers its documented 401, never a 5xx."""
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        case.call_and_validate(headers=headers, excluded_checks=[checks.positive_data_acceptance])
