@@ -66,13 +66,14 @@ class SuppressionWriter(Protocol):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         """Suppress every (scope, number) in ``rows`` in one atomic transaction.
 
         Only numbers that were not yet suppressed get a suppression and an IMPORT event, so
         importing the same file twice changes nothing the second time. Returns how many numbers
-        became suppressed. ``rows`` may be a lazy iterable (a file being parsed); backends may
+        became suppressed. ``operator`` is recorded on each event (who ran the import).
+        ``rows`` may be a lazy iterable (a file being parsed); backends may
         consume it on a worker thread.
         """
 

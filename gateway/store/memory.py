@@ -126,7 +126,7 @@ class MemoryStore(Store):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         await self._write()
         new = sorted({(scope, number) for scope, number in rows} - self._suppressions.keys())
@@ -137,7 +137,7 @@ class MemoryStore(Store):
                 number=number,
                 scope=scope,
                 channel=channel,
-                account=account,
+                operator=operator,
                 reason=reason,
                 ts=ts,
             )

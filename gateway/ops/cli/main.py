@@ -12,6 +12,7 @@ from gateway.ops.cli.run import run
 
 
 @click.group()
+@click.version_option(package_name="stopgate", prog_name="stopgate", message="%(prog)s %(version)s")
 def main() -> None:
     """Stopgate: SMPP 3.4 proxy with SMS opt-out compliance."""
 

@@ -84,10 +84,10 @@ class SQLiteStore(Store):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         return await import_suppressions(
-            self.db, rows, channel=Channel(channel), reason=reason, account=account
+            self.db, rows, channel=Channel(channel), reason=reason, operator=operator
         )
 
     # -- suppressions --------------------------------------------------------------------------
