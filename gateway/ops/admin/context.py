@@ -16,6 +16,7 @@ from gateway.metrics import Metrics
 from gateway.numbers import parse_user_number
 from gateway.ops.admin.http import MAX_NUMBER, NUMBER_PATTERN, ApiError
 from gateway.ops.admin.ratelimit import AuthFailures
+from gateway.optout.changes import OptoutChanges
 from gateway.store import ChangeFollower, Store
 
 
@@ -55,6 +56,10 @@ class AdminContext:
             return scope_filter(config, value or None)
         except ScopeError as exc:
             raise ApiError(400, str(exc)) from None
+
+    def changes(self) -> OptoutChanges:
+        """Where an opt-out change made here is committed, indexed and counted, as the engine's are."""
+        return OptoutChanges(self.store, self.feed, self.metrics)
 
     def number(self, text: str) -> str:
         """A number as written by a user, in E.164 (raises ``InvalidNumber``)."""

@@ -6,7 +6,6 @@ the response is sent, so the proxy blocks the number from the next submit on.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import structlog
@@ -136,39 +135,19 @@ async def opt_out(
 ) -> bool:
     """Record an opt-out and apply it to the index; True if the number was not opted out before."""
     event = Event(
-        type=EventType.ADMIN_ADD,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        operator=operator,
+        type=EventType.ADMIN_ADD, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
-    started = time.perf_counter()
-    new = await context.store.opt_out(event)
-    context.metrics.store_commit.observe(time.perf_counter() - started)
-    await context.feed.apply_local(scope, number, True)
-    if new:
-        context.metrics.optouts.labels(scope, "api").inc()
-    return new
+    return await context.changes().opt_out(event)
 
 
 async def opt_in(context: AdminContext, *, scope: str, number: str, operator: str, reason: str) -> bool:
     """Lift an opt-out and apply it to the index; False if the number was not opted out."""
     event = Event(
-        type=EventType.ADMIN_REMOVE,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        operator=operator,
+        type=EventType.ADMIN_REMOVE, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
-    started = time.perf_counter()
-    removed = await context.store.opt_in(event)
-    context.metrics.store_commit.observe(time.perf_counter() - started)
-    await context.feed.apply_local(scope, number, False)
-    if removed:
-        context.metrics.optins.labels(scope, "api").inc()
-    return removed
+    return await context.changes().opt_in(event)
 
 
 # -- /v1/suppressions -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from gateway.ops.cli.imports import optouts_import
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
+from gateway.optout.changes import OptoutChanges
 from gateway.store.model import Channel, Event, EventType, Suppression
 from gateway.store.sqlite import SQLiteStore
 
@@ -46,7 +47,7 @@ def optouts_add(number: str, scope: str | None, reason: str | None, config_path:
     )
 
     async def work(store: SQLiteStore) -> tuple[bool, Suppression | None]:
-        new = await store.opt_out(event)
+        new = await OptoutChanges(store).opt_out(event)
         return new, await store.get_suppression(scope, e164)
 
     new, current = with_store(config, work)
@@ -80,7 +81,7 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
     )
 
     async def work(store: SQLiteStore) -> bool:
-        return await store.opt_in(event)
+        return await OptoutChanges(store).opt_in(event)
 
     if with_store(config, work):
         click.echo(f"{e164} removed from the opt-out list of scope {scope}")
