@@ -4,6 +4,10 @@ Every change, local or from another process (the CLI, the admin API, another pro
 through :meth:`ChangeFollower.sync`, which fetches and applies under one lock. A local opt-out calls
 ``sync`` right after its commit and before its deliver_sm_resp, so the index holds it before the SMSC
 hears it was received, and an older batch fetched concurrently can never be applied after it.
+
+On PostgreSQL the feed holds a committed change back while an older transaction is still open (it
+never skips one, :mod:`gateway.store.postgres.reads`), so a local opt-out may not be in the feed yet
+when ``sync`` returns: it is then *pinned* in the index until the feed delivers it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import structlog
 
 from gateway.store.base import ChangeFeed
 from gateway.store.index import SuppressionIndex
-from gateway.store.model import StoreError
+from gateway.store.model import Change, StoreError
 
 log = structlog.get_logger("stopgate.feed")
 
@@ -38,6 +42,8 @@ class ChangeFollower:
         self.batch = batch
         self.on_health = on_health
         self._lock = anyio.Lock()
+        #: Local opt-outs committed but not yet delivered by the feed: kept in the index meanwhile.
+        self._pinned: set[tuple[str, str]] = set()
 
     async def sync(self) -> int:
         """Fetch and apply every change committed so far; returns how many were applied."""
@@ -48,15 +54,32 @@ class ChangeFollower:
                 if changes:
                     self.index.apply(changes)
                     self.after_id = changes[-1].id
+                    if self._pinned:
+                        self._reassert_pins(changes)
                     applied += len(changes)
                 if len(changes) < self.batch:
                     return applied
                 await anyio.lowlevel.checkpoint()
 
+    def _reassert_pins(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.suppressed:
+                self._pinned.discard((change.scope, change.number))
+        for scope, number in self._pinned:
+            self.index.add(scope, number)
+
     async def apply_local(self, scope: str, number: str, suppressed: bool) -> None:
         """After a local commit: bring the index up to date, falling back to a direct update."""
         try:
             await self.sync()
+            async with self._lock:
+                if not suppressed:
+                    # An opt-in not yet in the feed leaves the number blocked a moment longer (the
+                    # safe side); only a pin of an earlier local opt-out must not outlive it.
+                    self._pinned.discard((scope, number))
+                elif not self.index.contains(scope, number):
+                    self._pinned.add((scope, number))
+                    self.index.add(scope, number)
         except StoreError as exc:
             log.warning("change feed unavailable; updating the index directly", error=str(exc))
             async with self._lock:
@@ -89,4 +112,8 @@ class ChangeFollower:
                 healthy = False
             if self.on_health is not None:
                 self.on_health(healthy)
-            await anyio.sleep(self.interval)
+            # NOTIFY wakes a PostgreSQL follower early; polling every interval is the fallback.
+            try:
+                await self.store.wait_for_change(self.interval)
+            except StoreError:
+                await anyio.sleep(self.interval)
