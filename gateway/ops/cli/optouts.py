@@ -16,8 +16,8 @@ from gateway.ops.cli.imports import optouts_import
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
+from gateway.store.base import Store
 from gateway.store.model import Channel, Event, EventType, Suppression
-from gateway.store.sqlite import SQLiteStore
 
 
 @click.group("optouts")
@@ -45,7 +45,7 @@ def optouts_add(number: str, scope: str | None, reason: str | None, config_path:
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> tuple[bool, Suppression | None]:
+    async def work(store: Store) -> tuple[bool, Suppression | None]:
         new = await store.opt_out(event)
         return new, await store.get_suppression(scope, e164)
 
@@ -79,7 +79,7 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> bool:
+    async def work(store: Store) -> bool:
         return await store.opt_in(event)
 
     if with_store(config, work):
@@ -99,7 +99,7 @@ def optouts_status(number: str, scope: str | None, config_path: Path) -> None:
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: SQLiteStore) -> tuple[Suppression | None, list[Event]]:
+    async def work(store: Store) -> tuple[Suppression | None, list[Event]]:
         return await store.get_suppression(scope, e164), await store.history(scope, e164)
 
     current, history = with_store(config, work)
