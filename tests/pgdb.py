@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -33,9 +34,8 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
 
 def url_of(name: str) -> str:
     """The URL of database ``name`` on the test server."""
-    info = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo("", **info)
+    parts = urlsplit(ADMIN_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @contextlib.contextmanager
