@@ -41,7 +41,9 @@ CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION stopgate_events_append_only();
 
 -- Current state: one row per suppressed (scope, number), pointing at the event that created it.
--- The reference is checked at commit, so a bulk import may insert suppressions before their events.
+-- event_id has no FOREIGN KEY (unlike SQLite): PostgreSQL checks one with a trigger per row, which
+-- doubled the time of a 1,000,000-row import. Every writer inserts the event and the suppression in
+-- one transaction, and events can never be deleted (the triggers above), so it cannot dangle.
 CREATE TABLE suppressions (
     scope    text   COLLATE "C" NOT NULL,
     number   text   COLLATE "C" NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE suppressions (
     channel  text   NOT NULL,
     keyword  text,
     reason   text,
-    event_id bigint NOT NULL REFERENCES events (id) DEFERRABLE INITIALLY DEFERRED,
+    event_id bigint NOT NULL,
     PRIMARY KEY (scope, number)
 );
 
