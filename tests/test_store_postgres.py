@@ -292,3 +292,21 @@ def test_storage_url_selects_postgres(tmp_path: Path, pg_url: str) -> None:
     assert isinstance(make_store(default.storage.path, default.storage.url), SQLiteStore)
     with pytest.raises(ConfigError, match=r"storage\.url"):
         load_config(write_config(tmp_path / "e.toml", 2775, {"storage": {"url": "mysql://x/y"}}))
+
+
+async def test_a_pin_does_not_outlive_a_later_opt_in(store: PostgresStore, pg_url: str) -> None:
+    """Our opt-out and another process's opt-in both held back, then delivered before the pin is
+    made: the pin must lapse once the feed has settled past it, leaving the number unblocked."""
+    index = SuppressionIndex()
+    follower = ChangeFollower(store, index, after_id=0)
+    async with PostgresStore(pg_url) as other, await connect(store.url) as old:
+        async with old.transaction():
+            await pg_writes.opt_out(old, ev(number=A))
+            assert await store.opt_out(ev(number=B))
+            assert await other.opt_in(ev(EventType.OPT_IN, number=B))
+        await follower.sync()  # the poller delivers both changes of B first
+        await follower.apply_local("acme", B, True)  # the engine's call arrives late
+        assert index.contains("acme", B)  # pinned: this process cannot tell yet
+        await follower.sync()
+    assert not index.contains("acme", B)
+    assert index.contains("acme", A)

@@ -218,6 +218,19 @@ class ChangeFeed(Protocol):
     async def last_change_id(self) -> int:
         """The id of the newest change (0 if none): a cursor for :meth:`changes_since`."""
 
+    async def commit_mark(self) -> int:
+        """A mark above every change committed before this call (see :meth:`settled_mark`).
+
+        0 for backends whose changes are in the feed as soon as they commit (SQLite, memory).
+        """
+        return 0
+
+    async def settled_mark(self) -> int:
+        """Once this reaches a :meth:`commit_mark`, every change committed before that mark is
+        returned by any later :meth:`changes_since` (PostgreSQL holds a committed change back while
+        an older transaction is still open). 0 where :meth:`commit_mark` is always 0."""
+        return 0
+
     async def wait_for_change(self, timeout: float) -> None:
         """Return when a change may have been committed, or after ``timeout`` seconds at most.
 

@@ -7,7 +7,8 @@ hears it was received, and an older batch fetched concurrently can never be appl
 
 On PostgreSQL the feed holds a committed change back while an older transaction is still open (it
 never skips one, :mod:`gateway.store.postgres.reads`), so a local opt-out may not be in the feed yet
-when ``sync`` returns: it is then *pinned* in the index until the feed delivers it.
+when ``sync`` returns: it is then *pinned* in the index until the feed has settled past its commit
+(:meth:`~gateway.store.base.ChangeFeed.settled_mark`), whatever the feed delivered meanwhile.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ class ChangeFollower:
         self.batch = batch
         self.on_health = on_health
         self._lock = anyio.Lock()
-        #: Local opt-outs committed but not yet delivered by the feed: kept in the index meanwhile.
-        self._pinned: set[tuple[str, str]] = set()
+        #: Local opt-outs committed but maybe not yet delivered by the feed: kept in the index until
+        #: the feed settles past their commit mark. The bool is the state the feed itself gives.
+        self._pinned: dict[tuple[str, str], tuple[int, bool]] = {}
 
     async def sync(self) -> int:
         """Fetch and apply every change committed so far; returns how many were applied."""
         applied = 0
         async with self._lock:
+            settled = await self.store.settled_mark() if self._pinned else 0
             while True:
                 changes = await self.store.changes_since(self.after_id, self.batch)
                 if changes:
@@ -58,13 +61,22 @@ class ChangeFollower:
                         self._reassert_pins(changes)
                     applied += len(changes)
                 if len(changes) < self.batch:
-                    return applied
+                    break
                 await anyio.lowlevel.checkpoint()
+            # Everything committed before ``settled`` has now been applied: those pins are done,
+            # and the index takes the feed's word for their numbers again.
+            for key, (mark, in_feed) in list(self._pinned.items()):
+                if mark <= settled:
+                    del self._pinned[key]
+                    if not in_feed:
+                        self.index.remove(*key)
+            return applied
 
     def _reassert_pins(self, changes: list[Change]) -> None:
         for change in changes:
-            if change.suppressed:
-                self._pinned.discard((change.scope, change.number))
+            key = (change.scope, change.number)
+            if key in self._pinned:
+                self._pinned[key] = (self._pinned[key][0], change.suppressed)
         for scope, number in self._pinned:
             self.index.add(scope, number)
 
@@ -76,9 +88,9 @@ class ChangeFollower:
                 if not suppressed:
                     # An opt-in not yet in the feed leaves the number blocked a moment longer (the
                     # safe side); only a pin of an earlier local opt-out must not outlive it.
-                    self._pinned.discard((scope, number))
+                    self._pinned.pop((scope, number), None)
                 elif not self.index.contains(scope, number):
-                    self._pinned.add((scope, number))
+                    self._pinned[scope, number] = (await self.store.commit_mark(), False)
                     self.index.add(scope, number)
         except StoreError as exc:
             log.warning("change feed unavailable; updating the index directly", error=str(exc))

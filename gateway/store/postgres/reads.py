@@ -148,6 +148,13 @@ async def last_change_id(db: Database) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+async def snapshot_bound(db: Database, which: str) -> int:
+    """``pg_snapshot_xmax`` (next xid) or ``pg_snapshot_xmin`` (oldest running) of a snapshot now."""
+    function = {"xmax": "pg_snapshot_xmax", "xmin": "pg_snapshot_xmin"}[which]
+    rows = await db.fetch("reading the feed horizon", f"SELECT {function}(pg_current_snapshot())::text")
+    return int(rows[0][0])
+
+
 async def last_campaign(db: Database, scope: str, number: str) -> str | None:
     rows = await db.fetch(
         "reading the last campaign",

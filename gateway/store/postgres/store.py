@@ -129,6 +129,12 @@ class PostgresStore(Store):
     async def last_change_id(self) -> int:
         return await reads.last_change_id(self.db)
 
+    async def commit_mark(self) -> int:
+        return await reads.snapshot_bound(self.db, "xmax")
+
+    async def settled_mark(self) -> int:
+        return await reads.snapshot_bound(self.db, "xmin")
+
     async def wait_for_change(self, timeout: float) -> None:
         self.db.check_open()
         await self.listener.wait(timeout)
