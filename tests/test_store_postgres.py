@@ -310,3 +310,33 @@ async def test_a_pin_does_not_outlive_a_later_opt_in(store: PostgresStore, pg_ur
         await follower.sync()
     assert not index.contains("acme", B)
     assert index.contains("acme", A)
+
+
+async def test_feed_lag_counts_time_held_back_by_an_open_transaction(store: PostgresStore) -> None:
+    follower = ChangeFollower(store, SuppressionIndex(), after_id=0)
+    assert follower.lag() == float("inf")
+    await follower.sync()
+    assert follower.lag() < 0.5
+    async with await connect(store.url) as old:
+        async with old.transaction():
+            await pg_writes.opt_out(old, ev(number=A))  # an older transaction, still open...
+            assert await store.opt_out(ev(number=B))  # ...holds this commit back from every follower
+            await anyio.sleep(0.6)
+            await follower.sync()  # succeeds, yet cannot see past the open transaction
+            assert follower.lag() >= 0.6
+            assert not follower.index.contains("acme", B)
+        await follower.sync()
+    assert follower.lag() < 0.5
+    assert follower.index.contains("acme", A) and follower.index.contains("acme", B)
+
+
+async def test_feed_lag_grows_while_the_store_is_closed(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    await store.open()
+    follower = ChangeFollower(store, SuppressionIndex(), after_id=0)
+    await follower.sync()
+    await store.close()
+    await anyio.sleep(0.3)
+    with pytest.raises(StoreError):
+        await follower.sync()
+    assert follower.lag() >= 0.3

@@ -219,7 +219,8 @@ class ChangeFeed(Protocol):
         """The id of the newest change (0 if none): a cursor for :meth:`changes_since`."""
 
     async def commit_mark(self) -> int:
-        """A mark above every change committed before this call (see :meth:`settled_mark`).
+        """A mark above every change committed before this call (see :meth:`settled_mark`); on
+        PostgreSQL the snapshot's xmax, which is above every committed xid.
 
         0 for backends whose changes are in the feed as soon as they commit (SQLite, memory).
         """

@@ -13,6 +13,8 @@ when ``sync`` returns: it is then *pinned* in the index until the feed has settl
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable
 
 import anyio
@@ -46,12 +48,28 @@ class ChangeFollower:
         #: Local opt-outs committed but maybe not yet delivered by the feed: kept in the index until
         #: the feed settles past their commit mark. The bool is the state the feed itself gives.
         self._pinned: dict[tuple[str, str], tuple[int, bool]] = {}
+        #: (time, commit mark) taken at each sync start, until the feed settles past the mark.
+        self._marks: deque[tuple[float, int]] = deque(maxlen=4096)
+        #: Every change committed before this moment (anyio clock) is in the index; None: not yet.
+        self.current_as_of: float | None = None
+
+    def lag(self) -> float:
+        """Seconds the index may be behind the store (inf before the first complete sync).
+
+        It grows while the store is unreachable and, on PostgreSQL, while an open transaction holds
+        the feed back: either way this process may not know of an opt-out made elsewhere, which is
+        what a fail-closed check (``optout.max_feed_lag``) compares against.
+        """
+        if self.current_as_of is None:
+            return math.inf
+        return anyio.current_time() - self.current_as_of
 
     async def sync(self) -> int:
         """Fetch and apply every change committed so far; returns how many were applied."""
         applied = 0
         async with self._lock:
-            settled = await self.store.settled_mark() if self._pinned else 0
+            self._marks.append((anyio.current_time(), await self.store.commit_mark()))
+            settled = await self.store.settled_mark()
             while True:
                 changes = await self.store.changes_since(self.after_id, self.batch)
                 if changes:
@@ -63,6 +81,8 @@ class ChangeFollower:
                 if len(changes) < self.batch:
                     break
                 await anyio.lowlevel.checkpoint()
+            while self._marks and self._marks[0][1] <= settled:
+                self.current_as_of = self._marks.popleft()[0]
             # Everything committed before ``settled`` has now been applied: those pins are done,
             # and the index takes the feed's word for their numbers again.
             for key, (mark, in_feed) in list(self._pinned.items()):
