@@ -1,0 +1,72 @@
+"""Three Stopgate stacks on one PostgreSQL database, end to end (smpplib -> Stopgate -> simulated
+SMSC): a STOP answered by one process is refused as a destination by the other two within 1 s."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio import to_thread
+
+from gateway.smpp.constants import CommandStatus
+from tests.esme import Esme
+from tests.pgdb import pg_url
+from tests.stack import Stack, running_stack
+
+pytestmark = pytest.mark.anyio
+__all__ = ["pg_url"]  # the fixture, imported for pytest
+
+SHORT_CODE = "88088"
+
+
+async def bound(stack: Stack) -> Esme:
+    esme = Esme(stack.port, "acme", "acmepw")
+    await to_thread.run_sync(esme.bind, "trx")
+    return esme
+
+
+async def test_a_stop_through_one_process_blocks_marketing_through_the_others(
+    tmp_path: Path, pg_url: str
+) -> None:
+    async with AsyncExitStack() as exits:
+        stacks: list[Stack] = []
+        for name in "abc":
+            (tmp_path / name).mkdir()
+            stacks.append(
+                await exits.enter_async_context(
+                    running_stack(tmp_path / name, {"storage": {"url": pg_url}})
+                )
+            )
+        a, b, c = stacks
+        esmes = [await bound(s) for s in stacks]
+        delays: list[float] = []
+        acks: list[float] = []
+        for i in range(20):
+            number = f"4477009007{i:02d}"
+            started = time.perf_counter()
+            status = await a.smsc.deliver(source_addr=number, destination_addr=SHORT_CODE, text="STOP")
+            assert status.command_status == CommandStatus.ESME_ROK
+            acked = time.perf_counter()
+            for other in (b, c):
+                assert other.app.feed is not None
+                with anyio.fail_after(1.0):  # the fleet rule: refused everywhere within 1 s
+                    while not other.app.feed.index.contains("acme", "+" + number):
+                        await anyio.sleep(0.002)
+            delays.append(time.perf_counter() - acked)
+            acks.append(acked - started)
+            for esme, other in ((esmes[1], b), (esmes[2], c)):
+                resp = await to_thread.run_sync(lambda e=esme, n=number: e.submit(n, "Big sale today"))
+                assert resp.status == CommandStatus.STOPGATE_OPTED_OUT
+                assert not [r for r in other.smsc.submits_to(number) if r.source_addr != SHORT_CODE]
+        delays.sort()
+        acks.sort()
+        print(
+            f"STOP acknowledged by A: p50 {acks[len(acks) // 2] * 1e3:.1f} ms;"
+            f" then in B's and C's index: p50 {delays[len(delays) // 2] * 1e3:.1f} ms,"
+            f" max {delays[-1] * 1e3:.1f} ms ({len(delays)} STOPs)"
+        )
+        for esme in esmes:
+            esme.close()
