@@ -1,8 +1,10 @@
-"""Three Stopgate stacks on one PostgreSQL database, end to end (smpplib -> Stopgate -> simulated
-SMSC): a STOP answered by one process is refused as a destination by the other two within 1 s."""
+"""Stopgate on PostgreSQL end to end: three stacks on one database (smpplib -> Stopgate -> simulated
+SMSC), a STOP answered by one process is refused as a destination by the other two within 1 s; and a
+real `stopgate run` killed with SIGKILL in a burst of STOPs loses no acknowledged opt-out."""
 
 from __future__ import annotations
 
+import random
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -12,9 +14,14 @@ import pytest
 from anyio import to_thread
 
 from gateway.smpp.constants import CommandStatus
+from gateway.smpp.pdu import SubmitSm
+from gateway.store.postgres import PostgresStore
 from tests.esme import Esme
+from tests.live import live_stack
 from tests.pgdb import pg_url
 from tests.stack import Stack, running_stack
+from tools.reliability import burst_numbers, lost_optouts, stop_burst
+from tools.smpp_peer import connect_peer
 
 pytestmark = pytest.mark.anyio
 __all__ = ["pg_url"]  # the fixture, imported for pytest
@@ -70,3 +77,41 @@ async def test_a_stop_through_one_process_blocks_marketing_through_the_others(
         )
         for esme in esmes:
             esme.close()
+
+
+async def _suppressed(url: str, scope: str) -> set[str]:
+    async with PostgresStore(url) as store:
+        return {s.number async for s in store.iter_suppressions(scope)}
+
+
+async def test_kill_9_during_a_burst_of_2000_stops_loses_no_acknowledged_optout(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The SQLite test of tests/test_reliability_store.py, on PostgreSQL: a real `stopgate run`."""
+    kill_after = random.Random(15).randint(200, 1800)
+    numbers = burst_numbers(2000)
+    async with live_stack(tmp_path, {"storage": {"url": pg_url}}) as live:
+        async with connect_peer(live.port) as esme:
+            await esme.bind("acme", "acmepw")
+            await live.smsc.wait_for_binds(1)
+            result = await stop_burst(live.smsc, numbers, kill_after=kill_after, kill=live.process.kill)
+        assert await live.process.wait() == -9
+        assert result.killed_after_acks is not None and len(result.acked) >= kill_after
+        assert result.refused == {}
+        suppressed = await _suppressed(pg_url, "acme")
+        print(
+            f"\nkilled after {result.killed_after_acks} acks; acked {len(result.acked)},"
+            f" in PostgreSQL {len(suppressed)}"
+        )
+        assert lost_optouts(result.acked, suppressed) == set()
+        async with live.restart(), connect_peer(live.port) as esme:
+            await esme.bind("acme", "acmepw")
+            await live.smsc.wait_for_binds(1)
+            before = live.smsc.submit_count
+            for number in random.Random(15).sample(sorted(result.acked), 50):
+                submit = SubmitSm(
+                    dest_addr_ton=1, dest_addr_npi=1, destination_addr=number, short_message=b"Sale"
+                )
+                resp = await esme.request(submit)
+                assert resp.command_status == CommandStatus.STOPGATE_OPTED_OUT, number
+            assert live.smsc.submit_count == before
