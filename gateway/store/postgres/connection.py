@@ -40,12 +40,19 @@ def redacted(url: str) -> str:
     return psycopg.conninfo.make_conninfo("", **info)
 
 
+#: Longest wait for a pooled connection. Commits take milliseconds, so a longer wait means the server
+#: is unreachable: fail then (the SMSC gets a temporary error and redelivers the STOP) instead of
+#: holding the deliver_sm past the SMSC's response timeout.
+ACQUIRE_TIMEOUT = 2.0
+
+
 class Database:
     """A pool of connections to the database at ``url``, migrated when opened."""
 
     def __init__(self, url: str, *, timeout: float, min_size: int, max_size: int) -> None:
         self.url = url
         self.timeout = timeout
+        self.acquire_timeout = min(timeout, ACQUIRE_TIMEOUT)
         self.min_size = min_size
         self.max_size = max_size
         self.pool: AsyncConnectionPool[Connection] | None = None
@@ -98,7 +105,7 @@ class Database:
         """A pooled connection in autocommit mode."""
         pool = self.check_open()
         with translated(action):
-            async with pool.connection() as conn:
+            async with pool.connection(timeout=self.acquire_timeout) as conn:
                 yield conn
 
     async def fetch(
@@ -114,5 +121,5 @@ class Database:
         """One transaction on a pooled connection, shielded from cancellation once begun."""
         pool = self.check_open()
         with anyio.CancelScope(shield=True), translated(action):
-            async with pool.connection() as conn, conn.transaction():
+            async with pool.connection(timeout=self.acquire_timeout) as conn, conn.transaction():
                 yield conn
