@@ -195,7 +195,7 @@ def test_unknown_top_level_and_account_keys() -> None:
 
 def test_unknown_key_without_close_match_lists_known() -> None:
     msg = error({"storage": {"zzzzzz": 1}})
-    assert msg == "storage.zzzzzz: unknown key (known keys: path)"
+    assert msg == "storage.zzzzzz: unknown key (known keys: path, url)"
 
 
 @pytest.mark.parametrize("port", ["abc", -1, 70000, True, 1.5])

@@ -52,6 +52,9 @@ class StorageConfig:
     #: SQLite database file (absolute). Never ``:memory:``: the proxy, the CLI and a restarted
     #: proxy share the opt-outs through this file.
     path: Path = Path("stopgate.db")
+    #: PostgreSQL connection URL (``postgresql://user@host/db``): when set, the store is PostgreSQL,
+    #: shared by a fleet of processes, and ``path`` is not used. None: the SQLite file at ``path``.
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

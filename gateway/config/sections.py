@@ -68,7 +68,12 @@ def parse_storage(t: Table, base: Path) -> StorageConfig:
             "':memory:' is not supported: opt-outs must survive restarts and be shared with the "
             "stopgate CLI; give a database file instead, e.g. \"stopgate.db\"",
         )
-    return StorageConfig(path=resolve_path(raw, base))
+    url: str | None = None
+    if t.has("url"):
+        url = t.string("url", "", nonempty=True).strip()
+        if not url.startswith(("postgresql://", "postgres://")):
+            t.fail("url", f"expected a postgresql://user@host/database URL, got {url!r}")
+    return StorageConfig(path=resolve_path(raw, base), url=url)
 
 
 def parse_numbers(t: Table) -> NumbersConfig:

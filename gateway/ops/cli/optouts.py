@@ -17,8 +17,8 @@ from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
 from gateway.optout.changes import OptoutChanges
+from gateway.store.base import Store
 from gateway.store.model import Channel, Event, EventType, Suppression
-from gateway.store.sqlite import SQLiteStore
 
 
 @click.group("optouts")
@@ -46,7 +46,7 @@ def optouts_add(number: str, scope: str | None, reason: str | None, config_path:
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> tuple[bool, Suppression | None]:
+    async def work(store: Store) -> tuple[bool, Suppression | None]:
         new = await OptoutChanges(store).opt_out(event)
         return new, await store.get_suppression(scope, e164)
 
@@ -80,7 +80,7 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> bool:
+    async def work(store: Store) -> bool:
         return await OptoutChanges(store).opt_in(event)
 
     if with_store(config, work):
@@ -115,7 +115,7 @@ def optouts_status(number: str, scope: str | None, blocked_limit: int, config_pa
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: SQLiteStore) -> tuple[Suppression | None, list[Event], list[Event]]:
+    async def work(store: Store) -> tuple[Suppression | None, list[Event], list[Event]]:
         current = await store.get_suppression(scope, e164)
         history = await store.events(scope=scope, number=e164, types=HISTORY_TYPES)
         # A number can collect any number of blocked messages: one page, after the history.

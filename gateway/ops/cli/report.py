@@ -14,8 +14,8 @@ from gateway.ops.cli.errors import handle_errors
 from gateway.ops.cli.options import config_option, parse_time, scope_option
 from gateway.ops.cli.output import short_time, table
 from gateway.ops.cli.store import with_store
+from gateway.store.base import Store
 from gateway.store.model import EventType
-from gateway.store.sqlite import SQLiteStore
 
 _REPORT_TYPES = (EventType.OPT_OUT, EventType.OPT_IN, EventType.HELP, EventType.BLOCKED)
 _COLUMNS = {
@@ -47,7 +47,7 @@ def report(since: str | None, scope: str | None, config_path: Path) -> None:
     scope = scope_filter(config, scope)
     start = parse_time(since, "--since")
 
-    async def work(store: SQLiteStore) -> str:
+    async def work(store: Store) -> str:
         per_day: dict[tuple[str, str], Counter[EventType]] = defaultdict(Counter)
         keywords: Counter[tuple[str, str]] = Counter()
         optouts_by_campaign: Counter[tuple[str, str | None]] = Counter()
