@@ -108,7 +108,10 @@ class AdminConfig:
 
 @dataclass(frozen=True, slots=True)
 class OptoutConfig:
-    block_status: int = int(CommandStatus.STOPGATE_OPTED_OUT)
+    #: ESME_RSUBMITFAIL: a standard status every client we checked (Kannel, smpplib, aiosmpplib, node
+    #: smpp, Jasmin) treats as a permanent failure; the vendor code 0x400 (STOPGATE_OPTED_OUT) makes
+    #: strict parsers (aiosmpplib) drop the connection. docs/INTEROP.md has the table.
+    block_status: int = int(CommandStatus.ESME_RSUBMITFAIL)
     block_mode: BlockMode = "reject"
     confirmation_window: float = 86400.0
     forward_keywords: bool = True
