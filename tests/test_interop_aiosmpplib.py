@@ -9,13 +9,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import aiosmpplib  # the dev extra installs it
 import anyio
 import pytest
 
 from gateway.smpp.constants import CommandStatus
 from tests.stack import running_stack
-
-aiosmpplib = pytest.importorskip("aiosmpplib")  # the dev extra installs it; CI has it
 
 pytestmark = pytest.mark.anyio
 

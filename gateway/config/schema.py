@@ -139,6 +139,9 @@ class UpstreamConfig:
     tls_key: Path | None = None
     #: Max outstanding requests towards this SMSC (``session.window`` unless overridden).
     window: int = 64
+    #: The form of the message ids Stopgate issues itself for messages to this SMSC ("decimal" or
+    #: "hex"): the SMSC's own, so clients that parse ids as numbers read both (docs/INTEROP.md).
+    message_ids: str = "decimal"
 
 
 @dataclass(frozen=True, slots=True)

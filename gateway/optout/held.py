@@ -83,7 +83,7 @@ class HeldMessages:
             deadline = self.clock() + optout.hold_timeout
             held = self._held[key] = _Held(session, deadline, concat.total, concat.reference, message.sar)
             self.arm(deadline)
-        message_id = new_message_id()
+        message_id = new_message_id(account.message_ids)
         held.parts[concat.seq] = (pdu, message.text, message_id)
         if len(held.parts) == held.total:
             del self._held[key]
