@@ -19,7 +19,14 @@ import anyio.abc
 
 from gateway.config import AccountConfig
 from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond
-from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
+from gateway.smpp.constants import (
+    RETRYABLE_STATUSES,
+    SMPP_VERSION_34,
+    BindMode,
+    CommandId,
+    CommandStatus,
+    Tag,
+)
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
 from gateway.smpp.fields import Tlv
@@ -54,7 +61,7 @@ class _Relay:
 class _Parts:
     """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
 
-    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
+    __slots__ = ("decision", "index", "request", "responses", "retries", "sequence_number")
 
     def __init__(self, decision: ForwardParts, request: Pdu) -> None:
         self.decision = decision
@@ -62,6 +69,16 @@ class _Parts:
         self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
         self.index = 0
         self.responses: list[Pdu] = []
+        self.retries = 0  # of the part out now
+
+
+#: A part refused with a retryable status after an earlier part was accepted is sent again, on the
+#: same bind, this many times at most, waiting PART_RETRY_FIRST, then twice as long each time up to
+#: PART_RETRY_MAX (about 6 s in all): answering the ESME "retry" would make it resend the whole
+#: message, and the handset would get the accepted parts twice.
+PART_RETRIES = 6
+PART_RETRY_FIRST = 0.2
+PART_RETRY_MAX = 2.0
 
 
 #: Sample one relayed submit in this many for the proxy-added latency histogram.
@@ -279,14 +296,38 @@ class EsmeSession:
 
     def _part_answered(self, parts: _Parts, response: Pdu) -> None:
         decision = parts.decision
+        status = response.command_status
+        if parts.index and status in RETRYABLE_STATUSES:  # an earlier part is out: finish the message
+            if parts.retries < PART_RETRIES:
+                delay = min(PART_RETRY_MAX, PART_RETRY_FIRST * 2**parts.retries)
+                parts.retries += 1
+                self._spawn(self._retry_part, parts, delay)
+                return
+            self.log.warning(
+                "split message left incomplete: a later part kept being refused",
+                part=parts.index + 1,
+                parts=len(decision.parts),
+                status=f"0x{status:08x}",
+                retries=parts.retries,
+            )
+            if not self.esme.closed:
+                # Permanent: a retry would send the accepted parts again.
+                refused = make_response(parts.request, CommandStatus.ESME_RSUBMITFAIL)
+                self.esme.respond(refused, parts.sequence_number)
+            return
         if decision.on_response is not None:
             decision.on_response(parts.index, response)
         parts.responses.append(response)
-        if response.command_status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
+        if status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
             parts.index += 1
+            parts.retries = 0
             self._send_part(parts)
         elif not self.esme.closed:
             self.esme.respond(decision.answer(parts.responses), parts.sequence_number)
+
+    async def _retry_part(self, parts: _Parts, delay: float) -> None:
+        await anyio.sleep(delay)
+        self._send_part(parts)
 
     def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
         upstream = self.upstream
