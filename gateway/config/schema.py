@@ -111,7 +111,10 @@ class AdminConfig:
 
 @dataclass(frozen=True, slots=True)
 class OptoutConfig:
-    block_status: int = int(CommandStatus.STOPGATE_OPTED_OUT)
+    #: ESME_RSUBMITFAIL: a standard status every client we checked (Kannel, smpplib, aiosmpplib, node
+    #: smpp, Jasmin) treats as a permanent failure; the vendor code 0x400 (STOPGATE_OPTED_OUT) makes
+    #: strict parsers (aiosmpplib) drop the connection. docs/INTEROP.md has the table.
+    block_status: int = int(CommandStatus.ESME_RSUBMITFAIL)
     block_mode: BlockMode = "reject"
     confirmation_window: float = 86400.0
     forward_keywords: bool = True
@@ -139,6 +142,9 @@ class UpstreamConfig:
     tls_key: Path | None = None
     #: Max outstanding requests towards this SMSC (``session.window`` unless overridden).
     window: int = 64
+    #: The form of the message ids Stopgate issues itself for messages to this SMSC ("decimal" or
+    #: "hex"): the SMSC's own, so clients that parse ids as numbers read both (docs/INTEROP.md).
+    message_ids: str = "decimal"
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,13 +165,14 @@ def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:
         t.fail(
             "block_status",
             f"{block_status:#x} ({name}) is a retryable status: clients would keep resubmitting "
-            "messages to opted-out recipients; use a permanent error such as 0x400",
+            "messages to opted-out recipients; use a permanent error such as 0x45 "
+            "(ESME_RSUBMITFAIL) or 0x400",
         )
     if block_status == CommandStatus.ESME_ROK:
         t.fail(
             "block_status",
             "0 is ESME_ROK (success) and would tell the client the message was sent; "
-            "use a permanent error such as 0x400",
+            "use a permanent error such as 0x45 (ESME_RSUBMITFAIL) or 0x400",
         )
     return OptoutConfig(
         block_status=block_status,
