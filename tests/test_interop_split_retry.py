@@ -13,7 +13,7 @@ import anyio
 import pytest
 from anyio import to_thread
 
-from gateway.proxy import session as proxy_session
+from gateway.proxy import relay as proxy_relay
 from gateway.smpp.constants import CommandStatus
 from tests.esme import Esme
 from tests.stack import Stack, running_stack
@@ -57,8 +57,8 @@ async def test_a_throttled_later_part_is_retried_and_finished(tmp_path: Path, st
 async def test_a_part_refused_past_the_bound_gets_a_permanent_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(proxy_session, "PART_RETRIES", 2)
-    monkeypatch.setattr(proxy_session, "PART_RETRY_FIRST", 0.05)
+    monkeypatch.setattr(proxy_relay, "PART_RETRIES", 2)
+    monkeypatch.setattr(proxy_relay, "PART_RETRY_FIRST", 0.05)
     async with running_stack(tmp_path) as stack:
         esme = Esme(stack.port, "acme", "acmepw")
         await to_thread.run_sync(esme.bind, "trx")
