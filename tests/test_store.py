@@ -558,7 +558,7 @@ async def test_sqlite_file_modes_and_pragmas(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)  # 0001 and 0002 applied
     finally:
         conn.close()
 

@@ -1,6 +1,7 @@
 """Durable opt-out state: the storage interface, its backends and the in-memory hot-path index."""
 
 from gateway.store.base import (
+    Aggregates,
     ChangeFeed,
     EventLog,
     SentCounters,
@@ -18,7 +19,9 @@ from gateway.store.model import (
     UNSUPPRESSING_TYPES,
     Change,
     Channel,
+    DayCount,
     Event,
+    EventTotal,
     EventType,
     StoreClosedError,
     StoreError,
@@ -31,12 +34,15 @@ __all__ = [
     "STATE_TYPES",
     "SUPPRESSING_TYPES",
     "UNSUPPRESSING_TYPES",
+    "Aggregates",
     "Change",
     "ChangeFeed",
     "ChangeFollower",
     "Channel",
+    "DayCount",
     "Event",
     "EventLog",
+    "EventTotal",
     "EventType",
     "IndexBuilder",
     "MemoryStore",

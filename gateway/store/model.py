@@ -7,7 +7,7 @@ scopes are short opt-out list namespaces (``"acme"``). Timestamps are timezone-a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 
@@ -140,6 +140,31 @@ class Change:
     scope: str
     number: str
     suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Events of one type on one UTC day (summed over the scopes asked for)."""
+
+    day: date
+    type: EventType
+    events: int
+    #: How many of them changed a number's state (became / stopped being suppressed).
+    changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventTotal:
+    """Events over a period with one (scope, type, channel, keyword, campaign)."""
+
+    scope: str
+    type: EventType
+    channel: str
+    keyword: str | None
+    #: The event's campaign; for an opt-out without one, the campaign last sent to the number.
+    campaign: str | None
+    events: int
+    changes: int
 
 
 class StoreError(Exception):
