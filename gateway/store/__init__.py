@@ -21,11 +21,12 @@ from gateway.store.model import (
     Channel,
     DayCount,
     Event,
-    EventTotal,
     EventType,
     StoreClosedError,
     StoreError,
     Suppression,
+    Total,
+    TotalBy,
 )
 from gateway.store.sqlite import SQLiteStore
 
@@ -42,7 +43,6 @@ __all__ = [
     "DayCount",
     "Event",
     "EventLog",
-    "EventTotal",
     "EventType",
     "IndexBuilder",
     "MemoryStore",
@@ -55,5 +55,7 @@ __all__ = [
     "SuppressionIndex",
     "SuppressionReader",
     "SuppressionWriter",
+    "Total",
+    "TotalBy",
     "build_index",
 ]

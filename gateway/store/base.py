@@ -37,9 +37,10 @@ from gateway.store.model import (
     Channel,
     DayCount,
     Event,
-    EventTotal,
     EventType,
     Suppression,
+    Total,
+    TotalBy,
 )
 
 #: Rows per round trip used by the default streaming implementations.
@@ -270,15 +271,32 @@ class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol
             changed[key] += change
         return [DayCount(day, type_, n, changed[(day, type_)]) for (day, type_), n in sorted(per_day.items())]
 
-    async def event_totals(self, since: date, scope: str | None = None) -> list[EventTotal]:
-        """Counts over the days on or after ``since`` per (scope, type, channel, keyword, campaign)."""
-        totals: Counter[tuple[str, EventType, str, str | None, str | None]] = Counter()
-        changed: Counter[tuple[str, EventType, str, str | None, str | None]] = Counter()
+    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
+        """Counts over the days on or after ``since`` per (scope, type, ``by``).
+
+        ``by="channel"`` counts every event; ``"keyword"`` and ``"campaign"`` count opt-outs
+        (type OPT_OUT) only, an opt-out without a campaign under the campaign last sent to the number.
+        """
+        totals: Counter[tuple[str, EventType, str | None]] = Counter()
+        changed: Counter[tuple[str, EventType, str | None]] = Counter()
         async for event, change, campaign in self._counted(since, scope):
-            key = (event.scope, event.type, event.channel.value, event.keyword, campaign)
+            if by == "channel":
+                value: str | None = event.channel.value
+            elif event.type is not EventType.OPT_OUT:
+                continue
+            else:
+                value = event.keyword if by == "keyword" else campaign
+            key = (event.scope, event.type, value)
             totals[key] += 1
             changed[key] += change
-        return [EventTotal(*key, events=n, changes=changed[key]) for key, n in totals.items()]
+        return [Total(*key, events=n, changes=changed[key]) for key, n in totals.items()]
+
+    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
+        """(scope, campaign, messages sent) summed over the days on or after ``since_day``."""
+        sums: Counter[tuple[str, str]] = Counter()
+        for _day, sc, campaign, n in await self.sent_counts(since_day, scope):
+            sums[(sc, campaign)] += n
+        return [(sc, campaign, n) for (sc, campaign), n in sorted(sums.items())]
 
     async def suppression_count(self, scope: str | None = None) -> int:
         """How many numbers are suppressed (in ``scope``) now."""

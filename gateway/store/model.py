@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class EventType(StrEnum):
@@ -153,17 +154,20 @@ class DayCount:
     changes: int
 
 
+#: What :meth:`~gateway.store.Aggregates.totals` groups events by.
+TotalBy = Literal["channel", "keyword", "campaign"]
+
+
 @dataclass(frozen=True, slots=True)
-class EventTotal:
-    """Events over a period with one (scope, type, channel, keyword, campaign)."""
+class Total:
+    """Events of one type and scope over a period with one channel, keyword or campaign."""
 
     scope: str
     type: EventType
-    channel: str
-    keyword: str | None
-    #: The event's campaign; for an opt-out without one, the campaign last sent to the number.
-    campaign: str | None
+    #: The channel, keyword or campaign (None: the event had none).
+    value: str | None
     events: int
+    #: How many of them changed a number's state.
     changes: int
 
 

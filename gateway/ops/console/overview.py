@@ -19,7 +19,7 @@ from starlette.responses import Response
 from gateway.ops.console.context import ConsoleContext
 from gateway.ops.console.sessions import Signed
 from gateway.ops.console.web import PageError, render
-from gateway.store import DayCount, EventTotal, EventType
+from gateway.store import DayCount, EventType, Total
 
 #: Periods offered, in days.
 PERIODS = (30, 90, 365)
@@ -64,8 +64,10 @@ def summarise(
     today: date,
     days: int,
     daily: list[DayCount],
-    totals: list[EventTotal],
-    sent: list[tuple[str, str, str, int]],
+    channels: list[Total],
+    keywords: list[Total],
+    campaigns: list[Total],
+    sent: list[tuple[str, str, int]],
     list_size: int,
 ) -> dict[str, Any]:
     """The overview's values for the ``days`` days ending ``today`` (UTC)."""
@@ -91,19 +93,20 @@ def summarise(
         sizes[i] = size
         size -= net[i]
 
-    keywords: Counter[str] = Counter()
-    channels: Counter[str] = Counter()
-    optouts: Counter[tuple[str, str]] = Counter()
-    for total in totals:
-        if total.type is EventType.OPT_OUT:
-            keywords[(total.keyword or "(none)").upper()] += total.events
-            optouts[(total.scope, total.campaign or "(none)")] += total.events
+    by_keyword: Counter[str] = Counter()
+    for total in keywords:
+        by_keyword[(total.value or "(none)").upper()] += total.events
+    by_channel: Counter[str] = Counter()
+    for total in channels:
         if total.type in SUPPRESSING:
-            channels[total.channel] += total.events
+            by_channel[total.value or "(none)"] += total.events
+    optouts: Counter[tuple[str, str]] = Counter()
+    for total in campaigns:
+        optouts[(total.scope, total.value or "(none)")] += total.events
     sent_by: Counter[tuple[str, str]] = Counter()
-    for _day, scope, campaign, n in sent:
+    for scope, campaign, n in sent:
         sent_by[(scope, campaign or "(none)")] += n
-    campaigns = sorted(
+    rates = sorted(
         (
             CampaignRate(scope, campaign, sent_by[(scope, campaign)], optouts[(scope, campaign)])
             for scope, campaign in set(sent_by) | set(optouts)
@@ -118,17 +121,19 @@ def summarise(
     return {
         "first": first,
         "totals": {label: sum(series[t]) for t, label in SERIES},
-        "chart": json.dumps(chart, separators=(",", ":")),
-        "sizes": json.dumps(
-            {"x": midnight, "series": [{"label": "Numbers suppressed", "values": sizes}]},
-            separators=(",", ":"),
-        ),
+        "chart": _json(chart),
+        "sizes": _json({"x": midnight, "series": [{"label": "Numbers suppressed", "values": sizes}]}),
         "list_size": list_size,
         "list_size_start": sizes[0] - net[0],
-        "keywords": keywords.most_common(),
-        "channels": channels.most_common(),
-        "campaigns": campaigns,
+        "keywords": by_keyword.most_common(),
+        "channels": by_channel.most_common(),
+        "campaigns": rates,
     }
+
+
+def _json(value: Any) -> str:
+    """JSON for a ``<script type="application/json">`` element: ``<`` escaped, so no ``</script>``."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 async def overview(context: ConsoleContext, request: Request, signed: Signed) -> Response:
@@ -147,8 +152,10 @@ async def overview(context: ConsoleContext, request: Request, signed: Signed) ->
         today=today,
         days=days,
         daily=await store.daily_counts(first, scope),
-        totals=await store.event_totals(first, scope),
-        sent=await store.sent_counts(first.isoformat(), scope),
+        channels=await store.totals("channel", first, scope),
+        keywords=await store.totals("keyword", first, scope),
+        campaigns=await store.totals("campaign", first, scope),
+        sent=await store.sent_totals(first.isoformat(), scope),
         list_size=await store.suppression_count(scope),
     )
     return render(

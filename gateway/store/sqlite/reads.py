@@ -11,7 +11,16 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from gateway.store.model import Change, DayCount, Event, EventTotal, EventType, StoreError, Suppression
+from gateway.store.model import (
+    Change,
+    DayCount,
+    Event,
+    EventType,
+    StoreError,
+    Suppression,
+    Total,
+    TotalBy,
+)
 from gateway.store.rows import (
     EVENT_COLUMNS,
     SUPPRESSION_COLUMNS,
@@ -70,8 +79,7 @@ async def load_numbers(db: Database, batch: int) -> AsyncIterator[tuple[str, lis
         while True:
             rows = await db.fetch(
                 "loading suppressions",
-                "SELECT number FROM suppressions WHERE scope = ? AND number > ?"
-                " ORDER BY number LIMIT ?",
+                "SELECT number FROM suppressions WHERE scope = ? AND number > ? ORDER BY number LIMIT ?",
                 (scope, last, batch),
             )
             numbers: list[str] = list(map(itemgetter(0), rows))
@@ -218,18 +226,42 @@ async def daily_counts(db: Database, since: date, scope: str | None) -> list[Day
     ]
 
 
-async def event_totals(db: Database, since: date, scope: str | None) -> list[EventTotal]:
+#: Where each grouping of :meth:`totals` is kept, and its column.
+_TOTALS = {
+    "channel": ("SELECT scope, type, channel, sum(events), sum(changes) FROM event_days", "type, channel"),
+    "keyword": (
+        "SELECT scope, 'opt_out', keyword, sum(events), sum(changes) FROM optout_keywords",
+        "keyword",
+    ),
+    "campaign": (
+        "SELECT scope, 'opt_out', campaign, sum(events), sum(changes) FROM optout_campaigns",
+        "campaign",
+    ),
+}
+
+
+async def totals(db: Database, by: TotalBy, since: date, scope: str | None) -> list[Total]:
+    select, columns = _TOTALS[by]
     where, params = _day_filter(since, scope)
+    rows = await db.fetch(f"reading totals by {by}", f"{select} {where} GROUP BY scope, {columns}", params)
+    return [
+        Total(sc, EventType(type_), value or None, int(n), int(changed))
+        for sc, type_, value, n, changed in rows
+    ]
+
+
+async def sent_totals(db: Database, since_day: str, scope: str | None) -> list[tuple[str, str, int]]:
+    clauses, params = ["day >= ?"], [since_day]
+    if scope is not None:
+        clauses.append("scope = ?")
+        params.append(scope)
     rows = await db.fetch(
-        "reading event totals",
-        "SELECT scope, type, channel, keyword, campaign, sum(events), sum(changes) FROM event_days"
-        f" {where} GROUP BY scope, type, channel, keyword, campaign",
+        "reading sent totals",
+        f"SELECT scope, campaign, sum(sent) FROM sent_counts WHERE {' AND '.join(clauses)}"
+        " GROUP BY scope, campaign ORDER BY scope, campaign",
         params,
     )
-    return [
-        EventTotal(sc, EventType(type_), channel, keyword or None, campaign or None, int(n), int(changed))
-        for sc, type_, channel, keyword, campaign, n, changed in rows
-    ]
+    return [(sc, campaign, int(n)) for sc, campaign, n in rows]
 
 
 def _day_filter(since: date, scope: str | None) -> tuple[str, list[Any]]:

@@ -2,49 +2,89 @@
 --
 -- The console's overview must render in well under a second on 50 million events and 10 million
 -- suppressions; scanning the log or counting the suppressions on every page view cannot. So every
--- insert into `events` adds one to its row here (a trigger, in the same transaction as the event,
--- so the counts can never drift from the log), and `suppression_counts` follows `suppressions`.
+-- insert into `events` adds one to its rows here (triggers, in the same transaction as the event,
+-- so the counts never drift from the log), and `suppression_counts` follows `suppressions`.
+-- Each table is keyed by as few columns as its question needs: a period's totals then read a few
+-- thousand rows, not one row per combination of every column.
 
--- One row per (UTC day, scope, type, channel, keyword, campaign): how many events, how many of
--- them changed the number's state (events.suppressed set), and the smallest and largest event id
--- of the day (an export of a date range reads only that id range of the log).
--- keyword / campaign are '' when the event has none (they are part of the key). An opt-out without
--- a campaign is attributed to the campaign last sent to the number (last_campaigns), as the report does.
+-- Per (UTC day, scope, type, channel): how many events, how many of them changed the number's
+-- state (events.suppressed set), and the smallest and largest event id of the day (an export of a
+-- date range reads only that id range of the log).
 CREATE TABLE event_days (
     day      INTEGER NOT NULL,  -- days since 1970-01-01 (UTC)
     scope    TEXT    NOT NULL,
     type     TEXT    NOT NULL,
     channel  TEXT    NOT NULL,
-    keyword  TEXT    NOT NULL,
-    campaign TEXT    NOT NULL,
     events   INTEGER NOT NULL,
     changes  INTEGER NOT NULL,
     first_id INTEGER NOT NULL,
     last_id  INTEGER NOT NULL,
-    PRIMARY KEY (day, scope, type, channel, keyword, campaign)
+    PRIMARY KEY (day, scope, type, channel)
 ) WITHOUT ROWID;
 
-INSERT INTO event_days (day, scope, type, channel, keyword, campaign, events, changes, first_id, last_id)
-SELECT ts / 86400000000, scope, type, channel, coalesce(keyword, ''),
-       coalesce(campaign, CASE WHEN type = 'opt_out' THEN (SELECT l.campaign FROM last_campaigns AS l
-                WHERE l.scope = events.scope AND l.number = events.number) END, ''),
-       count(*), count(suppressed), min(id), max(id)
-FROM events GROUP BY 1, 2, 3, 4, 5, 6;
+-- Opt-outs (type opt_out) per (day, scope, keyword) and per (day, scope, campaign); '' for none.
+-- An opt-out without a campaign is attributed to the campaign last sent to the number
+-- (last_campaigns) when it is written, as `stopgate report` does.
+CREATE TABLE optout_keywords (
+    day     INTEGER NOT NULL,
+    scope   TEXT    NOT NULL,
+    keyword TEXT    NOT NULL,
+    events  INTEGER NOT NULL,
+    changes INTEGER NOT NULL,
+    PRIMARY KEY (day, scope, keyword)
+) WITHOUT ROWID;
+
+CREATE TABLE optout_campaigns (
+    day      INTEGER NOT NULL,
+    scope    TEXT    NOT NULL,
+    campaign TEXT    NOT NULL,
+    events   INTEGER NOT NULL,
+    changes  INTEGER NOT NULL,
+    PRIMARY KEY (day, scope, campaign)
+) WITHOUT ROWID;
+
+INSERT INTO event_days (day, scope, type, channel, events, changes, first_id, last_id)
+SELECT ts / 86400000000, scope, type, channel, count(*), count(suppressed), min(id), max(id)
+FROM events GROUP BY 1, 2, 3, 4;
+
+INSERT INTO optout_keywords (day, scope, keyword, events, changes)
+SELECT ts / 86400000000, scope, coalesce(keyword, ''), count(*), count(suppressed)
+FROM events WHERE type = 'opt_out' GROUP BY 1, 2, 3;
+
+INSERT INTO optout_campaigns (day, scope, campaign, events, changes)
+SELECT ts / 86400000000, scope,
+       coalesce(campaign, (SELECT l.campaign FROM last_campaigns AS l
+                           WHERE l.scope = events.scope AND l.number = events.number), ''),
+       count(*), count(suppressed)
+FROM events WHERE type = 'opt_out' GROUP BY 1, 2, 3;
 
 CREATE TRIGGER events_count_day AFTER INSERT ON events
 BEGIN
-    INSERT INTO event_days (day, scope, type, channel, keyword, campaign, events, changes, first_id, last_id)
-    VALUES (
-        NEW.ts / 86400000000, NEW.scope, NEW.type, NEW.channel, coalesce(NEW.keyword, ''),
-        coalesce(NEW.campaign, CASE WHEN NEW.type = 'opt_out' THEN (SELECT l.campaign FROM last_campaigns
-                 AS l WHERE l.scope = NEW.scope AND l.number = NEW.number) END, ''),
-        1, NEW.suppressed IS NOT NULL, NEW.id, NEW.id
-    )
-    ON CONFLICT (day, scope, type, channel, keyword, campaign) DO UPDATE SET
+    INSERT INTO event_days (day, scope, type, channel, events, changes, first_id, last_id)
+    VALUES (NEW.ts / 86400000000, NEW.scope, NEW.type, NEW.channel, 1, NEW.suppressed IS NOT NULL,
+            NEW.id, NEW.id)
+    ON CONFLICT (day, scope, type, channel) DO UPDATE SET
         events = events + 1,
         changes = changes + excluded.changes,
         first_id = min(first_id, excluded.first_id),
         last_id = max(last_id, excluded.last_id);
+END;
+
+CREATE TRIGGER events_count_optout AFTER INSERT ON events WHEN NEW.type = 'opt_out'
+BEGIN
+    INSERT INTO optout_keywords (day, scope, keyword, events, changes)
+    VALUES (NEW.ts / 86400000000, NEW.scope, coalesce(NEW.keyword, ''), 1, NEW.suppressed IS NOT NULL)
+    ON CONFLICT (day, scope, keyword) DO UPDATE SET
+        events = events + 1, changes = changes + excluded.changes;
+    INSERT INTO optout_campaigns (day, scope, campaign, events, changes)
+    VALUES (
+        NEW.ts / 86400000000, NEW.scope,
+        coalesce(NEW.campaign, (SELECT l.campaign FROM last_campaigns AS l
+                                WHERE l.scope = NEW.scope AND l.number = NEW.number), ''),
+        1, NEW.suppressed IS NOT NULL
+    )
+    ON CONFLICT (day, scope, campaign) DO UPDATE SET
+        events = events + 1, changes = changes + excluded.changes;
 END;
 
 -- The list size per scope, now.
