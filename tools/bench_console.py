@@ -209,16 +209,20 @@ async def append_cost(store: SQLiteStore) -> dict[str, float]:
             await store.append_events(batch(i))
         return (time.perf_counter() - t0) / 5000 * 1e6
 
-    out = {"with_trigger": round(await run(), 1)}
+    # Alternate with and without the trigger, best of three each: the first commits after opening
+    # a freshly migrated file also pay for checkpointing its WAL.
     writer = store.db.writer
     assert writer is not None
     sql = next(s for s in split_sql(migrations()[1][1]) if "TRIGGER events_count_day" in s)
-    await writer.execute("DROP TRIGGER events_count_day")
-    try:
-        out["without_trigger"] = round(await run(), 1)
-    finally:
-        await writer.execute(sql)
-    return out
+    with_trigger, without = [], []
+    for _ in range(3):
+        with_trigger.append(await run())
+        await writer.execute("DROP TRIGGER events_count_day")
+        try:
+            without.append(await run())
+        finally:
+            await writer.execute(sql)
+    return {"with_trigger": round(min(with_trigger), 1), "without_trigger": round(min(without), 1)}
 
 
 def main() -> None:
