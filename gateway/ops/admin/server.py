@@ -18,6 +18,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +26,7 @@ from gateway.ops.admin import events, health, openapi, suppressions
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
-from gateway.ops.console import ConsoleContext, console_mount
+from gateway.ops.console import ConsoleContext, ServeConsole
 
 log = structlog.get_logger("stopgate.admin")
 
@@ -72,10 +73,8 @@ class AdminServer:
             opt_in=partial(suppressions.opt_in, context),
         )
         self.asgi = Starlette(
-            routes=[
-                *(ApiRoute(path, operations, context) for path, operations in ROUTES),
-                console_mount(self.console),
-            ],
+            routes=[ApiRoute(path, operations, context) for path, operations in ROUTES],
+            middleware=[Middleware(ServeConsole, context=self.console)],
             exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         )
 

@@ -11,6 +11,6 @@ network without internet and needs no front-end build).
 """
 
 from gateway.ops.console.context import Commit, ConsoleContext
-from gateway.ops.console.routes import console_mount
+from gateway.ops.console.routes import ServeConsole, console_mount
 
-__all__ = ["Commit", "ConsoleContext", "console_mount"]
+__all__ = ["Commit", "ConsoleContext", "ServeConsole", "console_mount"]

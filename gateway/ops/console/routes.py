@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.ops.console import audit, lookup, overview, signin, suppressions
 from gateway.ops.console.context import ConsoleContext
@@ -46,3 +48,22 @@ def console_mount(context: ConsoleContext) -> Mount:
             Mount("/static", StaticFiles(packages=[("gateway.ops.console", "static")]), name="static"),
         ],
     )
+
+
+class ServeConsole:
+    """ASGI middleware: ``/ui`` and below go to the console, every other request on to ``app``.
+
+    The admin API's route table stays the API alone (its OpenAPI document is built from it and
+    documents every route in it); the console is beside it on the same listener.
+    """
+
+    def __init__(self, app: ASGIApp, context: ConsoleContext) -> None:
+        self.app = app
+        self.console = Starlette(routes=[console_mount(context)])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == BASE or path.startswith(f"{BASE}/")):
+            await self.console(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
