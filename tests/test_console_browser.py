@@ -5,7 +5,8 @@ the simulated SMSC delivers "Stop please" from the subscriber, and the next subm
 browser then signs in with a named admin token, sees the chart drawn, finds the number by its
 national spelling with its STOP, removes the opt-out with a reason, downloads exports, signs out;
 a viewer token is refused the change; wrong tokens are refused and then rate-limited. Screenshots of
-each page go to docs/console/ (phone-width ones too).
+each page (a phone-width one too) go to docs/console/ when STOPGATE_CONSOLE_SHOTS=1 is set (how the
+committed ones were taken), else to the test's temporary directory.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
     """Everything the browser does, in a worker thread (Playwright's sync API owns no event loop here)."""
     from playwright.sync_api import sync_playwright
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = SHOTS if os.environ.get("STOPGATE_CONSOLE_SHOTS") == "1" else tmp / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Any] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -104,7 +106,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             # Signed out, every page sends you to the sign-in form.
             page.goto(f"{base}/ui/suppressions")
             assert page.url.startswith(f"{base}/ui/sign-in")
-            page.screenshot(path=str(SHOTS / "sign-in.png"))
+            page.screenshot(path=str(shots / "sign-in.png"))
             _sign_in(page, base, ALICE)
             cookie = next(c for c in ctx.cookies() if c["name"] == "stopgate_session")
             seen["cookie"] = cookie
@@ -114,7 +116,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             page.wait_for_function("document.querySelector('#chart-events').dataset.drawn === 'yes'")
             seen["chart_drawn"] = _canvas_drawn(page, "#chart-events")
             seen["overview"] = page.inner_text("main")
-            page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+            page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
             # Number lookup by the national spelling, with the keyboard.
             page.get_by_role("link", name="Number lookup").click()
@@ -124,18 +126,18 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             seen["lookup_history"] = page.inner_text("section[aria-labelledby=history]")
             seen["lookup_blocked"] = page.inner_text("section[aria-labelledby=blocked]")
             seen["lookup_heading"] = page.inner_text("main h2")
-            page.screenshot(path=str(SHOTS / "number-lookup.png"), full_page=True)
+            page.screenshot(path=str(shots / "number-lookup.png"), full_page=True)
 
             # Suppression list; the CSV export.
             page.get_by_role("link", name="Suppression list").click()
-            page.screenshot(path=str(SHOTS / "suppression-list.png"), full_page=True)
+            page.screenshot(path=str(shots / "suppression-list.png"), full_page=True)
             with page.expect_download() as download:
                 page.get_by_role("link", name="Export CSV").click()
             seen["csv"] = Path(download.value.path()).read_text()
 
             # Remove the opt-out: a reason is required.
             page.get_by_role("link", name=f"Remove +{NUMBER} from acme").click()
-            page.screenshot(path=str(SHOTS / "remove.png"), full_page=True)
+            page.screenshot(path=str(shots / "remove.png"), full_page=True)
             page.get_by_role("button", name="Remove the opt-out").click()
             seen["reason_required"] = page.evaluate("document.querySelector('#reason').validity.valueMissing")
             page.get_by_label("Reason (required, recorded in the audit log)").fill(
@@ -147,7 +149,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
 
             # Audit export as JSON lines.
             page.get_by_role("link", name="Audit export").click()
-            page.screenshot(path=str(SHOTS / "audit-export.png"), full_page=True)
+            page.screenshot(path=str(shots / "audit-export.png"), full_page=True)
             with page.expect_download() as download:
                 page.get_by_role("button", name="Download").click()
             seen["jsonl"] = Path(download.value.path()).read_text()
@@ -161,7 +163,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             seen["phone_overflow"] = small.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
-            small.screenshot(path=str(SHOTS / "overview-phone.png"), full_page=True)
+            small.screenshot(path=str(shots / "overview-phone.png"), full_page=True)
             phone.close()
 
             # Sign out: the cookie no longer opens a page.
@@ -201,7 +203,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
                 if attempt == 5:
                     seen["limited_retry_after"] = answer_info.value.headers.get("retry-after")
                     seen["limited_text"] = wpage.inner_text("main")
-                    wpage.screenshot(path=str(SHOTS / "sign-in-rate-limited.png"))
+                    wpage.screenshot(path=str(shots / "sign-in-rate-limited.png"))
             seen["wrong_statuses"] = statuses
             wrong.close()
         finally:
