@@ -118,6 +118,10 @@ async def main(config_path: Path, walk: bool) -> int:
                 async with anyio.from_thread.BlockingPortal() as portal:
                     await anyio.to_thread.run_sync(walkthrough, config, config.listen.port, smsc, portal)
             say(
+                f"Compliance console: http://{config.admin.listen}/ui/ (sign in with the admin token "
+                f"{next((t.token for t in config.admin.credentials if t.token), 'from [admin] tokens')!r})"
+            )
+            say(
                 f"Stopgate listens on {config.listen.host}:{config.listen.port}, the simulated SMSC on "
                 f"{upstream.port} (control port {upstream.port + 1}). Ctrl-C to stop."
             )

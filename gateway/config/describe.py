@@ -72,7 +72,7 @@ def describe(c: Config) -> str:
     )
     ad = c.admin
     if ad.enabled:
-        tokens = f"{len(ad.tokens)} token(s) {SECRET}" if ad.tokens else "no tokens (API locked)"
+        tokens = f"{len(ad.credentials)} token(s) {SECRET}" if ad.credentials else "no tokens (API locked)"
         lines.append(
             f"  admin:    http://{ad.listen} {tokens}; token_env={ad.token_env or '-'} "
             f"open_health={_fmt(ad.open_health)} open_metrics={_fmt(ad.open_metrics)}"

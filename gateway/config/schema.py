@@ -20,6 +20,8 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 BlockMode = Literal["reject", "accept_and_fail"]
 Traffic = Literal["marketing", "transactional"]
 FooterMode = Literal["every", "first_in_days"]
+#: What an admin token may do: ``viewer`` reads, ``admin`` also changes the opt-out list.
+AdminRole = Literal["viewer", "admin"]
 LongMessages = Literal["split", "payload"]
 
 #: SMPP 3.4 C-Octet String limits (§5.2), excluding the terminating NUL.
@@ -93,12 +95,34 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminToken:
+    """One named admin token (``[[admin.token]]``); the audit log records ``api:<name>``."""
+
+    name: str
+    role: AdminRole
+    #: Exactly one of ``token`` / ``token_hash`` is set. Use :meth:`verify`.
+    token: str | None = field(default=None, repr=False)
+    token_hash: str | None = field(default=None, repr=False)
+
+    def verify(self, given: str) -> bool:
+        """Constant-time check of a presented token (PBKDF2 for a hash: call from a thread)."""
+        return _verify_password(given, plain=self.token, hashed=self.token_hash)
+
+    @property
+    def hashed(self) -> bool:
+        return self.token_hash is not None
+
+
+@dataclass(frozen=True, slots=True)
 class AdminConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8025
-    #: Accepted bearer tokens: the value of ``token_env`` alone if it was set at load time.
+    #: Unnamed bearer tokens (role admin, named ``token1``..``tokenN`` in this order); the value of
+    #: ``token_env`` alone if it was set at load time (it replaces every token of the file).
     tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: Named tokens with a role, from ``[[admin.token]]`` tables.
+    named_tokens: tuple[AdminToken, ...] = field(default=(), repr=False)
     token_env: str = "STOPGATE_ADMIN_TOKEN"
     open_health: bool = True
     open_metrics: bool = True
@@ -107,6 +131,26 @@ class AdminConfig:
     def listen(self) -> str:
         """``host:port`` as written in the config (IPv6 hosts in brackets)."""
         return join_host_port(self.host, self.port)
+
+    @property
+    def credentials(self) -> tuple[AdminToken, ...]:
+        """Every accepted token: the unnamed ``tokens`` as admins ``token1``.., then the named ones."""
+        unnamed = tuple(
+            AdminToken(name=f"token{i + 1}", role="admin", token=token) for i, token in enumerate(self.tokens)
+        )
+        return unnamed + self.named_tokens
+
+    def identify(self, given: str) -> AdminToken | None:
+        """The token ``given`` matches, or None; every plain token is compared (constant time).
+
+        CPU-heavy the first time a hashed token is checked against a given value: call it from a
+        worker thread when :attr:`credentials` holds a hash.
+        """
+        found = None
+        for credential in self.credentials:
+            if credential.verify(given) and found is None:
+                found = credential
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,12 @@ from typing import cast
 
 import phonenumbers
 
+from gateway.config.passwords import parse_password_hash
 from gateway.config.reader import Table, keys_of, resolve_path
 from gateway.config.schema import (
     AdminConfig,
+    AdminRole,
+    AdminToken,
     BlockMode,
     ListenConfig,
     LogFormat,
@@ -35,8 +38,10 @@ NUMBERS_KEYS = keys_of(NumbersConfig)
 LOGGING_KEYS = keys_of(LoggingConfig)
 SESSION_KEYS = keys_of(SessionConfig)
 SECURITY_KEYS = keys_of(SecurityConfig)
-#: ``[admin]`` spells host and port as one ``listen = "host:port"``.
-ADMIN_KEYS = (keys_of(AdminConfig) - {"host", "port"}) | {"listen"}
+#: ``[admin]`` spells host and port as one ``listen = "host:port"``, and its named tokens as
+#: ``[[admin.token]]`` tables.
+ADMIN_KEYS = (keys_of(AdminConfig) - {"host", "port", "named_tokens"}) | {"listen", "token"}
+ADMIN_TOKEN_KEYS = keys_of(AdminToken)
 OPTOUT_KEYS = keys_of(OptoutConfig)
 
 
@@ -140,21 +145,52 @@ def parse_admin(t: Table, env: Mapping[str, str]) -> AdminConfig:
         if token not in tokens:
             tokens.append(token)
     token_env = t.string("token_env", d.token_env)
+    named: list[AdminToken] = []
+    for i, raw in enumerate(t.array_of_tables("token")):
+        named.append(_parse_admin_token(Table(raw, t.key(f"token[{i}]"), ADMIN_TOKEN_KEYS)))
+    names = [f"token{i + 1}" for i in range(len(tokens))]
+    for i, tok in enumerate(named):
+        if tok.name in names:
+            t.fail(f"token[{i}].name", f"duplicate token name {tok.name!r} (token1..N name the tokens list)")
+        names.append(tok.name)
+        if tok.token is not None and (tok.token in tokens or any(o.token == tok.token for o in named[:i])):
+            t.fail(f"token[{i}].token", "the same token value is configured twice")
     if token_env:
         from_env = env.get(token_env, "").strip()
         if from_env:
-            # Replaces, not adds: setting the variable must retire a token written in the file (the
-            # example's "change-me" in a container, say), not leave it working beside the new one.
+            # Replaces, not adds: setting the variable must retire every token written in the file,
+            # named ones included (the example's "change-me" in a container, say), not leave it
+            # working beside the new one.
             tokens = [from_env]
+            named = []
     return AdminConfig(
         enabled=enabled,
         host=host,
         port=port,
         tokens=tuple(tokens),
+        named_tokens=tuple(named),
         token_env=token_env,
         open_health=t.boolean("open_health", d.open_health),
         open_metrics=t.boolean("open_metrics", d.open_metrics),
     )
+
+
+def _parse_admin_token(t: Table) -> AdminToken:
+    """One ``[[admin.token]]``: a name, a role and exactly one of ``token`` / ``token_hash``."""
+    name = t.required_str("name")
+    if not all(c.isalnum() or c in "-_." for c in name) or len(name) > 64:
+        t.fail("name", "use at most 64 letters, digits, '-', '_' or '.' (it is written to the audit log)")
+    role = cast(AdminRole, t.choice("role", "viewer", ("viewer", "admin")))
+    token = t.string("token", "", nonempty=True) if t.has("token") else None
+    token_hash = t.string("token_hash", "", nonempty=True) if t.has("token_hash") else None
+    if (token is None) == (token_hash is None):
+        t.fail("token", "set exactly one of token or token_hash (stopgate hash-password makes a hash)")
+    if token_hash is not None:
+        try:
+            parse_password_hash(token_hash)
+        except ValueError as exc:
+            t.fail("token_hash", str(exc))
+    return AdminToken(name=name, role=role, token=token, token_hash=token_hash)
 
 
 def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:

@@ -1,6 +1,7 @@
 """Durable opt-out state: the storage interface, its backends and the in-memory hot-path index."""
 
 from gateway.store.base import (
+    Aggregates,
     ChangeFeed,
     EventLog,
     SentCounters,
@@ -18,11 +19,14 @@ from gateway.store.model import (
     UNSUPPRESSING_TYPES,
     Change,
     Channel,
+    DayCount,
     Event,
     EventType,
     StoreClosedError,
     StoreError,
     Suppression,
+    Total,
+    TotalBy,
 )
 from gateway.store.sqlite import SQLiteStore
 
@@ -31,10 +35,12 @@ __all__ = [
     "STATE_TYPES",
     "SUPPRESSING_TYPES",
     "UNSUPPRESSING_TYPES",
+    "Aggregates",
     "Change",
     "ChangeFeed",
     "ChangeFollower",
     "Channel",
+    "DayCount",
     "Event",
     "EventLog",
     "EventType",
@@ -49,5 +55,7 @@ __all__ = [
     "SuppressionIndex",
     "SuppressionReader",
     "SuppressionWriter",
+    "Total",
+    "TotalBy",
     "build_index",
 ]

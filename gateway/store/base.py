@@ -3,7 +3,8 @@
 :class:`Store` is the whole of it, assembled from small protocols a consumer can ask for alone:
 :class:`SuppressionWriter` (state changes), :class:`SuppressionReader` (current state),
 :class:`EventLog` (the audit log), :class:`ChangeFeed` (state changes since a cursor) and
-:class:`SentCounters` (report counters). Argument checks the backends share are in
+:class:`SentCounters` (report counters) and :class:`Aggregates` (counts for the console).
+Argument checks the backends share are in
 :mod:`gateway.store.checks`; the column form of the model for SQL backends in :mod:`gateway.store.rows`.
 
 Semantics shared by all backends:
@@ -24,8 +25,9 @@ Semantics shared by all backends:
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from itertools import groupby
 from operator import itemgetter
 from types import TracebackType
@@ -34,7 +36,16 @@ from typing import Protocol, Self
 import anyio
 
 from gateway.store.checks import check_limit
-from gateway.store.model import Change, Channel, Event, EventType, Suppression
+from gateway.store.model import (
+    Change,
+    Channel,
+    DayCount,
+    Event,
+    EventType,
+    Suppression,
+    Total,
+    TotalBy,
+)
 
 #: Rows per round trip used by the default streaming implementations.
 PAGE_SIZE = 1000
@@ -267,7 +278,94 @@ class SentCounters(Protocol):
         """(day, scope, campaign, count) with day >= ``since_day``, ordered by day, scope, campaign."""
 
 
-class Store(SuppressionWriter, SuppressionReader, EventLog, ChangeFeed, SentCounters, Protocol):
+class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol):
+    """Counts for the console's overview, by UTC day.
+
+    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0002),
+    so reading them costs the number of days, not the number of events. These defaults scan the
+    log and the change feed instead: correct, but only for small stores (the in-memory one). They
+    attribute an opt-out without a campaign to the campaign last sent to the number *now*, where a
+    maintained count uses the one recorded when the opt-out was written.
+    """
+
+    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
+        """Per (day, type) counts for days on or after ``since``, ordered by day then type."""
+        per_day: Counter[tuple[date, EventType]] = Counter()
+        changed: Counter[tuple[date, EventType]] = Counter()
+        async for event, change, _ in self._counted(since, scope):
+            key = (event.ts.date(), event.type)
+            per_day[key] += 1
+            changed[key] += change
+        return [DayCount(day, type_, n, changed[(day, type_)]) for (day, type_), n in sorted(per_day.items())]
+
+    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
+        """Counts over the days on or after ``since`` per (scope, type, ``by``).
+
+        ``by="channel"`` counts every event; ``"keyword"`` and ``"campaign"`` count opt-outs
+        (type OPT_OUT) only, an opt-out without a campaign under the campaign last sent to the number.
+        """
+        totals: Counter[tuple[str, EventType, str | None]] = Counter()
+        changed: Counter[tuple[str, EventType, str | None]] = Counter()
+        async for event, change, campaign in self._counted(since, scope):
+            if by == "channel":
+                value: str | None = event.channel.value
+            elif event.type is not EventType.OPT_OUT:
+                continue
+            else:
+                value = event.keyword if by == "keyword" else campaign
+            key = (event.scope, event.type, value)
+            totals[key] += 1
+            changed[key] += change
+        return [Total(*key, events=n, changes=changed[key]) for key, n in totals.items()]
+
+    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
+        """(scope, campaign, messages sent) summed over the days on or after ``since_day``."""
+        sums: Counter[tuple[str, str]] = Counter()
+        for _day, sc, campaign, n in await self.sent_counts(since_day, scope):
+            sums[(sc, campaign)] += n
+        return [(sc, campaign, n) for (sc, campaign), n in sorted(sums.items())]
+
+    async def suppression_count(self, scope: str | None = None) -> int:
+        """How many numbers are suppressed (in ``scope``) now."""
+        count = 0
+        async for chunk_scope, numbers in self.load_numbers():
+            if scope is None or chunk_scope == scope:
+                count += len(numbers)
+        return count
+
+    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
+        """The smallest and largest id of the events of the days ``since <= day < until`` (None: none).
+
+        An export of that period reads only this id range of the log, not the log from its start.
+        """
+        ids = [
+            event.id
+            async for event in self.iter_events(since=_midnight(since), until=_midnight(until))
+            if event.id is not None
+        ]
+        return (min(ids), max(ids)) if ids else None
+
+    async def _counted(
+        self, since: date, scope: str | None
+    ) -> AsyncIterator[tuple[Event, bool, str | None]]:
+        """Each event since ``since``, whether it changed a number's state, and its campaign."""
+        changes: set[int] = set()
+        after = 0
+        while page := await self.changes_since(after, 10_000):
+            changes.update(change.id for change in page)
+            after = page[-1].id
+        async for event in self.iter_events(since=_midnight(since), scope=scope):
+            campaign = event.campaign
+            if campaign is None and event.type is EventType.OPT_OUT:
+                campaign = await self.last_campaign(event.scope, event.number)
+            yield event, event.id in changes, campaign
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+class Store(SuppressionWriter, Aggregates, Protocol):
     """Durable opt-out state plus its audit log, behind a small async API."""
 
     @abc.abstractmethod

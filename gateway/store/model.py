@@ -7,8 +7,9 @@ scopes are short opt-out list namespaces (``"acme"``). Timestamps are timezone-a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Literal
 
 
 class EventType(StrEnum):
@@ -142,6 +143,34 @@ class Change:
     scope: str
     number: str
     suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Events of one type on one UTC day (summed over the scopes asked for)."""
+
+    day: date
+    type: EventType
+    events: int
+    #: How many of them changed a number's state (became / stopped being suppressed).
+    changes: int
+
+
+#: What :meth:`~gateway.store.Aggregates.totals` groups events by.
+TotalBy = Literal["channel", "keyword", "campaign"]
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """Events of one type and scope over a period with one channel, keyword or campaign."""
+
+    scope: str
+    type: EventType
+    #: The channel, keyword or campaign (None: the event had none).
+    value: str | None
+    events: int
+    #: How many of them changed a number's state.
+    changes: int
 
 
 class StoreError(Exception):

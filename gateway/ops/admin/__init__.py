@@ -12,6 +12,7 @@ Starlette on uvicorn (``server.py``), run as one more task of the process (``[ad
 ``DELETE /v1/suppressions/{number}``        lift an opt-out (``?scope=``; ``reason`` required)
 ``GET /v1/events``                          the audit log (``since``, ``until``, ``number``, ``type``, ...)
 ``GET /openapi.json``, ``GET /docs``        the OpenAPI 3.1 document and a plain HTML index of it
+``/ui/...``                                 the compliance console (``gateway.ops.console``)
 ==========================================  ===============================================================
 
 One module per job: ``context.py`` (what the API needs from the process), ``auth.py`` (bearer tokens),

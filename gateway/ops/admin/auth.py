@@ -1,21 +1,24 @@
 """Who may call a route: bearer tokens, compared in constant time, read from the config on every request.
 
-``/v1`` needs ``Authorization: Bearer <token>`` matching one of ``admin.tokens``; the health routes and
+``/v1`` needs ``Authorization: Bearer <token>`` matching one of ``admin.tokens`` (role admin, named
+``token1``..``tokenN``) or a ``[[admin.token]]`` (its own name and role); the health routes and
 ``/metrics`` are open unless ``open_health`` / ``open_metrics`` is false; the documentation is open.
 A failed authentication is logged (the client address and why, never the token presented) and
 counted per address (:mod:`.ratelimit`): past the limit the address is answered 429.
+A ``viewer`` token reads; a write (any method but GET and HEAD) needs an ``admin`` one, else 403. The
+caller is ``request.state.operator`` (``api:<token name>``, what the audit log records).
 """
 
 from __future__ import annotations
 
-import hmac
 from enum import StrEnum
 
+import anyio
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.config import AdminConfig
+from gateway.config import AdminConfig, AdminToken
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import Endpoint, client_address, error_response
 
@@ -43,17 +46,23 @@ def needs_token(access: Access, admin: AdminConfig) -> bool:
     return access is Access.TOKEN
 
 
-def authenticate(request: Request, tokens: tuple[str, ...]) -> str | None:
-    """``api:tokenN`` for the configured token presented (every one compared in constant time)."""
+#: Methods that only read; every other method changes something and needs the admin role.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def identify(admin: AdminConfig, given: str) -> AdminToken | None:
+    """The configured token ``given`` matches (on a worker thread when a hash must be checked)."""
+    if any(c.hashed for c in admin.credentials):
+        return await anyio.to_thread.run_sync(admin.identify, given)
+    return admin.identify(given)
+
+
+async def authenticate(request: Request, admin: AdminConfig) -> AdminToken | None:
+    """The configured token the request's ``Authorization: Bearer`` header presents, or None."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return None
-    given = value.strip().encode("utf-8", "surrogateescape")
-    found = None
-    for i, token in enumerate(tokens):
-        if hmac.compare_digest(given, token.encode("utf-8")) and found is None:
-            found = f"api:token{i + 1}"
-    return found
+    return await identify(admin, value.strip())
 
 
 def protect(context: AdminContext, access: Access, endpoint: Endpoint) -> Endpoint:
@@ -72,11 +81,11 @@ def protect(context: AdminContext, access: Access, endpoint: Endpoint) -> Endpoi
                     f"too many failed authentications from this address; retry in {wait} s",
                     headers={"Retry-After": str(wait)},
                 )
-            who = authenticate(request, admin.tokens)
+            who = await authenticate(request, admin)
             if who is None:
                 message = (
                     "missing or invalid bearer token"
-                    if admin.tokens
+                    if admin.credentials
                     else "no admin tokens are configured (set admin.tokens or $"
                     f"{admin.token_env or 'STOPGATE_ADMIN_TOKEN'})"
                 )
@@ -90,7 +99,9 @@ def protect(context: AdminContext, access: Access, endpoint: Endpoint) -> Endpoi
                     rate_limited=limited,
                 )
                 return error_response(401, message, headers={"WWW-Authenticate": 'Bearer realm="stopgate"'})
-            request.state.operator = who
+            if request.method not in READ_METHODS and who.role != "admin":
+                return error_response(403, f"token {who.name!r} has the role {who.role!r}: it may only read")
+            request.state.operator = f"api:{who.name}"
         return await endpoint(request)
 
     return guarded

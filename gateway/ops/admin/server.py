@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +26,7 @@ from gateway.ops.admin import events, health, openapi, suppressions
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
+from gateway.ops.console import ConsoleContext, ServeConsole
 
 log = structlog.get_logger("stopgate.admin")
 
@@ -62,8 +65,16 @@ class AdminServer:
         self.port: int | None = None
         self._server: _Server | None = None
         self._done = anyio.Event()
+        # The compliance console (/ui) commits through the API's own opt-out / opt-in.
+        self.console = ConsoleContext(
+            store=context.store,
+            config=context.config,
+            opt_out=partial(suppressions.opt_out, context),
+            opt_in=partial(suppressions.opt_in, context),
+        )
         self.asgi = Starlette(
             routes=[ApiRoute(path, operations, context) for path, operations in ROUTES],
+            middleware=[Middleware(ServeConsole, context=self.console)],
             exception_handlers={HTTPException: _http_error, Exception: _internal_error},
         )
 

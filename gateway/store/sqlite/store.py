@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from itertools import repeat
 from pathlib import Path
 
@@ -25,7 +25,16 @@ from gateway.store.checks import (
     check_suppressing,
     check_unsuppressing,
 )
-from gateway.store.model import Change, Channel, Event, EventType, Suppression
+from gateway.store.model import (
+    Change,
+    Channel,
+    DayCount,
+    Event,
+    EventType,
+    Suppression,
+    Total,
+    TotalBy,
+)
 from gateway.store.sqlite import reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
@@ -169,6 +178,23 @@ class SQLiteStore(Store):
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
+
+    # -- console aggregates (kept by triggers, migration 0002) ---------------------------------
+
+    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
+        return await reads.daily_counts(self.db, since, scope)
+
+    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
+        return await reads.totals(self.db, by, since, scope)
+
+    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
+        return await reads.sent_totals(self.db, since_day, scope)
+
+    async def suppression_count(self, scope: str | None = None) -> int:
+        return await reads.suppression_count(self.db, scope)
+
+    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
+        return await reads.event_id_bounds(self.db, since, until)
 
     # -- health --------------------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""How fast the console's overview renders on a big store (issue 17: <= 300 ms at 10M / 50M).
+
+Builds a SQLite store at schema version 1 (the log before the console existed) straight inside
+SQLite: ``--suppressions`` numbers opted out by import (one IMPORT event each) and enough other
+events (blocked 80%, opt-outs, HELP, confirmations, opt-ins, operator changes) to make
+``--events`` in all, spread over 400 days, three scopes, 40 campaigns and six keywords. Opening it
+with :class:`SQLiteStore` applies migration 0002, which fills the daily counts from the log (timed:
+what an upgrade costs once). Then it signs in to the console over ASGI and times ``GET /ui/`` for
+30, 90 and 365 days, all scopes and one, and a number lookup; and the cost the counting trigger adds
+to appending blocked events (batches of 100, as the proxy flushes them).
+
+    python -m tools.bench_console --suppressions 1000000 --events 5000000
+    python -m tools.bench_console --suppressions 10000000 --events 50000000 --keep /tmp/big.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from gateway.config import parse_config
+from gateway.metrics import Metrics
+from gateway.ops.admin import AdminContext, AdminServer
+from gateway.store import ChangeFollower, Event, EventType, SuppressionIndex
+from gateway.store.model import Channel
+from gateway.store.sqlite import SQLiteStore, migrations, split_sql
+
+SCOPES = ("acme", "beta", "gamma")
+DAYS = 400
+TOKEN = "bench-token"
+# (type, share of the non-import events, channel)
+MIX = (
+    ("blocked", 0.80, "sms"),
+    ("opt_out", 0.07, "sms"),
+    ("confirmation_sent", 0.06, "sms"),
+    ("help", 0.03, "sms"),
+    ("opt_in", 0.02, "sms"),
+    ("admin_add", 0.01, "api"),
+    ("admin_remove", 0.01, "api"),
+)
+KEYWORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
+
+
+def build(path: Path, suppressions: int, events: int) -> float:
+    """A version-1 store with the rows above; returns seconds taken."""
+    started = time.perf_counter()
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -2097152")  # 2 GiB
+        conn.execute("BEGIN")
+        for statement in split_sql(migrations()[0][1]):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        now = int(time.time() * 1e6)
+        start = now - DAYS * 86_400_000_000
+        span = now - start
+        # Imports first (oldest), in key order: scope by block, numbers ascending.
+        per_scope = suppressions // len(SCOPES) + 1
+        conn.execute(
+            "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)"
+            " INSERT INTO events (id, ts, type, scope, number, channel, reason, suppressed)"
+            " SELECT i + 1, ? + i, 'import', ?3 ->> (i / ?4), printf('+4477%08d', i % ?4), 'import',"
+            " 'bench', 1 FROM seq",
+            (suppressions, start, _json_list(SCOPES), per_scope),
+        )
+        conn.execute(
+            "INSERT INTO suppressions (scope, number, since, channel, keyword, reason, event_id)"
+            " SELECT scope, number, ts, channel, NULL, reason, id FROM events ORDER BY scope, number"
+        )
+        others = max(events - suppressions, 0)
+        bounds: list[tuple[float, str, str]] = []
+        edge = 0.0
+        for type_, share, channel in MIX:
+            edge += share
+            bounds.append((edge, type_, channel))
+        case_type = " ".join(f"WHEN r < {edge!r} THEN '{t}'" for edge, t, _ in bounds)
+        case_channel = " ".join(f"WHEN r < {edge!r} THEN '{c}'" for edge, _, c in bounds)
+        conn.execute(
+            "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1),"
+            " rows AS (SELECT i, (abs(random()) % 1000000) / 1000000.0 AS r, abs(random()) AS k FROM seq)"
+            " INSERT INTO events (id, ts, type, scope, number, channel, account, keyword, text, campaign,"
+            " reason, suppressed)"
+            f" SELECT ?2 + i + 1, ?3 + i * (?4 / ?1), CASE {case_type} ELSE 'blocked' END,"
+            " ?5 ->> (k % 3), printf('+4477%08d', k % ?6),"
+            f" CASE {case_channel} ELSE 'sms' END, 'acme',"
+            " CASE WHEN r >= 0.80 AND r < 0.87 THEN ?7 ->> (k % 6) END,"
+            " CASE WHEN r >= 0.80 AND r < 0.87 THEN 'Stop' END,"
+            " CASE WHEN r < 0.87 THEN 'campaign-' || (k % 40) END,"
+            " CASE WHEN r >= 0.98 THEN 'bench' END,"
+            " CASE WHEN r >= 0.80 AND r < 0.87 THEN 1 WHEN r >= 0.96 AND r < 0.98 THEN 0 END"
+            " FROM rows",
+            (others, suppressions, start, span, _json_list(SCOPES), per_scope * 2, _json_list(KEYWORDS)),
+        )
+        sent = [
+            (
+                datetime.fromtimestamp((start + d * 86_400_000_000) / 1e6, UTC).strftime("%Y-%m-%d"),
+                scope,
+                f"campaign-{c}",
+                2000 + 37 * c,
+            )
+            for d in range(DAYS + 1)
+            for scope in SCOPES
+            for c in range(40)
+        ]
+        conn.executemany(
+            "INSERT OR IGNORE INTO sent_counts (day, scope, campaign, sent) VALUES (?, ?, ?, ?)", sent
+        )
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA journal_mode = WAL")
+    finally:
+        conn.close()
+    return time.perf_counter() - started
+
+
+def _json_list(items: tuple[str, ...]) -> str:
+    return "[" + ",".join(f'"{i}"' for i in items) + "]"
+
+
+async def timed_pages(path: Path, runs: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    store = SQLiteStore(path, pragmas={"cache_size": -262144})
+    await store.open()  # applies migration 0002 (fills the daily counts from the log)
+    results["open_and_migrate_s"] = round(time.perf_counter() - started, 2)
+    config = parse_config(
+        {
+            "admin": {"listen": "127.0.0.1:0", "tokens": [TOKEN]},
+            "upstream": [
+                {"name": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "p", "password": "p"}
+            ],
+            "account": [{"system_id": s, "password": "pw", "upstream": "sim", "scope": s} for s in SCOPES],
+        },
+        path.parent,
+    )
+    context = AdminContext(
+        store=store,
+        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
+        metrics=Metrics(),
+        config=lambda: config,
+        readiness=lambda: (True, {"checks": {}, "reasons": []}),
+    )
+    server = AdminServer(context)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=server.asgi), base_url="http://admin", timeout=60
+        ) as client:
+            form = await client.get("/ui/sign-in")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf is not None
+            signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
+            assert signed.status_code == 303, signed.text
+            pages = {
+                "overview 30 days, all scopes": "/ui/?days=30",
+                "overview 90 days, all scopes": "/ui/?days=90",
+                "overview 365 days, all scopes": "/ui/?days=365",
+                "overview 365 days, scope acme": "/ui/?days=365&scope=acme",
+                "number lookup": "/ui/numbers?number=07700000042",
+                "suppression list, first page": "/ui/suppressions",
+            }
+            for name, url in pages.items():
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    resp = await client.get(url)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    assert resp.status_code == 200, (url, resp.status_code, resp.text[:500])
+                results[name] = {
+                    "median_ms": round(statistics.median(times), 1),
+                    "max_ms": round(max(times), 1),
+                }
+        results["append_blocked_us_per_event"] = await append_cost(store)
+    finally:
+        await store.close()
+    return results
+
+
+async def append_cost(store: SQLiteStore) -> dict[str, float]:
+    """Microseconds per blocked event appended in batches of 100, with and without the counting trigger."""
+
+    def batch(i: int) -> list[Event]:
+        return [
+            Event(
+                type=EventType.BLOCKED,
+                number=f"+4477{(i * 100 + j) % 99999999:08d}",
+                scope="acme",
+                channel=Channel.SMS,
+                account="acme",
+                campaign=f"campaign-{j % 40}",
+            )
+            for j in range(100)
+        ]
+
+    async def run() -> float:
+        t0 = time.perf_counter()
+        for i in range(50):
+            await store.append_events(batch(i))
+        return (time.perf_counter() - t0) / 5000 * 1e6
+
+    # Alternate with and without the trigger, best of three each: the first commits after opening
+    # a freshly migrated file also pay for checkpointing its WAL.
+    writer = store.db.writer
+    assert writer is not None
+    sql = next(s for s in split_sql(migrations()[1][1]) if "TRIGGER events_count_day" in s)
+    with_trigger, without = [], []
+    for _ in range(3):
+        with_trigger.append(await run())
+        await writer.execute("DROP TRIGGER events_count_day")
+        try:
+            without.append(await run())
+        finally:
+            await writer.execute(sql)
+    return {"with_trigger": round(min(with_trigger), 1), "without_trigger": round(min(without), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench_console", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--suppressions", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="build the store here and keep it (reused if it exists)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "console-bench.db"
+        if not path.exists():
+            took = build(path, args.suppressions, args.events)
+            print(
+                f"built {args.suppressions:,} suppressions / {args.events:,} events in {took:.1f} s",
+                flush=True,
+            )
+        size = path.stat().st_size / 2**30
+        print(f"store {path} ({size:.1f} GiB)", flush=True)
+        for name, value in anyio.run(timed_pages, path, args.runs).items():
+            print(f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
