@@ -124,7 +124,7 @@ async def test_the_api_refuses_a_viewers_write_and_records_the_token_name(tmp_pa
             headers={"Authorization": "Bearer legacy"},
         )
         assert legacy.status_code == 200
-    assert [e.account for e in await store.events()] == ["api:alice", "api:token1"]
+    assert [e.operator for e in await store.events()] == ["api:alice", "api:token1"]
 
 
 # -- sessions and the sign-in limit --------------------------------------------------------------

@@ -226,7 +226,7 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
             blocked = await to_thread.run_sync(
                 lambda: esme.submit(NUMBER, "Last chance", service_type="sprng")
             )
-            assert blocked.status == CommandStatus.STOPGATE_OPTED_OUT
+            assert blocked.status == CommandStatus.ESME_RSUBMITFAIL
         finally:
             esme.close()
         store = stack.app.store
@@ -248,7 +248,7 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
         types = [r["type"] for r in records]
         assert {"opt_out", "blocked", "admin_remove"} <= set(types)
         removal = next(r for r in records if r["type"] == "admin_remove")
-        assert removal["account"] == "api:alice" and removal["reason"] == "Subscriber asked by phone"
+        assert removal["operator"] == "api:alice" and removal["reason"] == "Subscriber asked by phone"
         assert seen["phone_overflow"] <= 0
         assert seen["after_sign_out"].startswith(f"http://127.0.0.1:{admin.port}/ui/sign-in")
         assert seen["viewer_sees_remove"] == 0
@@ -259,7 +259,7 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
         assert "Too many wrong tokens" in seen["limited_text"]
         # The store saw the viewer change nothing, and the admin's removal once.
         removals = await store.events(types=[EventType.ADMIN_REMOVE, EventType.ADMIN_ADD])
-        assert [(e.type, e.account) for e in removals] == [(EventType.ADMIN_REMOVE, "api:alice")]
+        assert [(e.type, e.operator) for e in removals] == [(EventType.ADMIN_REMOVE, "api:alice")]
 
 
 def test_chromium_is_debians() -> None:
