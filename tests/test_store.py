@@ -29,6 +29,7 @@ from gateway.store.model import (
     StoreError,
 )
 from gateway.store.sqlite import SQLiteStore, split_sql
+from gateway.store.sqlite.schema import migrations
 
 pytestmark = pytest.mark.anyio
 
@@ -558,7 +559,8 @@ async def test_sqlite_file_modes_and_pragmas(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        # Every migration applied (issue 16 added 0002).
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(migrations()),)
     finally:
         conn.close()
 

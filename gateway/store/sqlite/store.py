@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from itertools import repeat
 from pathlib import Path
@@ -25,8 +26,17 @@ from gateway.store.checks import (
     check_suppressing,
     check_unsuppressing,
 )
-from gateway.store.model import Change, Channel, Event, EventType, Suppression
-from gateway.store.sqlite import reads, writes
+from gateway.store.model import (
+    Change,
+    Channel,
+    Consent,
+    DeadLetter,
+    Event,
+    EventType,
+    Suppression,
+    WebhookState,
+)
+from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
 
@@ -169,6 +179,53 @@ class SQLiteStore(Store):
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
+
+    # -- consent and erasure ------------------------------------------------------------------
+
+    async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
+        if consent.id is not None:
+            raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
+        async with self.db.transaction("adding a consent") as conn:
+            new_id = await consents.add_consent(conn, consent, Channel(channel))
+        return replace(consent, id=new_id)
+
+    async def consents(self, scope: str, number: str) -> list[Consent]:
+        return await consents.consents(self.db, scope, number)
+
+    async def redact_number(self, number: str, *, account: str | None, channel: Channel) -> int:
+        async with self.db.transaction("redacting a number") as conn:
+            return await consents.redact_number(conn, number, account, Channel(channel))
+
+    async def redact_texts_before(self, before: datetime) -> int:
+        async with self.db.transaction("redacting old texts") as conn:
+            return await consents.redact_texts_before(conn, before)
+
+    # -- webhook outbox ------------------------------------------------------------------------
+
+    async def webhook_state(self, name: str) -> WebhookState:
+        found = await outbox.webhook_states(self.db, name)
+        return found[0] if found else WebhookState(name=name)
+
+    async def webhook_states(self) -> list[WebhookState]:
+        return await outbox.webhook_states(self.db)
+
+    async def advance_webhook(
+        self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
+    ) -> bool:
+        async with self.db.transaction("advancing a webhook cursor") as conn:
+            return await outbox.advance(conn, name, expected, cursor, dead_letter)
+
+    async def set_webhook_cursor(self, name: str, cursor: int) -> None:
+        async with self.db.transaction("setting a webhook cursor") as conn:
+            await outbox.set_cursor(conn, name, cursor)
+
+    async def note_webhook_error(self, name: str, error: str | None) -> None:
+        async with self.db.transaction("noting a webhook error") as conn:
+            await outbox.note_error(conn, name, error)
+
+    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        return await outbox.dead_letters(self.db, name, limit)
 
     # -- health --------------------------------------------------------------------------------
 
