@@ -74,6 +74,7 @@ class App:
                 if config.admin.enabled:
                     self.admin = self._admin_server(self.feed)
                     await tg.start(self.admin.serve)
+                await self._start_integrations(tg)
                 self.log.info(
                     "ready",
                     ports=self.proxy.ports,
@@ -87,6 +88,20 @@ class App:
                     await self.policy.flush()
                 await self.store.close()
             self.log.info("stopped")
+
+    async def _start_integrations(self, tg: anyio.abc.TaskGroup) -> None:
+        """Webhook delivery and text retention (issue 16): own tasks, off the SMPP path."""
+        config = self.config
+        if config.webhooks:
+            from gateway.ops.webhooks import WebhookMetrics, Webhooks
+
+            metrics = WebhookMetrics(self.metrics.registry)
+            await tg.start(Webhooks(config.webhooks, self.store, metrics).run)
+        if config.audit.text_retention_days:
+            from gateway.ops.retention import retention_task
+
+            days, interval = config.audit.text_retention_days, config.audit.retention_interval
+            tg.start_soon(retention_task, self.store, days, interval)
 
     def _admin_server(self, feed: ChangeFollower) -> AdminServer:
         # Imported only when enabled: Starlette and uvicorn add ~0.1 s to the start of the process.

@@ -37,15 +37,26 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def stop(number: str, ts: datetime, text: str = "STOP") -> Event:
     return Event(
-        type=EventType.OPT_OUT, number=number, scope="acme", channel=Channel.SMS, keyword="STOP",
-        text=text, reason="said so on the phone", ts=ts,
+        type=EventType.OPT_OUT,
+        number=number,
+        scope="acme",
+        channel=Channel.SMS,
+        keyword="STOP",
+        text=text,
+        reason="said so on the phone",
+        ts=ts,
     )
 
 
 async def test_consent_history_and_opt_out_ends_it(store: Store) -> None:
     consent = Consent(
-        scope="acme", number=A, source="web_form", wording="Tick to get offers",
-        evidence={"ip": "192.0.2.7", "form": "signup-3"}, account="esme1", ts=T0,
+        scope="acme",
+        number=A,
+        source="web_form",
+        wording="Tick to get offers",
+        evidence={"ip": "192.0.2.7", "form": "signup-3"},
+        account="esme1",
+        ts=T0,
     )
     stored = await store.add_consent(consent, channel=Channel.API)
     assert stored.id is not None
@@ -83,7 +94,10 @@ async def test_redact_number_keeps_facts_and_suppression(store: Store) -> None:
     assert [e.type for e in events] == [EventType.CONSENT, EventType.OPT_OUT, EventType.REDACTED]
     opt_out = events[1]
     assert (opt_out.text, opt_out.reason, opt_out.keyword, opt_out.ts) == (
-        REDACTED, REDACTED, "STOP", T0 + timedelta(minutes=1)
+        REDACTED,
+        REDACTED,
+        "STOP",
+        T0 + timedelta(minutes=1),
     )
     assert events[2].account == "dpo"
     suppression = await store.get_suppression("acme", A)

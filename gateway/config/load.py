@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.config.accounts import ACCOUNT_KEYS, parse_account
 from gateway.config.errors import ConfigError
+from gateway.config.integrations import AUDIT_KEYS, parse_audit, parse_webhooks
 from gateway.config.reader import Table
 from gateway.config.schema import AccountConfig, Config, OptoutConfig, UpstreamConfig
 from gateway.config.sections import (
@@ -41,7 +42,7 @@ from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account"}
+    | {"upstream", "account", "webhook", "audit"}
 )
 
 
@@ -128,4 +129,6 @@ def parse_config(
         upstreams=upstreams,
         accounts=accounts,
         source_path=source_path,
+        webhooks=parse_webhooks(root.array_of_tables("webhook")),
+        audit=parse_audit(root.table("audit", AUDIT_KEYS)),
     )

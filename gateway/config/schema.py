@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from gateway.config.integrations import AuditConfig, WebhookConfig
 from gateway.config.passwords import verify_password as _verify_password
 from gateway.smpp.constants import CommandStatus
 
@@ -197,3 +198,5 @@ class Config:
     upstreams: dict[str, UpstreamConfig]
     accounts: dict[str, AccountConfig]
     source_path: Path | None = None
+    webhooks: tuple[WebhookConfig, ...] = ()
+    audit: AuditConfig = field(default_factory=AuditConfig)
