@@ -10,13 +10,14 @@ import click
 
 from gateway.config import load_config, resolve_scope
 from gateway.numbers import parse_user_number
+from gateway.ops.cli.consent import consent_lines
 from gateway.ops.cli.errors import fail, handle_errors
 from gateway.ops.cli.exports import optouts_export
 from gateway.ops.cli.imports import optouts_import
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
-from gateway.store.model import Channel, Event, EventType, Suppression
+from gateway.store.model import Channel, Consent, Event, EventType, Suppression
 from gateway.store.sqlite import SQLiteStore
 
 
@@ -99,10 +100,11 @@ def optouts_status(number: str, scope: str | None, config_path: Path) -> None:
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: SQLiteStore) -> tuple[Suppression | None, list[Event]]:
-        return await store.get_suppression(scope, e164), await store.history(scope, e164)
+    async def work(store: SQLiteStore) -> tuple[Suppression | None, list[Event], list[Consent]]:
+        found = await store.get_suppression(scope, e164)
+        return found, await store.history(scope, e164), await store.consents(scope, e164)
 
-    current, history = with_store(config, work)
+    current, history, consents = with_store(config, work)
     if current is not None:
         how = f"via {current.channel}"
         if current.keyword:
@@ -125,6 +127,8 @@ def optouts_status(number: str, scope: str | None, config_path: Path) -> None:
             click.echo(f"  {short_time(e.ts)}  {e.type.value:<17} {' '.join(details)}")
     else:
         click.echo("history: no events")
+    for line in consent_lines(consents):
+        click.echo(line)
     sys.exit(0 if current is not None else 1)
 
 
