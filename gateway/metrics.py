@@ -175,6 +175,11 @@ class Metrics:
         self.confirmations = Counter(
             "stopgate_confirmations_sent", "Confirmations sent to subscribers", ["scope", "kind"], registry=r
         )
+        self.mo_evicted = Counter(
+            "stopgate_mo_messages_evicted",
+            "Incomplete long MO messages dropped from reassembly (too many pending, or reference reused)",
+            registry=r,
+        )
         self.rejected = Counter(
             "stopgate_rejected_pdus", "Malformed or out-of-state PDUs", ["leg", "status"], registry=r
         )

@@ -116,11 +116,11 @@ def test_eviction_bound() -> None:
     assert r.take_evicted() == []
     r.add(K3, 2, 1, "third", now=2.0)
     assert len(r) == 2
-    assert r.take_evicted() == [(K, "first")]
+    assert r.take_evicted() == [(K, "first", 1, 2)]
     assert r.take_evicted() == []
     # The evicted message can no longer complete; its last part starts a new entry.
     assert r.add(K, 2, 2, "late", now=3.0) is None
-    assert r.take_evicted() == [(K2, "second")]
+    assert r.take_evicted() == [(K2, "second", 1, 2)]
     assert r.add(K3, 2, 2, "!", now=3.0) == "third!"
     assert r.next_deadline() == 3.0 + 60.0
 
@@ -137,7 +137,7 @@ def test_reused_reference_with_other_total_restarts() -> None:
     r = make()
     r.add(K, 3, 1, "old", now=0.0)
     assert r.add(K, 2, 1, "new1", now=1.0) is None
-    assert r.take_evicted() == [(K, "old")]
+    assert r.take_evicted() == [(K, "old", 1, 3)]
     assert r.add(K, 2, 2, "new2", now=1.0) == "new1new2"
 
 
@@ -200,3 +200,17 @@ def test_property_random_traffic_stays_bounded(ops: list[tuple[int, int, int]]) 
     r.expire(float("inf"))
     assert len(r) == 0
     assert r.next_deadline() is None
+
+
+def test_reconfigure_keeps_pending_parts_under_new_limits() -> None:
+    r = make(timeout=60.0, max_messages=3)
+    r.add(K, 2, 1, "first", now=0.0)
+    r.add(K2, 2, 1, "second", now=1.0)
+    r.add(K3, 2, 1, "third", now=2.0)
+    r.reconfigure(timeout=10.0, max_messages=2)
+    assert r.next_deadline() == 1.0 + 10.0  # the oldest made way; deadlines follow the new timeout
+    assert r.take_evicted() == [(K, "first", 1, 2)]
+    assert r.add(K3, 2, 2, "!", now=3.0) == "third!"
+    assert r.expire(11.0) == [(K2, "second")]
+    with pytest.raises(ValueError):
+        r.reconfigure(timeout=0.0, max_messages=2)

@@ -15,8 +15,14 @@ import anyio
 import httpx
 import pytest
 
+from gateway.metrics import Metrics
+from gateway.optout.engine import OptoutPolicy
+from gateway.store.index import SuppressionIndex
+from gateway.store.memory import MemoryStore
 from tests.config_file import config_data, running_file_stack
 from tests.esme import Esme
+from tests.stack import make_config
+from tests.test_optout_engine import Clock, Session, mo_part
 from tools.config_toml import to_toml
 from tools.ports import free_port
 from tools.smsc_sim import SimulatedSmsc
@@ -101,6 +107,46 @@ async def test_reload_applies_new_texts_to_keyword_replies(tmp_path: Path) -> No
             assert reply.text == "New help text." and reply.destination_addr == "447700900601"
         finally:
             await anyio.to_thread.run_sync(leave, esme)
+
+
+async def test_reload_applies_a_new_reassembly_timeout_to_the_parts_waiting(tmp_path: Path) -> None:
+    clock = Clock()
+    config = make_config(tmp_path, 1, {"optout": {"reassembly_timeout": 60.0}})
+    policy = OptoutPolicy(config, MemoryStore(), SuppressionIndex(), Metrics(), clock=clock)
+    session = Session(config.accounts["acme"])
+    policy.on_deliver(session, mo_part(5, 2, 1, "Please "))
+    started = clock.now
+    assert policy.next_deadline() == started + 60.0
+
+    policy.reload(make_config(tmp_path, 1, {"optout": {"reassembly_timeout": 5.0}}))
+    assert policy.next_deadline() == started + 5.0  # the new timeout, from the first part's arrival
+    clock.now += 5.0
+    await policy.handle_timer(clock.now)
+    assert len(policy.reassembler) == 0
+
+
+async def test_reload_to_a_lower_capacity_reports_the_long_mos_it_drops(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1, {"optout": {"max_held_messages": 3}})
+    policy = OptoutPolicy(config, MemoryStore(), SuppressionIndex(), Metrics())
+    session = Session(config.accounts["acme"])
+    policy.on_deliver(session, mo_part(1, 2, 1, "one "))
+    policy.on_deliver(session, mo_part(2, 2, 1, "two "))
+    policy.reload(make_config(tmp_path, 1, {"optout": {"max_held_messages": 1}}))
+    assert len(policy.reassembler) == 1
+    assert policy.metrics.registry.get_sample_value("stopgate_mo_messages_evicted_total") == 1.0
+
+
+async def test_reload_rebuilds_the_policies_of_changed_accounts_only(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 1)
+    policy = OptoutPolicy(config, MemoryStore(), SuppressionIndex(), Metrics())
+    before = dict(policy.accounts)
+    data = config_data(1)
+    with_account(data, "acme", footer="Text STOP to quit")
+    policy.reload(make_config(tmp_path, 1, {"account": data["account"]}))
+    assert policy.accounts["acme"] is not before["acme"]
+    assert policy.accounts["acme"].config.footer == "Text STOP to quit"
+    assert policy.accounts["acmeotp"] is before["acmeotp"]
+    assert policy.mt.accounts is policy.accounts and policy.mo.accounts is policy.accounts
 
 
 # -- `stopgate run` as a process -------------------------------------------------------------------

@@ -18,7 +18,8 @@ Decisions the caller must know
       reference wrapped round or the sender reused it: the pending message is set aside as
       evicted and a new one is started with this part.
     * Evicted messages (over ``max_messages``, or replaced as above) are not silently lost: their
-      partial text waits in :meth:`~Reassembler.take_evicted` (at most ``max_messages`` of them).
+      partial text and how many parts had arrived wait in :meth:`~Reassembler.take_evicted` (at most
+      ``max_messages`` of them) for the caller to log and count.
     * A single-part message (``total == 1``) is returned at once and never stored. Parts with
       ``seq`` outside ``1..total``, ``total`` outside ``1..max_parts`` and duplicates are ignored
       (the first copy of a part wins).
@@ -28,12 +29,24 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-__all__ = ["Reassembler", "ReassemblyKey"]
+__all__ = ["Evicted", "Reassembler", "ReassemblyKey"]
 
 #: Identifies one concatenated message, e.g. ``(source address, concatenation reference)``.
 #: Include anything else that separates senders (destination, account) in the string.
 ReassemblyKey = tuple[str, int]
+
+
+class Evicted(NamedTuple):
+    """A message set aside before it was complete (see :meth:`Reassembler.take_evicted`)."""
+
+    key: ReassemblyKey
+    #: The parts that arrived, joined in part-number order.
+    text: str
+    #: How many parts had arrived, of ``total``.
+    received: int
+    total: int
 
 
 @dataclass(slots=True)
@@ -62,7 +75,7 @@ class Reassembler:
         # Insertion order is arrival order of each message's first part: the first entry is
         # always the oldest, so eviction and expiry are O(1) per entry.
         self._pending: dict[ReassemblyKey, _Pending] = {}
-        self._evicted: deque[tuple[ReassemblyKey, str]] = deque(maxlen=max_messages)
+        self._evicted: deque[Evicted] = deque(maxlen=max_messages)
 
     def __len__(self) -> int:
         """Messages waiting for parts."""
@@ -114,7 +127,25 @@ class Reassembler:
             return entry.started + self.timeout
         return None
 
-    def take_evicted(self) -> list[tuple[ReassemblyKey, str]]:
+    def reconfigure(self, *, timeout: float, max_messages: int) -> None:
+        """Adopt new limits (a configuration reload), keeping the messages pending.
+
+        A pending message times out ``timeout`` after its first part, the new ``timeout``; beyond a
+        lower ``max_messages`` the oldest are evicted.
+        """
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        if max_messages < 1:
+            raise ValueError(f"max_messages must be at least 1, got {max_messages!r}")
+        self.timeout = timeout
+        if max_messages != self.max_messages:
+            self.max_messages = max_messages
+            self._evicted = deque(self._evicted, maxlen=max_messages)
+            while len(self._pending) > max_messages:
+                oldest = next(iter(self._pending))
+                self._evict(oldest, self._pending.pop(oldest))
+
+    def take_evicted(self) -> list[Evicted]:
         """Messages dropped to stay within ``max_messages`` (or replaced by a reused reference)
         since the last call, with their partial text; clears the list."""
         out = list(self._evicted)
@@ -122,4 +153,4 @@ class Reassembler:
         return out
 
     def _evict(self, key: ReassemblyKey, entry: _Pending) -> None:
-        self._evicted.append((key, entry.partial()))
+        self._evicted.append(Evicted(key, entry.partial(), len(entry.parts), entry.total))

@@ -14,13 +14,13 @@ from anyio.streams.tls import TLSListener
 
 from gateway.config import AccountConfig, Config, UpstreamConfig
 from gateway.metrics import PduCounts
+from gateway.policy.decisions import Policy
 from gateway.smpp.connection import Connection
 from gateway.smpp.constants import BindMode, CommandStatus
 from gateway.smpp.errors import ProtocolError
 from gateway.smpp.pdu import Pdu
 from gateway.smpp.states import Role
 
-from .hooks import Policy
 from .link import Link, LinkTimers
 from .session import EsmeSession
 from .throttle import BindThrottle

@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 
 from gateway.config import AccountConfig
+from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond
 from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
@@ -25,7 +26,6 @@ from gateway.smpp.fields import Tlv
 from gateway.smpp.pdu import Pdu, Unbind, make_response, response_for
 from gateway.smpp.states import State
 
-from .hooks import Decision, Defer, Forward, ForwardParts, Respond
 from .link import Expired, Link, LinkClosed, ResponseTimeout
 from .upstream import BindFailed, bind_upstream
 

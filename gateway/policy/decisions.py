@@ -1,23 +1,28 @@
-"""Where a policy plugs into the proxy: one decision per message-carrying request.
+"""What a policy answers for each message-carrying request, and what it may know of the session.
 
 The proxy calls :meth:`Policy.on_submit` for every submit_sm, submit_multi and data_sm an ESME sends up,
 and :meth:`Policy.on_deliver` for every deliver_sm and data_sm the SMSC sends down. Both are synchronous
 so that the common case (forward unchanged) costs one call. A message split into several submits is
 :class:`ForwardParts`, relayed part by part from the responses' callbacks; other work that must wait
 (a durable commit) is returned as :class:`Defer` and runs in a task of its own.
+
+Plain data, below both the policy that decides (:mod:`gateway.optout`) and the proxy that acts on the
+decisions (:mod:`gateway.proxy`), so that neither depends on the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.smpp.constants import BindMode
 from gateway.smpp.pdu import Pdu
 
-if TYPE_CHECKING:
-    from gateway.config import AccountConfig
+__all__ = ["Decision", "Defer", "Forward", "ForwardParts", "Policy", "Respond", "SessionInfo"]
+
+#: What a session says about its account (the proxy's sessions give their configured account).
+AccountT_co = TypeVar("AccountT_co", covariant=True)
 
 
 @dataclass(slots=True)
@@ -68,14 +73,14 @@ class Defer:
 Decision = Forward | ForwardParts | Respond | Defer
 
 
-class SessionInfo(Protocol):
+class SessionInfo(Protocol[AccountT_co]):
     """What a policy may know about, and do through, the session a message came from."""
 
     @property
     def session_id(self) -> str: ...
 
     @property
-    def account(self) -> AccountConfig: ...
+    def account(self) -> AccountT_co: ...
 
     @property
     def bind_mode(self) -> BindMode: ...
@@ -93,6 +98,8 @@ class SessionInfo(Protocol):
 
 
 class Policy(Protocol):
-    def on_submit(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
+    """What the proxy consults: one decision per request, in each direction."""
 
-    def on_deliver(self, session: SessionInfo, pdu: Pdu) -> Decision: ...
+    def on_submit(self, session: SessionInfo[Any], pdu: Pdu) -> Decision: ...
+
+    def on_deliver(self, session: SessionInfo[Any], pdu: Pdu) -> Decision: ...

@@ -1,0 +1,172 @@
+"""Messages coming down (deliver_sm / data_sm from the SMSC): receipts, and keywords in MO text.
+
+Receipts pass (ids mapped back where Stopgate issued them: :mod:`gateway.optout.receipts`). MO text is
+classified against the account's keywords; a long MO is reassembled first, or decided on its first
+part when that alone carries the keyword. STOP / START are committed to the store *before* the answer
+goes back to the SMSC (a failed commit answers ESME_RX_T_APPN so the SMSC redelivers), the index is
+updated at once, and one confirmation is sent (:mod:`gateway.optout.confirm`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway.config import AccountConfig
+from gateway.metrics import Metrics
+from gateway.numbers import mask_number
+from gateway.policy.decisions import Decision, Defer, Forward, Respond, SessionInfo
+from gateway.policy.keywords import Intent, Match, classify_mo
+from gateway.policy.messages import is_receipt, read_text
+from gateway.policy.reassembly import Reassembler
+from gateway.smpp.constants import CommandStatus
+from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, make_response
+from gateway.store.feed import ChangeFollower
+from gateway.store.index import SuppressionIndex
+from gateway.store.model import EventType, StoreError
+
+from .accounts import AccountPolicy, account_for
+from .audit import Audit, account_event
+from .bounded import BoundedMap
+from .changes import OptoutChanges
+from .confirm import Confirmations
+from .receipts import ReceiptIds
+
+
+class MoPolicy:
+    """Decides on each deliver_sm / data_sm; keyword work that needs the store is deferred."""
+
+    def __init__(
+        self,
+        *,
+        accounts: Mapping[str, AccountPolicy],
+        default_country: str,
+        reassembler: Reassembler,
+        index: SuppressionIndex,
+        feed: ChangeFollower,
+        changes: OptoutChanges,
+        receipts: ReceiptIds,
+        confirmations: Confirmations,
+        audit: Audit,
+        metrics: Metrics,
+        log: Any,
+        clock: Callable[[], float],
+        arm: Callable[[float], None],
+    ) -> None:
+        self.accounts = accounts
+        self.default_country = default_country
+        self.reassembler = reassembler
+        self.index = index
+        self.feed = feed
+        self.changes = changes
+        self.receipts = receipts
+        self.confirmations = confirmations
+        self.audit = audit
+        self.metrics = metrics
+        self.log = log
+        self.clock = clock
+        self.arm = arm
+        #: Long MOs whose first part carried a keyword: decided then, not again when complete.
+        self._first_part_matched: BoundedMap = BoundedMap(10_000)
+
+    def on_deliver(self, session: SessionInfo[AccountConfig], pdu: Pdu) -> Decision:
+        assert isinstance(pdu, (DeliverSm, DataSm))
+        if is_receipt(pdu):
+            return self.receipts.on_receipt(pdu)
+        message = read_text(pdu)
+        if message is None:
+            return Forward(pdu)
+        account = account_for(self.accounts, session.account, self.default_country)
+        text = message.text
+        concat = message.concat
+        if concat is not None and concat.total > 1:
+            key = (pdu.source_addr, concat.reference)
+            full = self._reassemble(key, concat.total, concat.seq, text)
+            if concat.seq == 1:
+                match = classify_mo(text, account.keywords)
+                if match is not None:
+                    self._first_part_matched[key] = True
+            elif full is not None and self._first_part_matched.pop(key, None) is None:
+                match = classify_mo(full, account.keywords)
+                text = full
+            else:
+                match = None
+        else:
+            match = classify_mo(text, account.keywords)
+        if match is None:
+            return Forward(pdu)
+        return Defer(lambda: self._keyword(session, account, pdu, match, text))
+
+    def _reassemble(self, key: tuple[str, int], total: int, seq: int, text: str) -> str | None:
+        reassembler = self.reassembler
+        full = reassembler.add(key, total, seq, text, self.clock())
+        self.report_evicted()
+        deadline = reassembler.next_deadline()
+        if deadline is not None:
+            self.arm(deadline)
+        return full
+
+    def report_evicted(self) -> None:
+        """Log and count the long MOs the reassembler had to drop before they were complete."""
+        for evicted in self.reassembler.take_evicted():
+            # Parts of a message that can no longer complete: a keyword in a later part is lost.
+            self.metrics.mo_evicted.inc()
+            self.log.warning(
+                "incomplete long MO dropped to make room (or its reference was reused)",
+                number=mask_number(evicted.key[0]),
+                parts=evicted.received,
+                total=evicted.total,
+            )
+
+    async def _keyword(
+        self,
+        session: SessionInfo[Any],
+        account: AccountPolicy,
+        pdu: DeliverSm | DataSm,
+        match: Match,
+        text: str,
+    ) -> Forward | Respond:
+        number = account.normalize(pdu.source_addr, pdu.source_addr_ton)
+        log = self.log.bind(account=account.config.system_id, scope=account.scope, keyword=match.keyword)
+        if number is None:
+            log.info("keyword from a sender that is not a phone number; nothing recorded")
+            return Forward(pdu)
+        scope = account.scope
+        config = account.config
+        confirm = self.confirmations.confirm
+        if match.intent is Intent.HELP:
+            self.audit.queue(account_event(EventType.HELP, number, account, match, text))
+            self.metrics.help_requests.labels(scope).inc()
+            confirm(session, account, pdu, number, "help", config.help)
+        elif match.intent is Intent.OPT_OUT:
+            if not await self._commit(EventType.OPT_OUT, number, account, match, text, log):
+                # The subscriber said STOP: block from memory meanwhile, whatever the store says.
+                await self.feed.hold_unrecorded(scope, number)
+                return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
+            confirm(session, account, pdu, number, "opt_out", config.confirmation)
+        else:
+            if match.conditional and not self.index.contains_e164(scope, number):
+                return Forward(pdu)  # "YES" from a subscribed number is just a message
+            if not await self._commit(EventType.OPT_IN, number, account, match, text, log):
+                return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
+            confirm(session, account, pdu, number, "opt_in", config.resubscribe_confirmation)
+        if config.optout.forward_keywords:
+            return Forward(pdu)
+        return Respond(make_response(pdu, CommandStatus.ESME_ROK))
+
+    async def _commit(
+        self, kind: EventType, number: str, account: AccountPolicy, match: Match, text: str, log: Any
+    ) -> bool:
+        """Record an opt-out or opt-in durably, index updated; False if the store failed."""
+        event = account_event(kind, number, account, match, text)
+        try:
+            if kind is EventType.OPT_OUT:
+                await self.changes.opt_out(event)
+            else:
+                await self.changes.opt_in(event)
+        except StoreError as exc:
+            log.error(f"{kind} NOT recorded; asking the SMSC to redeliver", number=number, error=str(exc))
+            return False
+        # The logging processor masks numbers and hides texts as configured (gateway/logs.py).
+        log.info("opted out" if kind is EventType.OPT_OUT else "opted in", number=number, text=text)
+        return True

@@ -1,0 +1,147 @@
+"""Marketing messages the ESME split itself, held until their last part so the footer goes once, at
+the end of the whole text.
+
+Each part is answered at once with an id of Stopgate's own (many ESMEs send part n+1 only after part
+n's response); when the last arrives the text is joined, the footer appended and the message re-cut
+and sent. A message still incomplete ``hold_timeout`` after its first part is sent as it came.
+Receipts then carry the SMSC's ids, mapped back to Stopgate's (:mod:`gateway.optout.receipts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.metrics import Metrics
+from gateway.policy.decisions import Decision, Respond, SessionInfo
+from gateway.policy.messages import MessageText, text_parts
+from gateway.smpp.constants import CommandStatus
+from gateway.smpp.pdu import Pdu, SubmitSm, make_response
+from gateway.text.footer import append_footer, has_footer
+
+from .accounts import AccountPolicy
+from .ids import new_message_id
+from .receipts import ReceiptIds
+
+#: (session id, destination, concatenation reference, total parts)
+HeldKey = tuple[str, str, int, int]
+
+
+@dataclass(slots=True)
+class _Held:
+    """Parts of an ESME-split marketing message held until the last one arrives."""
+
+    session: SessionInfo[Any]
+    deadline: float
+    total: int
+    reference: int
+    sar: bool
+    parts: dict[int, tuple[SubmitSm, str, str]] = field(default_factory=dict)  # seq → (pdu, text, our id)
+
+
+class HeldMessages:
+    """The messages being held, and their release (in tasks of their own)."""
+
+    def __init__(
+        self,
+        *,
+        receipts: ReceiptIds,
+        metrics: Metrics,
+        log: Any,
+        clock: Callable[[], float],
+        spawn: Callable[..., None],
+        arm: Callable[[float], None],
+    ) -> None:
+        self.receipts = receipts
+        self.metrics = metrics
+        self.log = log
+        self.clock = clock
+        self.spawn = spawn
+        self.arm = arm
+        self._held: dict[HeldKey, _Held] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(
+        self,
+        session: SessionInfo[Any],
+        account: AccountPolicy,
+        pdu: SubmitSm,
+        message: MessageText,
+        number: str,
+    ) -> Decision:
+        concat = message.concat
+        assert concat is not None
+        key = (session.session_id, number, concat.reference, concat.total)
+        held = self._held.get(key)
+        if held is None:
+            optout = account.config.optout
+            if len(self._held) >= optout.max_held_messages:
+                return Respond(make_response(pdu, CommandStatus.ESME_RMSGQFUL))
+            deadline = self.clock() + optout.hold_timeout
+            held = self._held[key] = _Held(session, deadline, concat.total, concat.reference, message.sar)
+            self.arm(deadline)
+        message_id = new_message_id()
+        held.parts[concat.seq] = (pdu, message.text, message_id)
+        if len(held.parts) == held.total:
+            del self._held[key]
+            self.spawn(self._release, session, account, held, True)
+        # Held, but answered at once: many ESMEs send part n+1 only after part n's response.
+        return Respond(make_response(pdu, CommandStatus.ESME_ROK, message_id=message_id))
+
+    def next_deadline(self) -> float | None:
+        """When the first held message is due to go out incomplete, or None if none is held."""
+        return min((held.deadline for held in self._held.values()), default=None)
+
+    def expire(self, now: float) -> None:
+        """Send the messages whose time is up as they are (the parts received)."""
+        for key, held in list(self._held.items()):
+            if held.deadline <= now:
+                del self._held[key]
+                self.log.warning(
+                    "split message incomplete; sending the parts received as they are",
+                    received=len(held.parts),
+                    total=held.total,
+                )
+                self.spawn(self._release, held.session, None, held, False)
+
+    async def _release(
+        self, session: SessionInfo[Any], account: AccountPolicy | None, held: _Held, complete: bool
+    ) -> None:
+        ordered = [held.parts[seq] for seq in sorted(held.parts)]
+        our_ids = [message_id for _, _, message_id in ordered]
+        first = ordered[0][0]
+        parts: list[Any]
+        if complete and account is not None:
+            text = "".join(part_text for _, part_text, _ in ordered)
+            data_coding = first.data_coding
+            if not has_footer(text, account.config.footer):
+                text, data_coding = append_footer(text, account.config.footer, data_coding)
+                self.metrics.footers[account.config.system_id] += 1
+            parts = text_parts(
+                first,
+                text,
+                data_coding,
+                use_payload=account.config.long_messages == "payload",
+                reference=held.reference,
+                sar=held.sar,
+            )
+        else:
+            parts = [pdu for pdu, _, _ in ordered]
+        receipts = self.receipts
+        for i, part in enumerate(parts):
+
+            def record(resp: Pdu, i: int = i) -> None:
+                smsc_id = getattr(resp, "message_id", "")
+                if resp.command_status == CommandStatus.ESME_ROK and smsc_id:
+                    receipts.record(smsc_id, our_ids[i] if i < len(our_ids) else None)
+
+            try:
+                resp = await session.transmit(part, record)
+            except Exception as exc:
+                self.log.warning("held segment not sent", error=str(exc))
+                return
+            if resp.command_status != CommandStatus.ESME_ROK:
+                self.log.warning("held segment refused", status=f"0x{resp.command_status:08x}")
