@@ -21,6 +21,7 @@ from gateway.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
+    from gateway.ops.web import TokenIssuer, WebServer
 
 
 class App:
@@ -36,6 +37,9 @@ class App:
         self.policy: OptoutPolicy | None = None
         self.feed: ChangeFollower | None = None
         self.admin: AdminServer | None = None
+        #: The public opt-out page and its link tokens, when ``[web] public_url`` is set.
+        self.web: WebServer | None = None
+        self.tokens: TokenIssuer | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
 
@@ -97,6 +101,15 @@ class App:
 
             metrics = WebhookMetrics(self.metrics.registry)
             await tg.start(Webhooks(config.webhooks, self.store, metrics).run)
+        if config.web.enabled:
+            from gateway.ops.web import TokenIssuer, WebOptout, WebServer
+            from gateway.optout.changes import OptoutChanges
+
+            changes = OptoutChanges(self.store, self.feed, self.metrics)
+            self.web = WebServer(WebOptout(self.store, changes, config.web), config.web)
+            await tg.start(self.web.serve)
+            self.tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
+            await tg.start(self.tokens.run)
         if config.audit.text_retention_days:
             from gateway.ops.retention import retention_task
 

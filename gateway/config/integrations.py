@@ -24,6 +24,7 @@ WEBHOOK_EVENTS = (
     "import",
     "consent",
     "redacted",
+    "optout_reason",
 )
 
 
@@ -52,7 +53,26 @@ class AuditConfig:
     retention_interval: float = 3600.0
 
 
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """``[web]``: the public opt-out page, a listener of its own (never the admin API's)."""
+
+    #: The base of the links in footers (``https://stop.example.com``); empty: the page is off.
+    public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8026
+    #: Days an opt-out link keeps working after the message was sent.
+    token_days: int = 90
+    #: Requests per minute one IP address may make before getting 429.
+    rate_limit: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_url)
+
+
 WEBHOOK_KEYS = keys_of(WebhookConfig)
+WEB_KEYS = (keys_of(WebConfig) - {"host", "port"}) | {"listen"}
 AUDIT_KEYS = keys_of(AuditConfig)
 
 
@@ -103,4 +123,25 @@ def parse_audit(t: Table) -> AuditConfig:
     return AuditConfig(
         text_retention_days=t.integer("text_retention_days", d.text_retention_days, 0, 36500),
         retention_interval=t.seconds("retention_interval", d.retention_interval),
+    )
+
+
+def parse_web(t: Table) -> WebConfig:
+    d = WebConfig()
+    public_url = t.string("public_url", d.public_url).rstrip("/")
+    if public_url:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            t.fail("public_url", f"expected a base URL like https://stop.example.com, got {public_url!r}")
+    listen = t.string("listen", f"{d.host}:{d.port}", nonempty=True)
+    host, sep, port_text = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        t.fail("listen", f"expected host:port, got {listen!r}")
+    return WebConfig(
+        public_url=public_url,
+        host=host,
+        port=int(port_text),
+        token_days=t.integer("token_days", d.token_days, 1, 3650),
+        rate_limit=t.integer("rate_limit", d.rate_limit, 1, 100_000),
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.config.accounts import ACCOUNT_KEYS, parse_account
 from gateway.config.errors import ConfigError
-from gateway.config.integrations import AUDIT_KEYS, parse_audit, parse_webhooks
+from gateway.config.integrations import AUDIT_KEYS, WEB_KEYS, parse_audit, parse_web, parse_webhooks
 from gateway.config.reader import Table
 from gateway.config.schema import AccountConfig, Config, OptoutConfig, UpstreamConfig
 from gateway.config.sections import (
@@ -42,7 +42,7 @@ from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account", "webhook", "audit"}
+    | {"upstream", "account", "webhook", "audit", "web"}
 )
 
 
@@ -131,4 +131,5 @@ def parse_config(
         source_path=source_path,
         webhooks=parse_webhooks(root.array_of_tables("webhook")),
         audit=parse_audit(root.table("audit", AUDIT_KEYS)),
+        web=parse_web(root.table("web", WEB_KEYS)),
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from gateway.config.integrations import AuditConfig, WebhookConfig
+from gateway.config.integrations import AuditConfig, WebConfig, WebhookConfig
 from gateway.config.passwords import verify_password as _verify_password
 from gateway.smpp.constants import CommandStatus
 
@@ -200,3 +200,4 @@ class Config:
     source_path: Path | None = None
     webhooks: tuple[WebhookConfig, ...] = ()
     audit: AuditConfig = field(default_factory=AuditConfig)
+    web: WebConfig = field(default_factory=WebConfig)

@@ -10,6 +10,7 @@ from gateway.store.base import (
     SuppressionReader,
     SuppressionWriter,
     WebhookOutbox,
+    WebTokens,
 )
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import IndexBuilder, SuppressionIndex, build_index
@@ -30,6 +31,7 @@ from gateway.store.model import (
     StoreError,
     Suppression,
     WebhookState,
+    WebToken,
 )
 from gateway.store.sqlite import SQLiteStore
 
@@ -61,6 +63,8 @@ __all__ = [
     "SuppressionIndex",
     "SuppressionReader",
     "SuppressionWriter",
+    "WebToken",
+    "WebTokens",
     "WebhookOutbox",
     "WebhookState",
     "build_index",

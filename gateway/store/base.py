@@ -39,6 +39,7 @@ from gateway.store.model import (
     EventType,
     Suppression,
     WebhookState,
+    WebToken,
 )
 
 #: Rows per round trip used by the default streaming implementations.
@@ -315,6 +316,18 @@ class WebhookOutbox(Protocol):
         """The newest ``limit`` dead letters of ``name``, oldest first."""
 
 
+class WebTokens(Protocol):
+    """Opt-out link tokens, created in batches (the submit path hands them over in bulk)."""
+
+    @abc.abstractmethod
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        """Store ``tokens`` in one transaction (a token already stored is left as it is)."""
+
+    @abc.abstractmethod
+    async def web_token(self, token: str) -> WebToken | None:
+        """The stored token, expired or not, or None."""
+
+
 class Store(
     SuppressionWriter,
     SuppressionReader,
@@ -324,6 +337,7 @@ class Store(
     ConsentRecords,
     Erasure,
     WebhookOutbox,
+    WebTokens,
     Protocol,
 ):
     """Durable opt-out state plus its audit log, behind a small async API."""

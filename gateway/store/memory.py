@@ -32,6 +32,7 @@ from gateway.store.model import (
     StoreError,
     Suppression,
     WebhookState,
+    WebToken,
     as_utc,
     utcnow,
 )
@@ -56,6 +57,7 @@ class MemoryStore(Store):
         self._consents: list[Consent] = []
         self._webhooks: dict[str, WebhookState] = {}
         self._dead: list[DeadLetter] = []
+        self._tokens: dict[str, WebToken] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -371,6 +373,17 @@ class MemoryStore(Store):
         check_limit(limit)
         await self._read()
         return [d for d in self._dead if d.webhook == name][-limit:]
+
+    # -- web tokens ----------------------------------------------------------------------------
+
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        await self._write()
+        for token in tokens:
+            self._tokens.setdefault(token.token, token)
+
+    async def web_token(self, token: str) -> WebToken | None:
+        await self._read()
+        return self._tokens.get(token)
 
     # -- health --------------------------------------------------------------------------------
 

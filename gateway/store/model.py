@@ -34,6 +34,8 @@ class EventType(StrEnum):
     CONSENT = "consent"
     #: The subscriber's personal fields in the log were replaced by :data:`REDACTED` (erasure).
     REDACTED = "redacted"
+    #: The answer to the web opt-out page's one-question survey (``reason``; no state change).
+    OPTOUT_REASON = "optout_reason"
 
     @property
     def suppresses(self) -> bool | None:
@@ -168,6 +170,21 @@ class Consent:
         object.__setattr__(self, "ts", as_utc(self.ts))
         if self.ended is not None:
             object.__setattr__(self, "ended", as_utc(self.ended))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebToken:
+    """An opaque opt-out link token: what ``/u/<token>`` acts on. Never derived from the number."""
+
+    token: str
+    scope: str
+    number: str
+    account: str | None = None
+    campaign: str | None = None
+    expires: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires", as_utc(self.expires))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,10 +1,12 @@
-"""Webhook cursors and dead letters on SQLite (see :class:`~gateway.store.base.WebhookOutbox`)."""
+"""Webhook cursors and dead letters, and web opt-out tokens, on SQLite (issue 16)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiosqlite
 
-from gateway.store.model import DeadLetter, WebhookState, utcnow
+from gateway.store.model import DeadLetter, WebhookState, WebToken, utcnow
 from gateway.store.rows import from_micros, to_micros
 from gateway.store.sqlite.connection import Database
 
@@ -76,3 +78,30 @@ async def dead_letters(db: Database, name: str, limit: int) -> list[DeadLetter]:
     return [
         DeadLetter(webhook=w, event_id=e, ts=from_micros(ts), error=err) for w, e, ts, err in reversed(rows)
     ]
+
+
+async def add_tokens(conn: aiosqlite.Connection, tokens: Sequence[WebToken]) -> None:
+    await conn.executemany(
+        "INSERT OR IGNORE INTO web_tokens (token, scope, number, account, campaign, expires)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(t.token, t.scope, t.number, t.account, t.campaign, to_micros(t.expires)) for t in tokens],
+    )
+
+
+async def web_token(db: Database, token: str) -> WebToken | None:
+    rows = await db.fetch(
+        "reading a web token",
+        "SELECT token, scope, number, account, campaign, expires FROM web_tokens WHERE token = ?",
+        (token,),
+    )
+    if not rows:
+        return None
+    token_, scope, number, account, campaign, expires = rows[0]
+    return WebToken(
+        token=token_,
+        scope=scope,
+        number=number,
+        account=account,
+        campaign=campaign,
+        expires=from_micros(expires),
+    )

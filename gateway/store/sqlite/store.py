@@ -35,6 +35,7 @@ from gateway.store.model import (
     EventType,
     Suppression,
     WebhookState,
+    WebToken,
 )
 from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
@@ -226,6 +227,17 @@ class SQLiteStore(Store):
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         check_limit(limit)
         return await outbox.dead_letters(self.db, name, limit)
+
+    # -- web tokens ----------------------------------------------------------------------------
+
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        if not tokens:
+            return
+        async with self.db.transaction("adding web tokens") as conn:
+            await outbox.add_tokens(conn, tokens)
+
+    async def web_token(self, token: str) -> WebToken | None:
+        return await outbox.web_token(self.db, token)
 
     # -- health --------------------------------------------------------------------------------
 
