@@ -1,0 +1,33 @@
+"""A keyword opt-in through the proxy records consent with the MO text; an opt-out ends it (issue 16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.smpp.constants import CommandStatus
+from gateway.store.model import EventType
+from tests.stack import running_stack
+from tests.test_optout_e2e import E164, accounts, bound, mo
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_join_keyword_records_consent_and_stop_ends_it(tmp_path: Path) -> None:
+    override = accounts(keywords={"opt_in": ["START", "JOIN"]})
+    async with running_stack(tmp_path, override) as stack:
+        esme = await bound(stack)
+        store = stack.app.store
+        assert await mo(stack, "JOIN offers please") == CommandStatus.ESME_ROK
+        [consent] = await store.consents("acme", E164)
+        assert (consent.source, consent.wording, consent.account) == ("keyword", "JOIN offers please", "acme")
+        assert consent.evidence == {"keyword": "JOIN"} and consent.ended is None
+        assert await mo(stack, "STOP") == CommandStatus.ESME_ROK
+        assert await store.live_consent("acme", E164) is None
+        assert await mo(stack, "start") == CommandStatus.ESME_ROK
+        live = await store.live_consent("acme", E164)
+        assert live is not None and live.wording == "start"
+        types = [e.type for e in await store.events(number=E164)]
+        assert types.count(EventType.CONSENT) == 2
+        esme.close()
