@@ -74,11 +74,12 @@ class App:
                 await tg.start(self._signals)
                 await tg.start(self.policy.run)
                 tg.start_soon(self.feed.run)
+                # Before the proxy: footers' {optout_url} needs the link issuer from the first message.
+                await self._start_integrations(tg)
                 await tg.start(self.proxy.serve)
                 if config.admin.enabled:
                     self.admin = self._admin_server(self.feed)
                     await tg.start(self.admin.serve)
-                await self._start_integrations(tg)
                 self.log.info(
                     "ready",
                     ports=self.proxy.ports,
@@ -110,6 +111,8 @@ class App:
             await tg.start(self.web.serve)
             self.tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
             await tg.start(self.tokens.run)
+            if self.policy is not None:  # footers' {optout_url}: a link per message
+                self.policy.mt.links = self.tokens.issue
         if config.audit.text_retention_days:
             from gateway.ops.retention import retention_task
 

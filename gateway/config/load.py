@@ -117,6 +117,12 @@ def parse_config(
     if not accounts:
         raise ConfigError("account: at least one [[account]] table is required", key="account")
 
+    web = parse_web(root.table("web", WEB_KEYS))
+    for i, acct in enumerate(accounts.values()):
+        if "{optout_url}" in acct.footer and not web.enabled:
+            key = f"account[{i}].footer"
+            raise ConfigError(f"{key}: {{optout_url}} needs [web] public_url (the links' base)", key=key)
+
     return Config(
         listen=listen,
         storage=storage,
@@ -131,5 +137,5 @@ def parse_config(
         source_path=source_path,
         webhooks=parse_webhooks(root.array_of_tables("webhook")),
         audit=parse_audit(root.table("audit", AUDIT_KEYS)),
-        web=parse_web(root.table("web", WEB_KEYS)),
+        web=web,
     )

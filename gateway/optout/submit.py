@@ -28,7 +28,7 @@ from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, SubmitMulti, SubmitMultiRes
 from gateway.store.index import SuppressionIndex
 from gateway.store.model import Channel, Event, EventType
 
-from .accounts import AccountPolicy, account_for
+from .accounts import OPTOUT_URL, AccountPolicy, account_for
 from .audit import Audit, campaign_of
 from .bounded import BoundedMap
 from .held import HeldMessages
@@ -74,6 +74,9 @@ class MtPolicy:
         self.footers = metrics.footers
         self.splits = metrics.splits
         self.blocked = metrics.blocked
+        #: Issues a web opt-out link for (scope, number, account, campaign): the footer's
+        #: ``{optout_url}`` (set by the app when ``[web] public_url`` is configured).
+        self.links: Callable[[str, str, str | None, str | None], str] | None = None
         #: When each (scope, number) last got the footer (``footer_mode = "first_in_days"``).
         self._footered: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
 
@@ -96,22 +99,25 @@ class MtPolicy:
             return Forward(sm)
         if number is not None:
             self.audit.count_sent(account, sm, number)
+        footer = account.config.footer
+        if account.footer_url:
+            footer = self._link_footer(account, sm, number, footer)
         if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
-            frame = footer_frame(sm, config.footer)  # type: ignore[arg-type]
+            frame = footer_frame(sm, footer)  # type: ignore[arg-type]
             if frame is sm.raw:
                 return Forward(sm)
             if frame is not None:
                 self.footers[config.system_id] += 1
                 return Forward(sm, None, frame)  # (pdu, on_response, frame): a keyword costs ~90 ns
-            split = footer_split_parts(sm, config.footer, self.references.next())  # type: ignore[arg-type]
+            split = footer_split_parts(sm, footer, self.references.next())  # type: ignore[arg-type]
             if split is not None:
                 return self._forward_parts(sm, split, config.system_id)
         message = read_text(sm)
         if message is None:
             return Forward(sm)
         if message.concat is not None and isinstance(sm, SubmitSm):
-            return self.held.hold(session, account, sm, message, number or sm.destination_addr)
+            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = self.clock()
             last = self._footered.get((scope, number))
@@ -120,7 +126,7 @@ class MtPolicy:
             self._footered[(scope, number)] = now
         parts = footer_parts(
             sm,
-            account.config.footer,
+            footer,
             use_payload=account.config.long_messages == "payload",
             reference=self.references.next(),
             message=message,
@@ -131,6 +137,20 @@ class MtPolicy:
             self.footers[account.config.system_id] += 1
             return Forward(parts[0])
         return self._forward_parts(sm, parts, account.config.system_id)
+
+    def _link_footer(
+        self, account: AccountPolicy, sm: SubmitSm | DataSm, number: str | None, footer: str
+    ) -> str:
+        """The footer with ``{optout_url}`` replaced by a new link for this recipient (issue 16).
+
+        Segment counting and splitting then work on the expanded text. Without a number to link
+        (an address that is not a phone number) or a link issuer, the placeholder is dropped.
+        """
+        links = self.links
+        if links is None or number is None:
+            return footer.replace(OPTOUT_URL, "").strip()
+        link = links(account.scope, number, account.config.system_id, campaign_of(account, sm) or None)
+        return footer.replace(OPTOUT_URL, link)
 
     def _forward_parts(self, sm: Pdu, parts: Sequence[Pdu], system_id: str) -> ForwardParts:
         """Relay a message the footer split, part by part; the ESME gets one answer."""
@@ -234,11 +254,13 @@ class MtPolicy:
         if account.marketing:
             # submit_multi carries one message to many: a footer that outgrows one segment goes in
             # message_payload rather than being split across many parts to many destinations.
-            parts = footer_parts(out, account.config.footer, use_payload=False, reference=0)
+            # One message to many: no per-recipient link, so a {optout_url} placeholder is dropped.
+            footer = account.config.footer.replace(OPTOUT_URL, "").strip()
+            parts = footer_parts(out, footer, use_payload=False, reference=0)
             if parts is not None:
                 self.footers[account.config.system_id] += 1
                 if len(parts) > 1:
-                    parts = footer_parts(out, account.config.footer, use_payload=True, reference=0)
+                    parts = footer_parts(out, footer, use_payload=True, reference=0)
                 assert parts is not None
                 out = parts[0]  # type: ignore[assignment]
         if not refused:

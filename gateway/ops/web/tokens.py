@@ -1,4 +1,7 @@
-"""Opt-out link tokens: 64 random bits in 11 URL-safe characters, mapped to (scope, number, ...).
+"""Opt-out link tokens: 64 random bits in 11 letters and digits, mapped to (scope, number, ...).
+
+Letters and digits only: they are the same octets in GSM 03.38, IA5 and Latin-1, so a footer with a
+link stays on the fast octet path (``_`` and ``-`` of base64url are not: GSM puts ``_`` elsewhere).
 
 A token says nothing about the number (it is not derived from it), so a forwarded or logged link
 reveals nothing. :class:`TokenIssuer` hands tokens out synchronously (the submit path cannot wait
@@ -20,13 +23,20 @@ from gateway.store.model import utcnow
 
 log = structlog.get_logger("stopgate.web")
 
-#: Random bytes per token: 8 bytes = 64 bits, 11 characters of URL-safe base64.
-TOKEN_BYTES = 8
+#: Random bits per token; 62**11 > 2**64, so 11 base-62 characters hold them.
+TOKEN_BITS = 64
+TOKEN_LENGTH = 11
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def new_token() -> str:
-    """An opaque token: 64 random bits, 11 characters ``[A-Za-z0-9_-]``."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """An opaque token: 64 random bits as 11 characters ``[0-9A-Za-z]``."""
+    value = secrets.randbits(TOKEN_BITS)
+    chars = []
+    for _ in range(TOKEN_LENGTH):
+        value, digit = divmod(value, 62)
+        chars.append(_ALPHABET[digit])
+    return "".join(chars)
 
 
 class TokenIssuer:
