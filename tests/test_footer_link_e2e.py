@@ -14,7 +14,7 @@ from tests.test_optout_e2e import E164, accounts, bound, submit
 
 pytestmark = pytest.mark.anyio
 
-LINK = re.compile(r"Opt out: https://stop\.example\.com/u/([0-9A-Za-z]{11})$")
+LINK = re.compile(r"Opt out: https://stop\.example\.com/u/([0-9A-Za-z]{12})$")
 
 
 def override() -> dict[str, object]:
@@ -56,7 +56,7 @@ async def test_each_message_gets_its_own_link_and_the_link_works(tmp_path: Path)
 
 
 async def test_segments_are_counted_on_the_expanded_footer(tmp_path: Path) -> None:
-    # 120 + 1 + 47 characters of footer > 160: the placeholder (21) would fit one segment, the link does not.
+    # 120 + 1 + 48 characters of footer > 160: the placeholder (21) would fit one segment, the link does not.
     text = "x" * 120
     async with running_stack(tmp_path, override()) as stack:
         esme = await bound(stack)

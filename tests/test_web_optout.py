@@ -62,7 +62,7 @@ def csrf_of(html: str) -> str:
 def test_tokens_are_short_random_and_numberless() -> None:
     tokens = {new_token() for _ in range(1000)}
     assert len(tokens) == 1000
-    assert all(re.fullmatch(r"[A-Za-z0-9]{11}", t) for t in tokens)
+    assert all(re.fullmatch(r"[A-Za-z0-9]{12}", t) for t in tokens)
     assert not any("7700900401" in t for t in tokens)
 
 
@@ -114,7 +114,7 @@ async def test_unknown_expired_and_rate_limited(stack: Stack, tmp_path: Path) ->
     expired = WebToken(token=new_token(), scope="acme", number=NUMBER, expires=utcnow() - timedelta(days=1))
     await stack.app.store.add_web_tokens([expired])
     async with httpx.AsyncClient(base_url=base_url(stack)) as client:
-        unknown = await client.get("/u/AAAAAAAAAAA")
+        unknown = await client.get("/u/AAAAAAAAAAAA")
         assert unknown.status_code == 404 and "not valid" in unknown.text
         gone = await client.get(f"/u/{expired.token}")
         assert gone.status_code == 410 and "expired" in gone.text
@@ -122,5 +122,5 @@ async def test_unknown_expired_and_rate_limited(stack: Stack, tmp_path: Path) ->
     assert stack.app.web is not None
     stack.app.web.app.limit = RateLimit(2)
     async with httpx.AsyncClient(base_url=base_url(stack)) as client:
-        codes = [(await client.get("/u/AAAAAAAAAAA")).status_code for _ in range(3)]
+        codes = [(await client.get("/u/AAAAAAAAAAAA")).status_code for _ in range(3)]
     assert codes == [404, 404, 429]
