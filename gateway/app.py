@@ -97,6 +97,13 @@ class App:
     async def _start_integrations(self, tg: anyio.abc.TaskGroup) -> None:
         """Webhook delivery and text retention (issue 16): own tasks, off the SMPP path."""
         config = self.config
+        if any(account.require_consent for account in config.accounts.values()):
+            from gateway.store.consent_index import ConsentFollower, ConsentIndex
+
+            consents = ConsentIndex()
+            await tg.start(ConsentFollower(self.store, consents).run)  # caught up before serving
+            if self.policy is not None:
+                self.policy.mt.consents = consents
         if config.webhooks:
             from gateway.ops.webhooks import WebhookMetrics, Webhooks
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from gateway.smpp.constants import CommandStatus
-from gateway.store.model import EventType
+from gateway.store.model import Channel, Consent, EventType
 from tests.stack import running_stack
-from tests.test_optout_e2e import E164, accounts, bound, mo
+from tests.test_optout_e2e import E164, accounts, bound, mo, submit
 
 pytestmark = pytest.mark.anyio
 
@@ -30,4 +31,25 @@ async def test_join_keyword_records_consent_and_stop_ends_it(tmp_path: Path) -> 
         assert live is not None and live.wording == "start"
         types = [e.type for e in await store.events(number=E164)]
         assert types.count(EventType.CONSENT) == 2
+        esme.close()
+
+
+async def test_require_consent_refuses_marketing_without_live_consent(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, accounts(require_consent=True)) as stack:
+        esme = await bound(stack)
+        store = stack.app.store
+        refused = await submit(esme)
+        assert refused.status == CommandStatus.STOPGATE_OPTED_OUT  # refused like a suppressed number
+        await stack.smsc.wait_until(lambda: stack.app.metrics.blocked_no_consent["acme"] == 1, timeout=5)
+        await store.add_consent(Consent(scope="acme", number=E164, source="api"), channel=Channel.API)
+        with anyio.fail_after(5):
+            while (await submit(esme)).status != CommandStatus.ESME_ROK:
+                await anyio.sleep(0.2)  # the consent index follows the log within a second
+        assert await mo(stack, "STOP") == CommandStatus.ESME_ROK
+        assert (await submit(esme)).status == CommandStatus.STOPGATE_OPTED_OUT
+        assert stack.app.metrics.blocked["acme"] >= 1
+        assert stack.app.policy is not None
+        await stack.app.policy.flush()
+        blocked = await store.events(number=E164, types=[EventType.BLOCKED])
+        assert blocked[0].reason == "no_consent" and blocked[-1].reason is None
         esme.close()

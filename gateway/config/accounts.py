@@ -72,6 +72,7 @@ def parse_account(
         scope=t.string("scope", system_id, nonempty=True),
         traffic=cast(Traffic, t.choice("traffic", d.traffic, ("marketing", "transactional"))),
         block_transactional=t.boolean("block_transactional", d.block_transactional),
+        require_consent=t.boolean("require_consent", d.require_consent),
         footer=t.string("footer", d.footer),
         footer_mode=cast(
             FooterMode, t.choice("footer_mode", d.footer_mode, ("every", "first_in_days"))

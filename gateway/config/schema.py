@@ -159,6 +159,8 @@ class AccountConfig:
     scope: str
     traffic: Traffic = "marketing"
     block_transactional: bool = False
+    #: Marketing only to numbers with a live consent record in the scope (issue 16).
+    require_consent: bool = False
     footer: str = "Reply STOP to opt out"
     footer_mode: FooterMode = "every"
     footer_days: int = 30

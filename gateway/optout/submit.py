@@ -25,6 +25,7 @@ from gateway.policy.messages import footer_frame, footer_parts, footer_split_par
 from gateway.smpp.constants import CommandStatus, EsmClass, MessageState, Tag
 from gateway.smpp.fields import Tlv, UnsuccessSme
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, SubmitMulti, SubmitMultiResp, SubmitSm, make_response
+from gateway.store.consent_index import ConsentIndex
 from gateway.store.index import SuppressionIndex
 from gateway.store.model import Channel, Event, EventType
 
@@ -36,6 +37,8 @@ from .ids import ConcatReferences, new_message_id
 from .receipts import ReceiptIds
 
 MAX_FOOTER_MEMORY = 1_000_000
+#: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
+NO_CONSENT: Final = "no_consent"
 #: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
 _BLOCKED: Final = EventType.BLOCKED
 _SMS: Final = Channel.SMS
@@ -74,6 +77,9 @@ class MtPolicy:
         self.footers = metrics.footers
         self.splits = metrics.splits
         self.blocked = metrics.blocked
+        self.blocked_no_consent = metrics.blocked_no_consent
+        #: Live consents, for ``require_consent`` accounts (set by the app; empty: nobody consented).
+        self.consents: ConsentIndex = ConsentIndex()
         #: Issues a web opt-out link for (scope, number, account, campaign): the footer's
         #: ``{optout_url}`` (set by the app when ``[web] public_url`` is configured).
         self.links: Callable[[str, str, str | None, str | None], str] | None = None
@@ -97,6 +103,8 @@ class MtPolicy:
             return self._block(session, account, sm, number)
         if not account.marketing:
             return Forward(sm)
+        if account.config.require_consent and (number is None or (scope, number) not in self.consents):
+            return self._block(session, account, sm, number or sm.destination_addr, NO_CONSENT)
         if number is not None:
             self.audit.count_sent(account, sm, number)
         footer = account.config.footer
@@ -171,10 +179,20 @@ class MtPolicy:
 
     # --- refusals ---------------------------------------------------------------------------------
 
-    def _refused(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
-        """Count and audit one message (or submit_multi destination) refused to a suppressed number."""
+    def _refused(
+        self,
+        account: AccountPolicy,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        number: str,
+        reason: str | None = None,
+    ) -> None:
+        """Count and audit one message (or submit_multi destination) refused to a suppressed number
+        (or, with ``reason`` :data:`NO_CONSENT`, to one without live consent)."""
         scope = account.scope
-        self.blocked[scope] += 1
+        if reason is NO_CONSENT:
+            self.blocked_no_consent[scope] += 1
+        else:
+            self.blocked[scope] += 1
         self.audit.queue(
             Event(
                 type=_BLOCKED,
@@ -183,13 +201,19 @@ class MtPolicy:
                 channel=_SMS,
                 account=account.config.system_id,
                 campaign=campaign_of(account, pdu) or None,
+                reason=reason,
             )
         )
 
     def _block(
-        self, session: SessionInfo[Any], account: AccountPolicy, pdu: SubmitSm | DataSm, number: str
+        self,
+        session: SessionInfo[Any],
+        account: AccountPolicy,
+        pdu: SubmitSm | DataSm,
+        number: str,
+        reason: str | None = None,
     ) -> Respond:
-        self._refused(account, pdu, number)
+        self._refused(account, pdu, number, reason)
         optout = account.config.optout
         if optout.block_mode == "accept_and_fail":
             message_id = new_message_id()
@@ -238,6 +262,14 @@ class MtPolicy:
                 if number is not None and self.index.contains_e164(account.scope, number):
                     refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
                     self._refused(account, pdu, number)
+                    continue
+                if (
+                    account.marketing
+                    and account.config.require_consent
+                    and (number is None or (account.scope, number) not in self.consents)
+                ):
+                    refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
+                    self._refused(account, pdu, number or dest.address, NO_CONSENT)
                     continue
                 if number is not None and account.marketing:
                     self.audit.count_sent(account, pdu, number)
