@@ -12,7 +12,9 @@ COPY gateway ./gateway
 COPY tools ./tools
 RUN pip install --no-cache-dir '.[fast]'
 
-# The example config, with the store on the volume and listeners on all interfaces.
+# The example config, with the store on the volume and listeners on all interfaces. Its example token
+# and passwords make the entrypoint refuse to run: mount a config of your own (and set
+# STOPGATE_ADMIN_TOKEN, which replaces admin.tokens).
 COPY config/example.toml /etc/stopgate/stopgate.toml
 RUN sed -i -e 's|^path = "stopgate.db"|path = "/data/stopgate.db"|' \
            -e '0,/^host = "127.0.0.1"/s//host = "0.0.0.0"/' \
@@ -21,8 +23,10 @@ RUN sed -i -e 's|^path = "stopgate.db"|path = "/data/stopgate.db"|' \
 USER stopgate
 VOLUME ["/data"]
 EXPOSE 2775 8025
+# /healthz on the admin address of the config in force (not a fixed port).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8025/healthz', timeout=2).status == 200 else 1)"
+    CMD ["python", "-m", "gateway.ops.docker_check", "--health"]
 
-ENTRYPOINT ["stopgate"]
+COPY docker/entrypoint.sh /usr/local/bin/stopgate-entrypoint
+ENTRYPOINT ["stopgate-entrypoint"]
 CMD ["run"]

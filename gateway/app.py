@@ -150,19 +150,15 @@ class App:
         if proxy is None:
             reasons.append("proxy: not started")
         else:
-            for session in list(proxy.sessions):
-                if not session.bound:
-                    continue
-                account = session.account
-                link = session.upstream
-                key = f"upstream {account.upstream}"
-                if link is None or link.closed:
+            for health in proxy.upstream_health():
+                key = f"upstream {health.upstream}"
+                if health.up:
+                    checks.setdefault(key, "ok")
+                else:
                     checks[key] = "unreachable"
                     reasons.append(
-                        f"upstream {account.upstream} is unreachable (account {account.system_id} is bound)"
+                        f"upstream {health.upstream} is unreachable (account {health.system_id} is bound)"
                     )
-                else:
-                    checks.setdefault(key, "ok")
         return not reasons, {"checks": checks, "reasons": reasons}
 
     async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import os
@@ -116,7 +117,8 @@ def test_add_status_remove_exit_codes(config: Path) -> None:
         (EventType.ADMIN_REMOVE, Channel.CLI),
     ]
     assert log[0].reason == "phoned in" and log[1].reason == "consent"
-    assert log[0].account  # the operator's login name
+    # Issue 18: the operator's login name, as the operator (not as an account).
+    assert log[0].operator == getpass.getuser() and log[0].account is None
 
 
 def test_scope_is_required_with_several_scopes_and_defaults_with_one(config: Path, single: Path) -> None:

@@ -367,7 +367,8 @@ def test_load_error_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == "listen.port"
-    assert str(info.value) == f"{path}: listen.port: expected an integer 0-65535, got 'abc'"
+    # Issue 18: with the line it is written on.
+    assert str(info.value) == f"{path}:12: listen.port: expected an integer 0-65535, got 'abc'"
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,9 +415,10 @@ def test_storage_memory_is_refused() -> None:
     assert info.value.key == "storage.path"
 
 
-def test_env_token_added(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_token_replaces_the_configured_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STOPGATE_ADMIN_TOKEN", "from-env")
-    assert load_config(EXAMPLE).admin.tokens == ("change-me", "from-env")
+    # Issue 18: the variable replaces admin.tokens (the example's "change-me" stops working).
+    assert load_config(EXAMPLE).admin.tokens == ("from-env",)
     cfg = parse({"admin": {"token_env": "MY_TOKEN"}}, environ={"MY_TOKEN": "t0k3n"})
     assert cfg.admin.tokens == ("t0k3n",)
     cfg = parse({"admin": {"token_env": ""}}, environ={"STOPGATE_ADMIN_TOKEN": "x"})

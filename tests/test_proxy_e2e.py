@@ -220,6 +220,27 @@ async def test_window_overflow_gets_throttled(tmp_path: Path) -> None:
         esme.close()
 
 
+async def test_the_upstream_window_bounds_requests_in_flight_to_the_smsc(tmp_path: Path) -> None:
+    """[[upstream]].window, not session.window, is how many submits the SMSC has unanswered at once."""
+    from tests.stack import BASE
+
+    config = transactional(window=8)
+    config["upstream"] = [dict(BASE["upstream"][0], window=2)]
+    async with running_stack(tmp_path, config) as stack:
+        esme = await bound(stack.port)
+        stack.smsc.stall(True)
+        pdus = [
+            await to_thread.run_sync(lambda: esme.submit("447700900401", "x", wait=False)) for _ in range(4)
+        ]
+        for pdu in pdus[2:]:
+            resp = await to_thread.run_sync(esme.wait_response, pdu.sequence)
+            assert resp.status == S.ESME_RTHROTTLED
+        await stack.smsc.wait_for_submits(2)
+        await anyio.sleep(0.2)
+        assert stack.smsc.submit_count == 2
+        esme.close()
+
+
 async def test_response_timeout_answers_the_esme_with_an_error(tmp_path: Path) -> None:
     async with running_stack(tmp_path, transactional(response_timeout=0.5)) as stack:
         esme = await bound(stack.port)
@@ -258,7 +279,7 @@ async def test_throttled_from_the_smsc_is_relayed_not_retried(tmp_path: Path) ->
 
 
 async def test_proxy_added_latency_is_sampled_into_the_histogram(tmp_path: Path) -> None:
-    from gateway.proxy.session import LATENCY_SAMPLE
+    from gateway.proxy.relay import LATENCY_SAMPLE
 
     async with running_stack(tmp_path, transactional()) as stack:
         esme = await bound(stack.port)

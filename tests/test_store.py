@@ -295,7 +295,7 @@ async def test_change_feed_order_and_catch_up(store: Store) -> None:
 async def test_import_is_idempotent(store: Store) -> None:
     await store.opt_out(ev(number=A))
     rows = [("acme", A), ("acme", B), ("acme", B), ("beta", A), ("acme", C)]
-    n = await store.import_suppressions(iter(rows), channel=Channel.CLI, reason="list", account="ops")
+    n = await store.import_suppressions(iter(rows), channel=Channel.CLI, reason="list", operator="ops")
     assert n == 3
     assert await store.import_suppressions(rows, channel=Channel.CLI, reason="list") == 0
     imports = await store.events(types=[EventType.IMPORT])
@@ -304,7 +304,9 @@ async def test_import_is_idempotent(store: Store) -> None:
         (EventType.IMPORT, "acme", B),
         (EventType.IMPORT, "beta", A),
     ]
-    assert {(e.channel, e.reason, e.account) for e in imports} == {(Channel.CLI, "list", "ops")}
+    # Issue 18: who ran the import is its operator, not an account.
+    found = {(e.channel, e.reason, e.operator, e.account) for e in imports}
+    assert found == {(Channel.CLI, "list", "ops", None)}
     sup = await store.get_suppression("beta", A)
     assert sup is not None and sup.event_id == imports[2].id and sup.channel == "cli"
     assert await store.import_suppressions([], channel=Channel.CLI, reason=None) == 0
@@ -559,7 +561,7 @@ async def test_sqlite_file_modes_and_pragmas(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        # Every migration applied (issue 16 added 0002).
+        # Every migration applied (0002 adds events.operator, issue 18; 0003-0004 issue 16).
         assert conn.execute("PRAGMA user_version").fetchone() == (len(migrations()),)
     finally:
         conn.close()

@@ -88,7 +88,7 @@ async def test_redact_number_keeps_facts_and_suppression(store: Store) -> None:
     )
     await store.opt_out(stop(A, T0 + timedelta(minutes=1), "STOP please, I am Jane"))
     await store.opt_out(stop(B, T0 + timedelta(minutes=2), "STOP from B"))
-    changed = await store.redact_number(A, account="dpo", channel=Channel.CLI)
+    changed = await store.redact_number(A, operator="dpo", channel=Channel.CLI)
     assert changed == 1
     events = await store.events(number=A)
     assert [e.type for e in events] == [EventType.CONSENT, EventType.OPT_OUT, EventType.REDACTED]
@@ -99,7 +99,7 @@ async def test_redact_number_keeps_facts_and_suppression(store: Store) -> None:
         "STOP",
         T0 + timedelta(minutes=1),
     )
-    assert events[2].account == "dpo"
+    assert events[2].operator == "dpo"
     suppression = await store.get_suppression("acme", A)
     assert suppression is not None and suppression.reason == REDACTED
     [consent] = await store.consents("acme", A)

@@ -13,3 +13,16 @@ class ConfigError(Exception):
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+        #: Every problem found (this one first): a config is checked whole, so that all its errors
+        #: can be fixed at once. A single error is its own only entry.
+        self.errors: tuple[ConfigError, ...] = (self,)
+
+    @classmethod
+    def of(cls, errors: list[ConfigError]) -> ConfigError:
+        """One error standing for ``errors`` (in file order): its message lists them all."""
+        if len(errors) == 1:
+            return errors[0]
+        first = errors[0]
+        combined = cls("; ".join(str(e) for e in errors), key=first.key)
+        combined.errors = tuple(errors)
+        return combined

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway.config.errors import ConfigError
-from gateway.config.reader import Table, keys_of
+from gateway.config.reader import Errors, Table, keys_of
 
 #: Event types a webhook may ask for (``gateway.store.EventType`` values; config stays below store).
 WEBHOOK_EVENTS = (
@@ -107,10 +107,10 @@ def parse_webhook(t: Table) -> WebhookConfig:
     )
 
 
-def parse_webhooks(raw: list[object]) -> tuple[WebhookConfig, ...]:
+def parse_webhooks(raw: list[object], errors: Errors) -> tuple[WebhookConfig, ...]:
     hooks: dict[str, WebhookConfig] = {}
     for i, item in enumerate(raw):
-        hook = parse_webhook(Table(item, f"webhook[{i}]", WEBHOOK_KEYS))
+        hook = parse_webhook(Table(item, f"webhook[{i}]", WEBHOOK_KEYS, errors))
         if hook.name in hooks:
             key = f"webhook[{i}].name"
             raise ConfigError(f"{key}: duplicate webhook name {hook.name!r}", key=key)

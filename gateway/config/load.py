@@ -11,15 +11,37 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.config.accounts import ACCOUNT_KEYS, parse_account
 from gateway.config.errors import ConfigError
-from gateway.config.integrations import AUDIT_KEYS, WEB_KEYS, parse_audit, parse_web, parse_webhooks
-from gateway.config.reader import Table
-from gateway.config.schema import AccountConfig, Config, OptoutConfig, UpstreamConfig
+from gateway.config.integrations import (
+    AUDIT_KEYS,
+    WEB_KEYS,
+    AuditConfig,
+    WebConfig,
+    WebhookConfig,
+    parse_audit,
+    parse_web,
+    parse_webhooks,
+)
+from gateway.config.locate import key_lines, line_of
+from gateway.config.reader import Errors, Table
+from gateway.config.schema import (
+    AccountConfig,
+    AdminConfig,
+    Config,
+    ListenConfig,
+    LoggingConfig,
+    NumbersConfig,
+    OptoutConfig,
+    SecurityConfig,
+    SessionConfig,
+    StorageConfig,
+    UpstreamConfig,
+)
 from gateway.config.sections import (
     ADMIN_KEYS,
     LISTEN_KEYS,
@@ -40,20 +62,22 @@ from gateway.config.sections import (
 )
 from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
 
+_T = TypeVar("_T")
+NO_TABLES: list[object] = []
+
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
     | {"upstream", "account", "webhook", "audit", "web"}
 )
 
 
-def load_config(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate a TOML config file. Errors are prefixed with the file path."""
     file = Path(path).expanduser()
     try:
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found") from None
     except IsADirectoryError:
@@ -68,7 +92,36 @@ def load_config(
     try:
         return parse_config(data, file.parent, environ=environ, source_path=file)
     except ConfigError as exc:
-        raise ConfigError(f"{file}: {exc}", key=exc.key) from None
+        raise ConfigError.of(_in_file(exc.errors, file, text, data)) from None
+
+
+def _in_file(
+    errors: tuple[ConfigError, ...], file: Path, text: str, data: Mapping[str, Any]
+) -> list[ConfigError]:
+    """``errors`` as a reader of ``file`` wants them: ``FILE:LINE: account 'acme'.key: ...``, by line.
+
+    An account is named by its ``system_id`` (when it has a usable one) rather than its index.
+    """
+    lines = key_lines(text)
+    accounts = data.get("account")
+    names: dict[str, str] = {}
+    if isinstance(accounts, list):
+        for i, account in enumerate(accounts):
+            system_id = account.get("system_id") if isinstance(account, Mapping) else None
+            if isinstance(system_id, str) and system_id.strip():
+                names[f"account[{i}]"] = f"account {system_id!r}"
+    located: list[tuple[int, ConfigError]] = []
+    for error in errors:
+        message = str(error)
+        line = line_of(lines, error.key) if error.key else None
+        if error.key:
+            head = error.key.split(".")[0]
+            if head in names and message.startswith(head):
+                message = names[head] + message[len(head) :]
+        where = f"{file}:{line}" if line is not None else str(file)
+        located.append((line or 0, ConfigError(f"{where}: {message}", key=error.key)))
+    located.sort(key=lambda item: item[0])
+    return [error for _, error in located]
 
 
 def parse_config(
@@ -83,45 +136,69 @@ def parse_config(
     ``environ`` (default ``os.environ``) is where ``admin.token_env`` is looked up.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
-    root = Table(data, "", TOP_KEYS)
+    errors = Errors()
+    root = Table(data, "", TOP_KEYS, errors)
     base = Path(base_dir)
 
-    listen = parse_listen(root.table("listen", LISTEN_KEYS), base)
-    storage = parse_storage(root.table("storage", STORAGE_KEYS), base)
-    numbers = parse_numbers(root.table("numbers", NUMBERS_KEYS))
-    logging = parse_logging(root.table("logging", LOGGING_KEYS))
-    session = parse_session(root.table("session", SESSION_KEYS))
-    security = parse_security(root.table("security", SECURITY_KEYS))
-    admin = parse_admin(root.table("admin", ADMIN_KEYS), env)
-    optout = parse_optout(root.table("optout", OPTOUT_KEYS), OptoutConfig())
+    def attempt(parse: Callable[[], _T], fallback: _T) -> _T:
+        """``parse()``, or (its error recorded) ``fallback`` so that the checking goes on."""
+        try:
+            return parse()
+        except ConfigError as exc:
+            errors.add(exc)
+            return fallback
+
+    listen = attempt(lambda: parse_listen(root.table("listen", LISTEN_KEYS), base), ListenConfig())
+    storage = attempt(lambda: parse_storage(root.table("storage", STORAGE_KEYS), base), StorageConfig())
+    numbers = attempt(lambda: parse_numbers(root.table("numbers", NUMBERS_KEYS)), NumbersConfig())
+    logging = attempt(lambda: parse_logging(root.table("logging", LOGGING_KEYS)), LoggingConfig())
+    session = attempt(lambda: parse_session(root.table("session", SESSION_KEYS)), SessionConfig())
+    security = attempt(lambda: parse_security(root.table("security", SECURITY_KEYS)), SecurityConfig())
+    admin = attempt(lambda: parse_admin(root.table("admin", ADMIN_KEYS), env), AdminConfig())
+    optout = attempt(lambda: parse_optout(root.table("optout", OPTOUT_KEYS), OptoutConfig()), OptoutConfig())
 
     upstreams: dict[str, UpstreamConfig] = {}
-    for i, raw in enumerate(root.array_of_tables("upstream")):
-        up = parse_upstream(Table(raw, f"upstream[{i}]", UPSTREAM_KEYS), base, session)
+    broken_upstreams = False
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("upstream"), NO_TABLES)):
+        try:
+            up = parse_upstream(Table(raw, f"upstream[{i}]", UPSTREAM_KEYS, errors), base, session)
+        except ConfigError as exc:
+            errors.add(exc)
+            broken_upstreams = True
+            continue
         if up.name in upstreams:
-            raise ConfigError(
-                f"upstream[{i}].name: duplicate upstream name {up.name!r}",
-                key=f"upstream[{i}].name",
-            )
+            key = f"upstream[{i}].name"
+            errors.add(ConfigError(f"{key}: duplicate upstream name {up.name!r}", key=key))
         upstreams[up.name] = up
-    if not upstreams:
-        raise ConfigError("upstream: at least one [[upstream]] table is required", key="upstream")
+    if not upstreams and not broken_upstreams and "upstream" not in errors.by_key:
+        errors.add(ConfigError("upstream: at least one [[upstream]] table is required", key="upstream"))
 
     accounts: dict[str, AccountConfig] = {}
-    for i, raw in enumerate(root.array_of_tables("account")):
-        acct = parse_account(Table(raw, f"account[{i}]", ACCOUNT_KEYS), optout, upstreams)
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("account"), NO_TABLES)):
+        try:
+            acct = parse_account(Table(raw, f"account[{i}]", ACCOUNT_KEYS, errors), optout, upstreams)
+        except ConfigError as exc:
+            # An account naming an upstream that is itself in error is not a second problem.
+            if not (broken_upstreams and exc.key == f"account[{i}].upstream"):
+                errors.add(exc)
+            continue
         if acct.system_id in accounts:
             key = f"account[{i}].system_id"
-            raise ConfigError(f"{key}: duplicate account system_id {acct.system_id!r}", key=key)
+            errors.add(ConfigError(f"{key}: duplicate account system_id {acct.system_id!r}", key=key))
         accounts[acct.system_id] = acct
-    if not accounts:
-        raise ConfigError("account: at least one [[account]] table is required", key="account")
-
-    web = parse_web(root.table("web", WEB_KEYS))
+    if not accounts and not errors:
+        errors.add(ConfigError("account: at least one [[account]] table is required", key="account"))
+    no_webhooks: tuple[WebhookConfig, ...] = ()
+    webhooks = attempt(lambda: parse_webhooks(root.array_of_tables("webhook"), errors), no_webhooks)
+    audit = attempt(lambda: parse_audit(root.table("audit", AUDIT_KEYS)), AuditConfig())
+    web = attempt(lambda: parse_web(root.table("web", WEB_KEYS)), WebConfig())
     for i, acct in enumerate(accounts.values()):
         if "{optout_url}" in acct.footer and not web.enabled:
             key = f"account[{i}].footer"
-            raise ConfigError(f"{key}: {{optout_url}} needs [web] public_url (the links' base)", key=key)
+            message = f"{key}: {{optout_url}} needs [web] public_url (the links' base)"
+            errors.add(ConfigError(message, key=key))
+    if errors:
+        raise ConfigError.of(errors.all())
 
     return Config(
         listen=listen,
@@ -135,7 +212,7 @@ def parse_config(
         upstreams=upstreams,
         accounts=accounts,
         source_path=source_path,
-        webhooks=parse_webhooks(root.array_of_tables("webhook")),
-        audit=parse_audit(root.table("audit", AUDIT_KEYS)),
+        webhooks=webhooks,
+        audit=audit,
         web=web,
     )

@@ -95,7 +95,7 @@ class AdminConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8025
-    #: Accepted bearer tokens, including the value of ``token_env`` if it was set at load time.
+    #: Accepted bearer tokens: the value of ``token_env`` alone if it was set at load time.
     tokens: tuple[str, ...] = field(default=(), repr=False)
     token_env: str = "STOPGATE_ADMIN_TOKEN"
     open_health: bool = True

@@ -137,8 +137,10 @@ def parse_admin(t: Table, env: Mapping[str, str]) -> AdminConfig:
     token_env = t.string("token_env", d.token_env)
     if token_env:
         from_env = env.get(token_env, "").strip()
-        if from_env and from_env not in tokens:
-            tokens.append(from_env)
+        if from_env:
+            # Replaces, not adds: setting the variable must retire a token written in the file (the
+            # example's "change-me" in a container, say), not leave it working beside the new one.
+            tokens = [from_env]
     return AdminConfig(
         enabled=enabled,
         host=host,

@@ -30,7 +30,10 @@ def parse_iso(text: str) -> datetime:
             ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"out of range once converted to UTC: {text!r}") from None
 
 
 def suppression_record(s: Suppression) -> dict[str, Any]:
@@ -58,4 +61,5 @@ def event_record(e: Event) -> dict[str, Any]:
         "message_ids": list(e.message_ids),
         "reason": e.reason,
         "campaign": e.campaign,
+        "operator": e.operator,
     }

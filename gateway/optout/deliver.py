@@ -188,6 +188,6 @@ class MoPolicy:
         except StoreError as exc:
             log.error(f"{kind} NOT recorded; asking the SMSC to redeliver", number=number, error=str(exc))
             return False
-        # The logging processor masks numbers and hides texts as configured (gateway/logs.py).
+        # The logging processor masks numbers and hides texts as configured (gateway/ops/logs.py).
         log.info("opted out" if kind is EventType.OPT_OUT else "opted in", number=number, text=text)
         return True

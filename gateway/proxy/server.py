@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -16,12 +19,14 @@ from gateway.config import AccountConfig, Config, UpstreamConfig
 from gateway.metrics import PduCounts
 from gateway.policy.decisions import Policy
 from gateway.smpp.connection import Connection
-from gateway.smpp.constants import BindMode, CommandStatus
+from gateway.smpp.constants import BindMode, CommandId, CommandStatus
 from gateway.smpp.errors import ProtocolError
+from gateway.smpp.events import Request
 from gateway.smpp.pdu import Pdu
 from gateway.smpp.states import Role
 
 from .link import Link, LinkTimers
+from .link_tcp import TcpCarrier, start_tcp_server
 from .session import EsmeSession
 from .throttle import BindThrottle
 from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
@@ -53,9 +58,6 @@ class ServiceBind:
             return self._link
 
     def _on_event(self, link: Link, event: Any) -> None:
-        from gateway.smpp.constants import CommandId
-        from gateway.smpp.events import Request
-
         if type(event) is Request and event.pdu.command_id == CommandId.UNBIND:
             link.answer_unbind(event.pdu)
 
@@ -64,8 +66,24 @@ class ServiceBind:
             await self._link.unbind(1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamHealth:
+    """One bound ESME session's upstream, as :meth:`Proxy.upstream_health` reports it."""
+
+    #: The bound account.
+    system_id: str
+    #: The name of the account's upstream.
+    upstream: str
+    #: Whether the session's upstream link is connected (False while it is lost or not yet made).
+    up: bool
+
+
 class Proxy:
-    """Accepts ESME connections and runs one :class:`EsmeSession` per connection."""
+    """Accepts ESME connections and runs one :class:`EsmeSession` per connection.
+
+    ``clock`` is the one clock of the proxy: sessions, links, backoffs and the bind throttle measure
+    every deadline with it (``time.monotonic`` by default, the asyncio loop's own clock; see
+    :class:`~.link.Link` for why not uvloop's ``loop.time()``)."""
 
     def __init__(
         self,
@@ -74,9 +92,11 @@ class Proxy:
         *,
         log: Any = None,
         pdu_counts: PduCounts | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.policy = policy
+        self.clock = clock
         self.log = log if log is not None else structlog.get_logger("stopgate.proxy")
         self.pdu_counts = pdu_counts
         sec = config.security
@@ -112,43 +132,67 @@ class Proxy:
     def bound_sessions(self, account: str) -> int:
         return self.session_counts.get(account, 0)
 
+    def upstream_health(self) -> list[UpstreamHealth]:
+        """For each bound ESME session, whether its upstream is up (what readiness is made of)."""
+        health = []
+        for session in list(self.sessions):
+            if session.bound:
+                link = session.upstream
+                account = session.account
+                up = link is not None and not link.closed
+                health.append(UpstreamHealth(account.system_id, account.upstream, up))
+        return health
+
     # --- serving ----------------------------------------------------------------------------------
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Listen and serve until cancelled or :meth:`shutdown`."""
+        """Listen and serve until cancelled or :meth:`shutdown`.
+
+        Plain TCP is served by the event loop's own server (each connection a :class:`TcpCarrier`);
+        TLS by anyio's TLS listener (each connection a TLS stream)."""
         listen = self.config.listen
-        listeners: list[anyio.abc.Listener[Any]] = []
         tls_context = self._server_tls_context()
-        # A silent client is dropped after bind_timeout whether it stalls the handshake or the bind.
-        tls_options: dict[str, Any] = {
-            "standard_compatible": False,
-            "handshake_timeout": self.config.session.bind_timeout,
-        }
-        # The separate TLS port is bound first: once listen.port accepts connections, every
-        # listener does (supervisors and tests poll listen.port for readiness).
-        if tls_context is not None and listen.tls_port is not None:
-            tls_tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.tls_port)
-            listeners.append(TLSListener(tls_tcp, tls_context, **tls_options))
-        tcp = await anyio.create_tcp_listener(local_host=listen.host, local_port=listen.port)
-        if tls_context is not None and listen.tls_port is None:
-            listeners.insert(0, TLSListener(tcp, tls_context, **tls_options))
-        else:
-            listeners.insert(0, tcp)
-        for listener in listeners:
-            sockname = _local_port(listener)
-            if sockname:
-                self.ports.append(sockname)
-        self.log.info("listening", host=listen.host, ports=self.ports)
+        tls_listener: TLSListener | None = None
+        tls_port = 0
+        servers: list[asyncio.Server] = []
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            with anyio.CancelScope() as accepting:
-                self._accepting = accepting
-                async with anyio.create_task_group() as accept_group:
-                    for listener in listeners:
-                        accept_group.start_soon(listener.serve, self._handle, tg)
-                    task_status.started()
-            for listener in listeners:
-                await listener.aclose()
+            try:
+                # The separate TLS port is bound first: once listen.port accepts connections, every
+                # listener does (supervisors and tests poll listen.port for readiness).
+                if tls_context is not None:
+                    tls_tcp = await anyio.create_tcp_listener(
+                        local_host=listen.host,
+                        local_port=listen.port if listen.tls_port is None else listen.tls_port,
+                    )
+                    # A silent client is dropped after bind_timeout whether it stalls the handshake
+                    # or the bind.
+                    tls_port = tls_tcp.extra(anyio.abc.SocketAttribute.local_port)
+                    tls_listener = TLSListener(
+                        tls_tcp,
+                        tls_context,
+                        standard_compatible=False,
+                        handshake_timeout=self.config.session.bind_timeout,
+                    )
+                if tls_context is None or listen.tls_port is not None:
+                    servers = await start_tcp_server(listen.host, listen.port, self._accepted)
+                    self.ports.append(servers[0].sockets[0].getsockname()[1])
+                if tls_listener is not None:
+                    self.ports.append(tls_port)
+                self.log.info("listening", host=listen.host, ports=self.ports)
+                with anyio.CancelScope() as accepting:
+                    self._accepting = accepting
+                    async with anyio.create_task_group() as accept_group:
+                        if tls_listener is not None:
+                            accept_group.start_soon(tls_listener.serve, self._handle, tg)
+                        task_status.started()
+                        await anyio.sleep_forever()
+            finally:
+                for server in servers:
+                    server.close()
+                if tls_listener is not None:
+                    with anyio.CancelScope(shield=True):
+                        await tls_listener.aclose()
             # Stopped accepting: shutdown() drains the sessions, then everything left is cancelled.
             await self._drained.wait()
             tg.cancel_scope.cancel()
@@ -174,7 +218,11 @@ class Proxy:
                 tg.start_soon(service.close)
         self._drained.set()
 
-    async def _handle(self, stream: anyio.abc.ByteStream) -> None:
+    def _accepted(self, carrier: TcpCarrier) -> None:
+        if self._tg is not None:
+            self._tg.start_soon(self._handle, carrier)
+
+    async def _handle(self, stream: anyio.abc.ByteStream | TcpCarrier) -> None:
         # Every connection runs in the proxy's own task group: nothing raised while serving one may
         # escape, or it would stop the proxy for everyone.
         try:
@@ -184,7 +232,7 @@ class Proxy:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await stream.aclose()
 
-    async def _serve_connection(self, stream: anyio.abc.ByteStream) -> None:
+    async def _serve_connection(self, stream: anyio.abc.ByteStream | TcpCarrier) -> None:
         peer = _peer_host(stream)
         session_cfg = self.config.session
         if len(self.sessions) >= session_cfg.max_connections:
@@ -199,7 +247,15 @@ class Proxy:
             inactivity_timeout=session_cfg.inactivity_timeout,
             incomplete_pdu_timeout=session_cfg.incomplete_pdu_timeout,
         )
-        link = Link(stream, conn, name="esme", timers=timers, log=self.log, pdu_counts=self.pdu_counts)
+        link = Link(
+            stream,
+            conn,
+            name="esme",
+            timers=timers,
+            log=self.log,
+            pdu_counts=self.pdu_counts,
+            clock=self.clock,
+        )
         session = EsmeSession(self, link, peer)
         self.sessions.add(session)
         session.log.info("connected")
@@ -209,12 +265,14 @@ class Proxy:
             # A bug met by one session closes that session (both legs are gone by now), never the
             # proxy: its task group is the one every other session runs in.
             session.log.error("session failed with an internal error; closed", exc_info=True)
+        finally:
+            self._session_ended(session)
 
     # --- sessions ---------------------------------------------------------------------------------
 
     async def authenticate(self, bind: Pdu, peer: str) -> tuple[int, AccountConfig | None]:
         """Check a bind's credentials; reserves a session slot on success."""
-        now = anyio.current_time()
+        now = self.clock()
         if self.throttle.locked(peer, now):
             return CommandStatus.ESME_RBINDFAIL, None
         system_id: str = getattr(bind, "system_id", "")
@@ -228,7 +286,7 @@ class Proxy:
         else:
             ok = account.verify_password(password)
         if not ok:
-            self._failed_bind(peer, anyio.current_time(), "wrong password", system_id)
+            self._failed_bind(peer, self.clock(), "wrong password", system_id)
             return CommandStatus.ESME_RINVPASWD, None
         if self.session_counts.get(system_id, 0) >= account.max_sessions:
             self.log.warning("too many sessions", account=system_id, limit=account.max_sessions)
@@ -248,11 +306,14 @@ class Proxy:
         else:
             self.session_counts.pop(account.system_id, None)
 
-    def session_bound(self, session: EsmeSession) -> None:
-        if self.on_bound_change is not None:
-            self.on_bound_change(session.account.system_id, 1)
+    def locked_out(self, peer: str) -> bool:
+        return self.throttle.locked(peer, self.clock())
 
-    def session_ended(self, session: EsmeSession) -> None:
+    def session_bound(self, account: AccountConfig) -> None:
+        if self.on_bound_change is not None:
+            self.on_bound_change(account.system_id, 1)
+
+    def _session_ended(self, session: EsmeSession) -> None:
         self.sessions.discard(session)
         if session.bound:
             self.release_session_slot(session.account)
@@ -266,7 +327,7 @@ class Proxy:
         if backoff is None or (backoff.initial, backoff.maximum) != settings:
             backoff = self._backoffs[upstream.name] = ReconnectBackoff(*settings)
         return await connect_with_backoff(
-            upstream, self.config.session, backoff, log=log, pdu_counts=self.pdu_counts
+            upstream, self.config.session, backoff, log=log, pdu_counts=self.pdu_counts, clock=self.clock
         )
 
     def rejected(self, leg: str, error: ProtocolError) -> None:
@@ -286,7 +347,7 @@ class Proxy:
         self.config = config
 
 
-def _peer_host(stream: anyio.abc.ByteStream) -> str:
+def _peer_host(stream: anyio.TypedAttributeProvider) -> str:
     try:
         address = stream.extra(anyio.abc.SocketAttribute.remote_address)
     except (anyio.TypedAttributeLookupError, OSError, AttributeError):
@@ -296,16 +357,3 @@ def _peer_host(stream: anyio.abc.ByteStream) -> str:
     if isinstance(address, tuple):
         return str(address[0])
     return str(address)
-
-
-def _local_port(listener: Any) -> int | None:
-    inner = getattr(listener, "listener", listener)
-    listeners = getattr(inner, "listeners", [inner])
-    for item in listeners:
-        try:
-            address = item.extra(anyio.abc.SocketAttribute.local_address)
-        except (anyio.TypedAttributeLookupError, AttributeError):
-            continue
-        if isinstance(address, tuple):
-            return int(address[1])
-    return None

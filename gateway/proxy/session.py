@@ -9,10 +9,9 @@ Keep-alives are answered by each link itself. Message-carrying requests pass thr
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,14 +22,13 @@ from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, Command
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
 from gateway.smpp.fields import Tlv
-from gateway.smpp.pdu import Pdu, Unbind, make_response, response_for
+from gateway.smpp.pdu import Pdu, Unbind, make_response
 from gateway.smpp.states import State
 
 from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
+from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
-
-if TYPE_CHECKING:
-    from .server import Proxy
 
 C = CommandId
 _SUBMITS = frozenset({C.SUBMIT_SM, C.SUBMIT_MULTI, C.DATA_SM})
@@ -38,40 +36,10 @@ _DELIVERS = frozenset({C.DELIVER_SM, C.DATA_SM})
 _BINDS = frozenset({C.BIND_TRANSMITTER, C.BIND_RECEIVER, C.BIND_TRANSCEIVER})
 
 
-class _Relay:
-    """Context of a relayed request whose response passes through a policy callback, or whose
-    time inside the proxy is measured (``received`` set: one request in 64 is sampled)."""
-
-    __slots__ = ("forwarded", "on_response", "received", "sequence_number")
-
-    def __init__(self, sequence_number: int, on_response: Any, received: float = 0.0) -> None:
-        self.sequence_number = sequence_number
-        self.on_response = on_response
-        self.received = received
-        self.forwarded = 0.0
-
-
-class _Parts:
-    """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
-
-    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
-
-    def __init__(self, decision: ForwardParts, request: Pdu) -> None:
-        self.decision = decision
-        self.request = request
-        self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
-        self.index = 0
-        self.responses: list[Pdu] = []
-
-
-#: Sample one relayed submit in this many for the proxy-added latency histogram.
-LATENCY_SAMPLE = 64
-
-
 class EsmeSession:
     """An accepted ESME connection: bind, relay both ways, unbind."""
 
-    def __init__(self, proxy: Proxy, esme: Link, peer: str) -> None:
+    def __init__(self, proxy: SessionHost, esme: Link, peer: str) -> None:
         self.proxy = proxy
         self.esme = esme
         self.peer = peer
@@ -84,7 +52,11 @@ class EsmeSession:
         self._tg: anyio.abc.TaskGroup | None = None
         self.log = proxy.log.bind(session=self.session_id, peer=peer)
         esme.log = self.log.bind(leg="esme")
+        #: The ESME-facing window: requests in flight to the ESME at most ([session].window).
         self.window = proxy.config.session.window
+        #: Requests in flight to the SMSC at most: the upstream's ``window`` once bound (until then
+        #: [session].window, which is also what an upstream's window defaults to).
+        self.upstream_window = proxy.config.session.window
         self._relayed = 0
         self._on_submit = proxy.policy.on_submit
 
@@ -130,7 +102,6 @@ class EsmeSession:
                     await self.upstream.unbind(self.proxy.config.session.response_timeout)
                 tg.cancel_scope.cancel()
         finally:
-            self.proxy.session_ended(self)
             self.log.info("session ended", reason=self.esme.close_reason)
 
     async def _bind_deadline(self) -> None:
@@ -142,13 +113,14 @@ class EsmeSession:
     async def shutdown(self, grace: float) -> None:
         """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
         self._closing = True
-        deadline = anyio.current_time() + grace
+        clock = self.proxy.clock
+        deadline = clock() + grace
         if self.bound and not self.esme.closed:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
                 await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
         upstream = self.upstream
         if upstream is not None:
-            await upstream.wait_answered(max(0.0, deadline - anyio.current_time()))
+            await upstream.wait_answered(max(0.0, deadline - clock()))
         await self.esme.close("shutdown")
         if upstream is not None:
             await upstream.unbind(1.0)
@@ -161,7 +133,7 @@ class EsmeSession:
         if account is None:
             self.esme.reject(request, status)
             self._binding = False
-            if proxy.throttle.locked(self.peer, anyio.current_time()):
+            if proxy.locked_out(self.peer):
                 await self.esme.wait_flushed(1.0)
                 await self.esme.close("locked out")
             return
@@ -189,9 +161,10 @@ class EsmeSession:
             await link.unbind(1.0)
             return
         self._account, self._bind_mode = account, mode
+        self.upstream_window = upstream_cfg.window
         self.log = log
         self.esme.log = log.bind(leg="esme")
-        proxy.session_bound(self)
+        proxy.session_bound(account)
         system_id = getattr(resp, "system_id", "") or upstream_cfg.name
         self.esme.respond(
             make_response(
@@ -239,9 +212,9 @@ class EsmeSession:
             else:  # query_sm, cancel_sm, replace_sm
                 self._forward_up(pdu, pdu.sequence_number, None)
         elif event_type is Response:
-            self._relay_response(self.upstream, event.pdu, event.context)
+            relay_response(self.upstream, event.pdu, event.context)
         elif event_type is Expired:
-            self._expired(self.upstream, event, CommandStatus.ESME_RX_T_APPN)
+            answer_unanswered(self.upstream, event, CommandStatus.ESME_RX_T_APPN, self.log)
         elif event_type is Rejected:
             self.proxy.rejected("esme", event.error)
 
@@ -258,14 +231,14 @@ class EsmeSession:
             self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
         elif decision_type is ForwardParts:
             upstream = self.upstream
-            if upstream is not None and upstream.conn.outstanding >= self.window:
+            if upstream is not None and upstream.conn.outstanding >= self.upstream_window:
                 self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
             else:
-                self._send_part(_Parts(decision, pdu))  # type: ignore[arg-type]
+                self._send_part(Parts(decision, pdu))  # type: ignore[arg-type]
         else:
             self._spawn(self._deferred, decision, pdu, True)
 
-    def _send_part(self, parts: _Parts) -> None:
+    def _send_part(self, parts: Parts) -> None:
         request = parts.request
         upstream = self.upstream
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
@@ -277,7 +250,7 @@ class EsmeSession:
             self.log.warning("request too large to relay", error=str(exc))
             self.esme.respond(make_response(request, CommandStatus.ESME_RINVMSGLEN), parts.sequence_number)
 
-    def _part_answered(self, parts: _Parts, response: Pdu) -> None:
+    def _part_answered(self, parts: Parts, response: Pdu) -> None:
         decision = parts.decision
         if decision.on_response is not None:
             decision.on_response(parts.index, response)
@@ -293,7 +266,7 @@ class EsmeSession:
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RSYSERR), esme_sequence)
             return
-        if upstream.conn.outstanding >= self.window:
+        if upstream.conn.outstanding >= self.upstream_window:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), esme_sequence)
             return
         self._relayed += 1
@@ -301,13 +274,13 @@ class EsmeSession:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
                 upstream.send_nowait(pdu, esme_sequence, frame, relay=True)
                 return
-            relay = _Relay(esme_sequence, on_response, self.esme.conn.last_received)
+            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received)
             upstream.send_nowait(pdu, relay, frame)
         except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
             self.log.warning("request too large to relay", error=str(exc))
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), esme_sequence)
             return
-        relay.forwarded = time.monotonic()
+        relay.forwarded = upstream.clock()
 
     async def _esme_unbind(self, request: Pdu) -> None:
         self._closing = True
@@ -326,10 +299,10 @@ class EsmeSession:
         if event_type is Relayed:  # submit_sm_resps
             self.esme.relay_responses(event)
         elif event_type is Response:
-            if type(event.context) is _Parts:
+            if type(event.context) is Parts:
                 self._part_answered(event.context, event.pdu)
             else:
-                self._relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
+                relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:
             pdu: Pdu = event.pdu
             command_id = pdu.command_id
@@ -343,7 +316,7 @@ class EsmeSession:
             else:
                 link.reject(pdu, CommandStatus.ESME_RINVCMDID)
         elif event_type is Expired:
-            self._expired(self.esme, event, CommandStatus.ESME_RSYSERR)
+            answer_unanswered(self.esme, event, CommandStatus.ESME_RSYSERR, self.log)
         elif event_type is Rejected:
             self.proxy.rejected("upstream", event.error)
 
@@ -374,7 +347,7 @@ class EsmeSession:
             if on_response is None:
                 esme.send_nowait(pdu, upstream_sequence, relay=True)
             else:
-                esme.send_nowait(pdu, _Relay(upstream_sequence, on_response))
+                esme.send_nowait(pdu, RelayContext(upstream_sequence, on_response))
         except PduTooLarge as exc:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
@@ -396,47 +369,6 @@ class EsmeSession:
             with contextlib.suppress(LinkClosed, ResponseTimeout):
                 await self.esme.request(Unbind(), session_cfg.response_timeout)
         await self.esme.close("unbound by SMSC")
-
-    # --- both directions --------------------------------------------------------------------------
-
-    @staticmethod
-    def _relay_response(
-        target: Link | None,
-        pdu: Pdu,
-        context: object,
-        source: Link | None = None,
-        proxy_latency: Any = None,
-    ) -> None:
-        if target is None or target.closed:
-            return
-        if type(context) is int:
-            target.respond(pdu, context)
-        elif type(context) is _Relay:
-            if context.on_response is not None:
-                pdu = context.on_response(pdu)
-            target.respond(pdu, context.sequence_number)
-            if context.received and proxy_latency is not None:
-                # Time inside the proxy: request in → out, plus response in → out.
-                now = time.monotonic()
-                upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
-                proxy_latency.observe(max(0.0, now - context.received - upstream_time))
-
-    def _expired(self, requester: Link | None, event: Expired, status: int) -> None:
-        """A relayed request got no answer: the side that asked gets an error, never silence."""
-        if requester is None or requester.closed:
-            return
-        waiting = event.outstanding
-        context = waiting.context
-        sequence = context if type(context) is int else getattr(context, "sequence_number", None)
-        if sequence is None:
-            return
-        requester.respond(response_for(waiting.command_id, sequence, status))
-        self.log.info(
-            "relayed request unanswered",
-            command=waiting.command_id.name.lower(),
-            closed=event.closed,
-            status=f"0x{status:08x}",
-        )
 
     async def _deferred(self, decision: Defer, pdu: Pdu, upward: bool) -> None:
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import ssl
+import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -17,6 +19,7 @@ from gateway.smpp.pdu import BIND_CLASSES, Pdu
 from gateway.smpp.states import Role
 
 from .link import Link, LinkClosed, LinkTimers, ResponseTimeout
+from .link_tcp import TcpCarrier, open_tcp_connection
 
 
 class BindFailed(Exception):
@@ -40,11 +43,15 @@ async def connect_upstream(
     *,
     log: Any,
     pdu_counts: PduCounts | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Link:
-    """Open the TCP (or TLS) connection to an upstream; the returned link is not running yet."""
+    """Open the TCP (or TLS) connection to an upstream; the returned link is not running yet.
+
+    Plain TCP is an asyncio protocol on the event loop's own connection (:class:`TcpCarrier`), TLS
+    an anyio TLS stream."""
     try:
         with anyio.fail_after(upstream.bind_timeout):
-            stream: anyio.abc.ByteStream
+            stream: anyio.abc.ByteStream | TcpCarrier
             if upstream.tls:
                 stream = await anyio.connect_tcp(
                     upstream.host,
@@ -53,7 +60,7 @@ async def connect_upstream(
                     tls_hostname=upstream.host,
                 )
             else:
-                stream = await anyio.connect_tcp(upstream.host, upstream.port)
+                stream = await open_tcp_connection(upstream.host, upstream.port)
     except TimeoutError as exc:
         raise BindFailed(f"connect to {upstream.name} timed out") from exc
     except (OSError, ssl.SSLError) as exc:
@@ -64,7 +71,15 @@ async def connect_upstream(
         inactivity_timeout=0,  # the SMSC may be quiet; enquire_link detects a dead peer instead
         incomplete_pdu_timeout=session.incomplete_pdu_timeout,
     )
-    return Link(stream, conn, name=f"upstream:{upstream.name}", timers=timers, log=log, pdu_counts=pdu_counts)
+    return Link(
+        stream,
+        conn,
+        name=f"upstream:{upstream.name}",
+        timers=timers,
+        log=log,
+        pdu_counts=pdu_counts,
+        clock=clock,
+    )
 
 
 class ReconnectBackoff:
@@ -107,6 +122,7 @@ async def connect_with_backoff(
     *,
     log: Any,
     pdu_counts: PduCounts | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Link:
     """:func:`connect_upstream`, retried with ``backoff`` for at most ``upstream.bind_timeout``.
 
@@ -114,22 +130,22 @@ async def connect_with_backoff(
     stays down is tried no more often than the backoff allows, however many ESMEs keep binding.
     Raises BindFailed when the deadline passes (at once if the next attempt is due after it).
     """
-    deadline = anyio.current_time() + upstream.bind_timeout
+    deadline = clock() + upstream.bind_timeout
     error = ""
     while True:
-        now = anyio.current_time()
+        now = clock()
         wait = backoff.wait(now)
         if now + wait >= deadline:
             reason = error or f"backing off for {wait:.1f}s after earlier failures"
             raise BindFailed(f"{upstream.name} unreachable: {reason}")
         await anyio.sleep(wait)
-        started = anyio.current_time()
+        started = clock()
         try:
             with anyio.fail_after(max(0.0, deadline - started)):
-                link = await connect_upstream(upstream, session, log=log, pdu_counts=pdu_counts)
+                link = await connect_upstream(upstream, session, log=log, pdu_counts=pdu_counts, clock=clock)
         except (BindFailed, TimeoutError) as exc:
             error = str(exc) or f"connect to {upstream.name} timed out"
-            delay = backoff.failed(started, anyio.current_time())
+            delay = backoff.failed(started, clock())
             log.info(
                 "upstream connect failed", error=error, failures=backoff.failures, retry_in=round(delay, 3)
             )

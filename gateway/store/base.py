@@ -76,13 +76,14 @@ class SuppressionWriter(Protocol):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         """Suppress every (scope, number) in ``rows`` in one atomic transaction.
 
         Only numbers that were not yet suppressed get a suppression and an IMPORT event, so
         importing the same file twice changes nothing the second time. Returns how many numbers
-        became suppressed. ``rows`` may be a lazy iterable (a file being parsed); backends may
+        became suppressed. ``operator`` is recorded on each event (who ran the import).
+        ``rows`` may be a lazy iterable (a file being parsed); backends may
         consume it on a worker thread.
         """
 
@@ -271,7 +272,7 @@ class Erasure(Protocol):
     """Erasure and retention: personal fields in the log replaced by :data:`REDACTED`, facts kept."""
 
     @abc.abstractmethod
-    async def redact_number(self, number: str, *, account: str | None, channel: Channel) -> int:
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
         """Redact the text and reason of every event about ``number`` and its consent evidence.
 
         The suppression and every event's type, time, scope and keyword stay. One REDACTED event

@@ -136,7 +136,7 @@ class MemoryStore(Store):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         await self._write()
         new = sorted({(scope, number) for scope, number in rows} - self._suppressions.keys())
@@ -147,7 +147,7 @@ class MemoryStore(Store):
                 number=number,
                 scope=scope,
                 channel=channel,
-                account=account,
+                operator=operator,
                 reason=reason,
                 ts=ts,
             )
@@ -296,7 +296,7 @@ class MemoryStore(Store):
         await self._read()
         return [c for c in self._consents if c.scope == scope and c.number == number]
 
-    async def redact_number(self, number: str, *, account: str | None, channel: Channel) -> int:
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
         await self._write()
         changed = 0
         scopes: set[str] = set()
@@ -320,8 +320,14 @@ class MemoryStore(Store):
         now = utcnow()
         for scope in sorted(scopes):
             self._append(
-                Event(type=EventType.REDACTED, number=number, scope=scope, channel=channel,
-                      account=account, ts=now),
+                Event(
+                    type=EventType.REDACTED,
+                    number=number,
+                    scope=scope,
+                    channel=channel,
+                    operator=operator,
+                    ts=now,
+                ),
                 None,
             )
         return changed

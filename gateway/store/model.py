@@ -99,7 +99,7 @@ class Event:
     number: str
     scope: str
     channel: Channel
-    #: The ESME account (system_id) or operator the event is attributed to.
+    #: The ESME account (system_id) the event is attributed to (SMS events).
     account: str | None = None
     #: The matched keyword (``"STOP"``) for SMS events.
     keyword: str | None = None
@@ -110,6 +110,8 @@ class Event:
     reason: str | None = None
     #: The campaign the number last received, for attribution of opt-outs and blocks.
     campaign: str | None = None
+    #: Who made a CLI, import or API change: the OS login name, or the API token ("api:token1").
+    operator: str | None = None
     ts: datetime = field(default_factory=utcnow)
     id: int | None = None
 

@@ -19,12 +19,12 @@ _MICROSECOND = timedelta(microseconds=1)
 
 #: The columns :func:`event_from_row` reads, in its order.
 EVENT_COLUMNS = (
-    "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign"
+    "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign, operator"
 )
 #: The columns :func:`event_values` fills, in its order (``suppressed`` marks feed entries).
 EVENT_INSERT_COLUMNS = (
     "ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign,"
-    " suppressed"
+    " operator, suppressed"
 )
 #: The columns of a suppression row, in the order of :class:`Suppression`'s fields.
 SUPPRESSION_COLUMNS = "scope, number, since, channel, keyword, reason, event_id"
@@ -58,6 +58,7 @@ def event_values(event: Event, suppressed: int | None) -> tuple[Any, ...]:
         json.dumps(list(event.message_ids)) if event.message_ids else None,
         event.reason,
         event.campaign,
+        event.operator,
         suppressed,
     )
 
@@ -77,9 +78,21 @@ def suppression_values(event: Event, event_id: int | None) -> tuple[Any, ...]:
 
 def event_from_row(row: Sequence[Any]) -> Event:
     """An :class:`Event` from the values of :data:`EVENT_COLUMNS`."""
-    (id_, ts, type_, scope, number, channel, account, keyword, text, message_ids, reason, campaign) = (
-        row
-    )
+    (
+        id_,
+        ts,
+        type_,
+        scope,
+        number,
+        channel,
+        account,
+        keyword,
+        text,
+        message_ids,
+        reason,
+        campaign,
+        operator,
+    ) = row
     return Event(
         id=id_,
         ts=from_micros(ts),
@@ -93,6 +106,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         message_ids=tuple(json.loads(message_ids)) if message_ids else (),
         reason=reason,
         campaign=campaign,
+        operator=operator,
     )
 
 

@@ -49,7 +49,7 @@ BREAKDOWN_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     )),
     ("per-PDU metrics counts", ("Link._count_out (",)),
     ("sent counters + last campaigns (incl. SQLite thread)", (
-        "_count_sent (", "OptoutPolicy.flush (", "record_last_campaigns (", "add_sent_counts (",
+        "count_sent (", "Audit.flush (", "record_last_campaigns (", "add_sent_counts (",
         "append_events (", "_connection_worker_thread (",
     )),
     ("footer: read text, append, re-encode, splice", (
@@ -60,8 +60,8 @@ BREAKDOWN_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("SMPP encode + sequence rewrite", ("send_request (", "send_response (", "with_sequence (", "encode")),
     ("socket writes (writer task)", ("_SelectorSocketTransport.write (", "Link._writer (", "Link.flush (")),
     ("session + policy glue", (
-        "Link._dispatch (", "EsmeSession.", "OptoutPolicy.on_submit (", "OptoutPolicy._block (",
-        "OptoutPolicy._account (", "Link.send_nowait (", "Link.respond (", "Link._reader (",
+        "Link._dispatch (", "EsmeSession.", "OptoutPolicy.on_submit (", "MtPolicy.on_submit (",
+        "MtPolicy._block (", "account_for (", "Link.send_nowait (", "Link.respond (", "Link._reader (",
     )),
     ("event loop, socket reads, task switches", (
         "select (", "_read_ready", "BaseEventLoop.", "Handle._run (", "TaskHandle", "Task.",

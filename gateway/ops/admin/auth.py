@@ -2,6 +2,8 @@
 
 ``/v1`` needs ``Authorization: Bearer <token>`` matching one of ``admin.tokens``; the health routes and
 ``/metrics`` are open unless ``open_health`` / ``open_metrics`` is false; the documentation is open.
+A failed authentication is logged (the client address and why, never the token presented) and
+counted per address (:mod:`.ratelimit`): past the limit the address is answered 429.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import hmac
 from enum import StrEnum
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.config import AdminConfig
 from gateway.ops.admin.context import AdminContext
-from gateway.ops.admin.http import Endpoint, error_response
+from gateway.ops.admin.http import Endpoint, client_address, error_response
+
+log = structlog.get_logger("stopgate.admin")
 
 
 class Access(StrEnum):
@@ -59,6 +64,14 @@ def protect(context: AdminContext, access: Access, endpoint: Endpoint) -> Endpoi
     async def guarded(request: Request) -> Response:
         admin = context.config().admin
         if needs_token(access, admin):
+            client = client_address(request)
+            wait = context.auth_failures.retry_after(client)
+            if wait is not None:
+                return error_response(
+                    429,
+                    f"too many failed authentications from this address; retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
             who = authenticate(request, admin.tokens)
             if who is None:
                 message = (
@@ -67,8 +80,28 @@ def protect(context: AdminContext, access: Access, endpoint: Endpoint) -> Endpoi
                     else "no admin tokens are configured (set admin.tokens or $"
                     f"{admin.token_env or 'STOPGATE_ADMIN_TOKEN'})"
                 )
+                limited = context.auth_failures.failed(client)
+                log.warning(
+                    "admin authentication failed",
+                    client=client,
+                    method=request.method,
+                    path=request.url.path,
+                    presented=_presented(request),
+                    rate_limited=limited,
+                )
                 return error_response(401, message, headers={"WWW-Authenticate": 'Bearer realm="stopgate"'})
             request.state.operator = who
         return await endpoint(request)
 
     return guarded
+
+
+def _presented(request: Request) -> str:
+    """What kind of credential came (for the log line: never its value)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return "none"
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return "not a bearer token"
+    return "wrong token" if value.strip() else "empty bearer token"

@@ -6,14 +6,17 @@ metrics, current config and a readiness callable; the handlers read nothing else
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from gateway.config import Config, ScopeError, resolve_scope, scope_filter
 from gateway.metrics import Metrics
 from gateway.numbers import parse_user_number
-from gateway.ops.admin.http import ApiError
+from gateway.ops.admin.http import MAX_NUMBER, NUMBER_PATTERN, ApiError
+from gateway.ops.admin.ratelimit import AuthFailures
+from gateway.optout.changes import OptoutChanges
 from gateway.store import ChangeFollower, Store
 
 
@@ -39,10 +42,14 @@ class AdminContext:
     #: The config in force: read on every request, so a SIGHUP reload changes tokens and scopes.
     config: Callable[[], Config]
     readiness: Readiness
+    #: Failed authentications per client address (429 past the limit).
+    auth_failures: AuthFailures = field(default_factory=AuthFailures)
 
     def scope(self, value: str | None, *, required: bool) -> str | None:
         """A configured scope; with ``required`` and none given, the only one configured."""
         config = self.config()
+        if value is not None and not value:
+            raise ApiError(400, "scope must not be empty (omit it instead)")
         try:
             if required:
                 return resolve_scope(config, value or None, choose="pass scope")
@@ -50,6 +57,16 @@ class AdminContext:
         except ScopeError as exc:
             raise ApiError(400, str(exc)) from None
 
+    def changes(self) -> OptoutChanges:
+        """Where an opt-out change made here is committed, indexed and counted, as the engine's are."""
+        return OptoutChanges(self.store, self.feed, self.metrics)
+
     def number(self, text: str) -> str:
         """A number as written by a user, in E.164 (raises ``InvalidNumber``)."""
+        if len(text) > MAX_NUMBER or not re.fullmatch(NUMBER_PATTERN, text):
+            raise ApiError(
+                400,
+                f"{text[:MAX_NUMBER]!r} is not a phone number: expected digits, an optional leading '+' "
+                f"and separators ( ) . - / space, at most {MAX_NUMBER} characters",
+            )
         return parse_user_number(text, self.config().numbers.default_country)

@@ -7,9 +7,18 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.ops.admin.auth import Access
 from gateway.ops.admin.context import AdminContext
-from gateway.ops.admin.http import BAD_CURSOR, ApiError, decode_cursor, encode_cursor, query_limit, query_time
+from gateway.ops.admin.http import ApiError, encode_cursor, event_cursor, query_limit, query_time
 from gateway.ops.admin.routes import Operation, Param, Reply
-from gateway.ops.admin.schemas import CURSOR, EVENT, EVENT_TYPES, LIMIT, page_of
+from gateway.ops.admin.schemas import (
+    CURSOR,
+    EVENT,
+    EVENT_TYPES,
+    LIMIT,
+    NUMBER_INPUT,
+    SCOPE_INPUT,
+    TIME_INPUT,
+    page_of,
+)
 from gateway.ops.records import event_record
 from gateway.store import EventType
 
@@ -29,23 +38,14 @@ def _types(values: list[str]) -> list[EventType] | None:
     return types
 
 
-def _after_id(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    value = decode_cursor(cursor)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
-        raise ApiError(400, BAD_CURSOR)
-    return value
-
-
 async def list_events(context: AdminContext, request: Request) -> Response:
     query = request.query_params
     since = query_time(request, "since")
     until = query_time(request, "until")
-    number = context.number(query["number"]) if query.get("number") else None
+    number = context.number(query["number"]) if "number" in query else None
     scope = context.scope(query.get("scope"), required=False)
     types = _types(query.getlist("type"))
-    after_id = _after_id(query.get("cursor"))
+    after_id = event_cursor(query.get("cursor"))
     limit = query_limit(request)
     page = await context.store.events(
         since=since,
@@ -67,10 +67,15 @@ LIST_EVENTS = Operation(
     summary="The audit log, oldest first",
     access=Access.TOKEN,
     parameters=(
-        Param(name="since", where="query", description="ISO 8601; events at or after (UTC if no zone)."),
-        Param(name="until", where="query", description="ISO 8601; events before."),
-        Param(name="number", where="query", description="Only this number."),
-        Param(name="scope", where="query", description="Only this scope."),
+        Param(
+            name="since",
+            where="query",
+            description="ISO 8601; events at or after (UTC if no zone).",
+            schema=TIME_INPUT,
+        ),
+        Param(name="until", where="query", description="ISO 8601; events before.", schema=TIME_INPUT),
+        Param(name="number", where="query", description="Only this number.", schema=NUMBER_INPUT),
+        Param(name="scope", where="query", description="Only this scope.", schema=SCOPE_INPUT),
         Param(
             name="type",
             where="query",

@@ -146,7 +146,7 @@ async def redact(context: AdminContext, request: Request) -> Response:
     text = string_field(data, "number", required=True)
     assert text is not None
     number = context.number(text)
-    changed = await context.store.redact_number(number, account=request.state.operator, channel=Channel.API)
+    changed = await context.store.redact_number(number, operator=request.state.operator, channel=Channel.API)
     log.info("subscriber data redacted through the API", redacted_events=changed)
     return JSONResponse({"number": number, "redacted_events": changed})
 

@@ -7,14 +7,14 @@ and ``/metrics`` need a token follows the config in force, so the document does 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from gateway.config import AdminConfig
+from gateway.config import AdminConfig, configured_scopes
 from gateway.ops.admin.auth import Access, needs_token
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.routes import ApiRoute, Operation, Param, Reply, Schema
@@ -28,6 +28,7 @@ ERROR_TEXTS = {
     401: "Missing or invalid bearer token",
     404: "Not found",
     413: "Body too large",
+    429: "Too many failed authentications from this address (see Retry-After)",
     503: "Store unavailable",
 }
 
@@ -65,7 +66,7 @@ def _operation(op: Operation, admin: AdminConfig, schemas: dict[str, Schema]) ->
         use(schema)
         out["requestBody"] = {"required": required, "content": _content(schema)}
     replies: dict[int, Reply] = dict(op.replies)
-    errors = (*op.errors, 401) if needs_token(op.access, admin) else op.errors
+    errors = (*op.errors, 401, 429) if needs_token(op.access, admin) else op.errors
     for code in errors:
         replies[code] = Reply(ERROR_TEXTS[code], ERROR)
     responses = {}
@@ -79,8 +80,22 @@ def _operation(op: Operation, admin: AdminConfig, schemas: dict[str, Schema]) ->
     return out
 
 
-def openapi_document(routes: Iterable[BaseRoute], admin: AdminConfig) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of ``routes`` (every one an :class:`ApiRoute`)."""
+def _scopes_stated(value: Any, scopes: Sequence[str]) -> Any:
+    """``value`` with every scope marker (``schemas.SCOPE_INPUT``) replaced by the configured scopes."""
+    if isinstance(value, dict):
+        if value.get("x-stopgate-scope"):
+            return {"type": "string", "enum": list(scopes)} if scopes else {"type": "string", "minLength": 1}
+        return {key: _scopes_stated(item, scopes) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scopes_stated(item, scopes) for item in value]
+    return value
+
+
+def openapi_document(
+    routes: Iterable[BaseRoute], admin: AdminConfig, scopes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of ``routes`` (every one an :class:`ApiRoute`); a scope is one of
+    ``scopes`` (the configured ones) when given."""
     schemas: dict[str, Schema] = {}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -88,7 +103,7 @@ def openapi_document(routes: Iterable[BaseRoute], admin: AdminConfig) -> dict[st
             raise TypeError(f"route {route!r} declares no operations to document")
         for method, op in route.operations.items():
             paths.setdefault(route.path, {})[method.lower()] = _operation(op, admin, schemas)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "Stopgate admin API",
@@ -102,10 +117,12 @@ def openapi_document(routes: Iterable[BaseRoute], admin: AdminConfig) -> dict[st
             "schemas": {name: schemas[name].body for name in sorted(schemas)},
         },
     }
+    return dict(_scopes_stated(document, scopes))
 
 
 async def openapi_json(context: AdminContext, request: Request) -> Response:
-    return JSONResponse(openapi_document(request.app.routes, context.config().admin))
+    config = context.config()
+    return JSONResponse(openapi_document(request.app.routes, config.admin, configured_scopes(config)))
 
 
 OPENAPI_JSON = Operation(

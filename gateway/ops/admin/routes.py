@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from gateway.ops.admin.auth import Access, protect
 from gateway.ops.admin.context import AdminContext
-from gateway.ops.admin.http import answer_errors
+from gateway.ops.admin.http import ApiError, Endpoint, answer_errors
 
 #: A route handler: the context it serves and the request.
 Handler = Callable[[AdminContext, Request], Awaitable[Response]]
@@ -82,7 +82,7 @@ class ApiRoute(Route):
     def __init__(self, path: str, operations: Mapping[str, Operation], context: AdminContext) -> None:
         self.operations = dict(operations)
         endpoints = {
-            method: protect(context, op.access, answer_errors(partial(op.handler, context)))
+            method: protect(context, op.access, answer_errors(_known_query(op, partial(op.handler, context))))
             for method, op in self.operations.items()
         }
 
@@ -90,3 +90,20 @@ class ApiRoute(Route):
             return await (endpoints.get(request.method) or endpoints["GET"])(request)
 
         super().__init__(path, endpoint, methods=list(self.operations), name=path)
+
+
+def _known_query(op: Operation, endpoint: Endpoint) -> Endpoint:
+    """``endpoint`` refusing query parameters ``op`` does not declare: a misspelt filter
+    (``?scop=acme``) would otherwise be ignored and the answer silently cover everything."""
+    known = {p.name for p in op.parameters if p.where == "query"}
+
+    async def checked(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            expected = ", ".join(sorted(known)) or "none"
+            raise ApiError(
+                400, f"unknown query parameter(s): {', '.join(unknown)[:100]} (expected: {expected})"
+            )
+        return await endpoint(request)
+
+    return checked

@@ -3,11 +3,29 @@ pages of them and the paging parameters."""
 
 from __future__ import annotations
 
-from gateway.ops.admin.http import DEFAULT_LIMIT, MAX_LIMIT
+from gateway.ops.admin.http import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR,
+    MAX_LIMIT,
+    MAX_NUMBER,
+    NUMBER_PATTERN,
+    TIME_PATTERN,
+)
 from gateway.ops.admin.routes import Param, Schema
 from gateway.store import EventType
 
 EVENT_TYPES = [t.value for t in EventType]
+
+#: A phone number as the server accepts it (checked by ``AdminContext.number`` with the same pattern).
+NUMBER_INPUT = {"type": "string", "minLength": 1, "maxLength": MAX_NUMBER, "pattern": NUMBER_PATTERN}
+#: A configured scope: ``openapi.py`` replaces this marker with the enum of the config in force.
+SCOPE_INPUT = {"type": "string", "x-stopgate-scope": True}
+#: ``?since=`` / ``?until=``: an ISO 8601 date or date-time as the server parses it (UTC if no zone).
+TIME_INPUT = {
+    "type": "string",
+    "pattern": TIME_PATTERN,
+    "description": "ISO 8601 date (2024-05-01) or date-time (2024-05-01T12:00:00Z); UTC if no zone.",
+}
 
 ERROR = Schema(
     "Error",
@@ -48,6 +66,10 @@ EVENT = Schema(
             "message_ids": {"type": "array", "items": {"type": "string"}},
             "reason": {"type": ["string", "null"]},
             "campaign": {"type": ["string", "null"]},
+            "operator": {
+                "type": ["string", "null"],
+                "description": "Who made a CLI, import or API change (login name, or api:tokenN).",
+            },
         },
     },
 )
@@ -74,4 +96,9 @@ LIMIT = Param(
     description=f"Page size (1-{MAX_LIMIT}).",
     schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
 )
-CURSOR = Param(name="cursor", where="query", description="next_cursor of the previous page.")
+CURSOR = Param(
+    name="cursor",
+    where="query",
+    description="next_cursor of the previous page.",
+    schema={"type": "string", "minLength": 1, "maxLength": MAX_CURSOR},
+)

@@ -6,7 +6,6 @@ the response is sent, so the proxy blocks the number from the next submit on.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import structlog
@@ -21,12 +20,21 @@ from gateway.ops.admin.http import (
     ApiError,
     decode_cursor,
     encode_cursor,
+    event_cursor,
     json_body,
     query_limit,
     string_field,
 )
 from gateway.ops.admin.routes import Operation, Param, Reply, Schema
-from gateway.ops.admin.schemas import CURSOR, EVENT, LIMIT, SUPPRESSION, page_of
+from gateway.ops.admin.schemas import (
+    CURSOR,
+    EVENT,
+    LIMIT,
+    NUMBER_INPUT,
+    SCOPE_INPUT,
+    SUPPRESSION,
+    page_of,
+)
 from gateway.ops.records import event_record, suppression_record
 from gateway.store import Channel, Event, EventType
 
@@ -39,9 +47,9 @@ NEW_SUPPRESSION = Schema(
         "required": ["number"],
         "additionalProperties": False,
         "properties": {
-            "number": {"type": "string"},
-            "scope": {"type": "string"},
-            "reason": {"type": "string", "maxLength": MAX_REASON},
+            "number": NUMBER_INPUT,
+            "scope": {"anyOf": [SCOPE_INPUT, {"type": "null"}]},
+            "reason": {"type": ["string", "null"], "maxLength": MAX_REASON},
         },
     },
 )
@@ -67,14 +75,30 @@ SUPPRESSION_DETAIL = Schema(
                 "type": "object",
                 "properties": {
                     "suppressed": {"type": "boolean"},
-                    "history": {"type": "array", "items": EVENT.ref},
+                    "history": {
+                        "type": "array",
+                        "items": EVENT.ref,
+                        "description": "Every event but the blocked messages, oldest first.",
+                    },
+                    "blocked": {
+                        "type": "object",
+                        "description": "Blocked messages, oldest first, a page at a time (limit, cursor).",
+                        "properties": {
+                            "items": {"type": "array", "items": EVENT.ref},
+                            "next_cursor": {"type": ["string", "null"]},
+                        },
+                    },
                 },
             },
         ]
     },
     uses=(SUPPRESSION, EVENT),
 )
-REASON = Schema("Reason", {"type": "object", "properties": {"reason": {"type": "string"}}})
+REASON_INPUT = {"type": "string", "minLength": 1, "maxLength": MAX_REASON, "pattern": r"\S"}
+REASON = Schema(
+    "Reason",
+    {"type": "object", "properties": {"reason": {"anyOf": [REASON_INPUT, {"type": "null"}]}}},
+)
 REMOVAL_RESULT = Schema(
     "RemovalResult",
     {
@@ -93,9 +117,13 @@ NUMBER = Param(
     where="path",
     description="Phone number in any usual spelling (E.164 recommended, '+' may be %2B).",
     required=True,
+    schema=NUMBER_INPUT,
 )
 SCOPE = Param(
-    name="scope", where="query", description="Suppression scope; optional when a single scope is configured."
+    name="scope",
+    where="query",
+    description="Suppression scope; optional when a single scope is configured.",
+    schema=SCOPE_INPUT,
 )
 
 
@@ -107,46 +135,26 @@ async def opt_out(
 ) -> bool:
     """Record an opt-out and apply it to the index; True if the number was not opted out before."""
     event = Event(
-        type=EventType.ADMIN_ADD,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        account=operator,
+        type=EventType.ADMIN_ADD, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
-    started = time.perf_counter()
-    new = await context.store.opt_out(event)
-    context.metrics.store_commit.observe(time.perf_counter() - started)
-    await context.feed.apply_local(scope, number, True)
-    if new:
-        context.metrics.optouts.labels(scope, "api").inc()
-    return new
+    return await context.changes().opt_out(event)
 
 
 async def opt_in(context: AdminContext, *, scope: str, number: str, operator: str, reason: str) -> bool:
     """Lift an opt-out and apply it to the index; False if the number was not opted out."""
     event = Event(
-        type=EventType.ADMIN_REMOVE,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        account=operator,
+        type=EventType.ADMIN_REMOVE, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
-    started = time.perf_counter()
-    removed = await context.store.opt_in(event)
-    context.metrics.store_commit.observe(time.perf_counter() - started)
-    await context.feed.apply_local(scope, number, False)
-    if removed:
-        context.metrics.optins.labels(scope, "api").inc()
-    return removed
+    return await context.changes().opt_in(event)
 
 
 # -- /v1/suppressions -----------------------------------------------------------------------------
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:
-    if not cursor:
+    if cursor is None:
         return None
     value = decode_cursor(cursor)
     if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
@@ -170,7 +178,7 @@ LIST_SUPPRESSIONS = Operation(
     summary="List opted-out numbers, ordered by scope and number",
     access=Access.TOKEN,
     parameters=(
-        Param(name="scope", where="query", description="Only this scope (default: all)."),
+        Param(name="scope", where="query", description="Only this scope (default: all).", schema=SCOPE_INPUT),
         LIMIT,
         CURSOR,
     ),
@@ -191,6 +199,11 @@ async def add_suppression(context: AdminContext, request: Request) -> Response:
     reason = string_field(data, "reason")
     number = context.number(text)
     operator = request.state.operator
+    current = await context.store.get_suppression(scope, number)
+    if current is not None:
+        # Already opted out: nothing changes, so nothing is recorded (a retried POST is harmless).
+        log.info("already opted out; nothing recorded", scope=scope, operator=operator)
+        return JSONResponse({"created": False, "suppressed": True, **suppression_record(current)})
     new = await opt_out(context, scope=scope, number=number, operator=operator, reason=reason)
     log.info("opted out through the API", scope=scope, new=new, operator=operator)
     current = await context.store.get_suppression(scope, number)
@@ -209,7 +222,7 @@ ADD_SUPPRESSION = Operation(
     body=(NEW_SUPPRESSION, True),
     replies={
         201: Reply("Opted out", SUPPRESSION_RESULT),
-        200: Reply("Already opted out (recorded again)", SUPPRESSION_RESULT),
+        200: Reply("Already opted out (nothing recorded)", SUPPRESSION_RESULT),
     },
     errors=(400, 413, 503),
 )
@@ -225,10 +238,29 @@ def _number_and_scope(context: AdminContext, request: Request) -> tuple[str, str
     return number, scope
 
 
+#: Every event type but BLOCKED: what changed a number's state, or answered it (few per number).
+HISTORY_TYPES = [t for t in EventType if t is not EventType.BLOCKED]
+
+
 async def get_suppression(context: AdminContext, request: Request) -> Response:
     number, scope = _number_and_scope(context, request)
+    limit = query_limit(request)
+    after_id = event_cursor(request.query_params.get("cursor"))
     current = await context.store.get_suppression(scope, number)
-    history = [event_record(e) for e in await context.store.history(scope, number)]
+    # Opt-out history first, whole; then the blocked messages, which can be any number, a page at a time.
+    history = await context.store.events(scope=scope, number=number, types=HISTORY_TYPES)
+    blocked = await context.store.events(
+        scope=scope, number=number, types=[EventType.BLOCKED], after_id=after_id, limit=limit + 1
+    )
+    more = len(blocked) > limit
+    blocked = blocked[:limit]
+    detail: dict[str, Any] = {
+        "history": [event_record(e) for e in history],
+        "blocked": {
+            "items": [event_record(e) for e in blocked],
+            "next_cursor": encode_cursor(blocked[-1].id) if more else None,
+        },
+    }
     if current is None:
         raise ApiError(
             404,
@@ -236,16 +268,16 @@ async def get_suppression(context: AdminContext, request: Request) -> Response:
             number=number,
             scope=scope,
             suppressed=False,
-            history=history,
+            **detail,
         )
-    return JSONResponse({"suppressed": True, **suppression_record(current), "history": history})
+    return JSONResponse({"suppressed": True, **suppression_record(current), **detail})
 
 
 GET_SUPPRESSION = Operation(
     handler=get_suppression,
-    summary="Whether a number is opted out, since when, how, and its history",
+    summary="Whether a number is opted out, since when, how, its history and its blocked messages",
     access=Access.TOKEN,
-    parameters=(NUMBER, SCOPE),
+    parameters=(NUMBER, SCOPE, LIMIT, CURSOR),
     replies={200: Reply("Opted out", SUPPRESSION_DETAIL)},
     errors=(400, 404, 503),
 )
@@ -274,9 +306,14 @@ REMOVE_SUPPRESSION = Operation(
     parameters=(
         NUMBER,
         SCOPE,
-        Param(name="reason", where="query", description='Why (or a JSON body {"reason": ...}).'),
+        Param(
+            name="reason",
+            where="query",
+            description='Why (or a JSON body {"reason": ...}); required one way or the other.',
+            schema=REASON_INPUT,
+        ),
     ),
     body=(REASON, False),
     replies={200: Reply("Removed", REMOVAL_RESULT)},
-    errors=(400, 404, 503),
+    errors=(400, 404, 413, 503),
 )

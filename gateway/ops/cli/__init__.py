@@ -9,7 +9,7 @@
 The operator commands read ``--config`` and work on the store named there, directly: a running proxy
 picks changes up from the store's change feed within ``optout.feed_interval`` (0.25 s by default), and
 a proxy started later loads them at start-up. Changes are recorded in the event log with channel
-``cli`` (``import`` for bulk imports) and the operator's login name as ``account``.
+``cli`` (``import`` for bulk imports) and the operator's login name as ``operator``.
 
 Scopes: ``--scope`` may be omitted when the config has a single scope. ``export``, ``audit export``
 and ``report`` treat ``--scope`` as a filter (all scopes when omitted).

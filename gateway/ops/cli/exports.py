@@ -32,6 +32,7 @@ EVENT_FIELDS = [
     "message_ids",
     "reason",
     "campaign",
+    "operator",
 ]
 
 

@@ -201,7 +201,7 @@ def optouts_import(
                     rows,
                     channel=Channel.IMPORT,
                     reason=reason or f"import of {file.name}",
-                    account=operator_name(),
+                    operator=operator_name(),
                 )
 
             try:

@@ -15,6 +15,7 @@ from gateway.ops.cli.webhooks import webhooks
 
 
 @click.group()
+@click.version_option(package_name="stopgate", prog_name="stopgate", message="%(prog)s %(version)s")
 def main() -> None:
     """Stopgate: SMPP 3.4 proxy with SMS opt-out compliance."""
 

@@ -10,18 +10,30 @@ from typing import Any
 
 import click
 
-from gateway.ops.cli.errors import fail
+from gateway.ops.cli.errors import exit_with, fail
 from gateway.ops.records import parse_iso
 
-#: The TOML file every command reads (``STOPGATE_CONFIG`` in the environment works too).
+
+def _given_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    # No default file: falling back to config/example.toml inside a checkout would run the example,
+    # with its published token and passwords, without anyone having asked for it.
+    if value is None:
+        exit_with(
+            "no config file given: pass --config FILE or set STOPGATE_CONFIG "
+            "(config/example.toml is an example to copy, with published credentials)"
+        )
+    return value
+
+
+#: The TOML file every command reads (``STOPGATE_CONFIG`` in the environment works too); required.
 config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default="config/example.toml",
-    show_default=True,
+    default=None,
     envvar="STOPGATE_CONFIG",
-    help="Configuration file (TOML).",
+    callback=_given_config,
+    help="Configuration file (TOML). Required: --config FILE or STOPGATE_CONFIG.",
 )
 
 #: How to pick a scope, ending the error when several are configured and none was given.

@@ -17,6 +17,7 @@ from gateway.ops.cli.imports import optouts_import
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
+from gateway.optout.changes import OptoutChanges
 from gateway.store.model import Channel, Consent, Event, EventType, Suppression
 from gateway.store.sqlite import SQLiteStore
 
@@ -42,12 +43,12 @@ def optouts_add(number: str, scope: str | None, reason: str | None, config_path:
         number=e164,
         scope=scope,
         channel=Channel.CLI,
-        account=operator_name(),
+        operator=operator_name(),
         reason=reason,
     )
 
     async def work(store: SQLiteStore) -> tuple[bool, Suppression | None]:
-        new = await store.opt_out(event)
+        new = await OptoutChanges(store).opt_out(event)
         return new, await store.get_suppression(scope, e164)
 
     new, current = with_store(config, work)
@@ -76,12 +77,12 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
         number=e164,
         scope=scope,
         channel=Channel.CLI,
-        account=operator_name(),
+        operator=operator_name(),
         reason=reason,
     )
 
     async def work(store: SQLiteStore) -> bool:
-        return await store.opt_in(event)
+        return await OptoutChanges(store).opt_in(event)
 
     if with_store(config, work):
         click.echo(f"{e164} removed from the opt-out list of scope {scope}")
@@ -89,22 +90,44 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
         click.echo(f"{e164} was not opted out in scope {scope}; nothing to remove (recorded)")
 
 
+#: Every event type but BLOCKED: what changed the number's state or answered it (few per number).
+HISTORY_TYPES = [t for t in EventType if t is not EventType.BLOCKED]
+
+
 @optouts.command("status")
 @click.argument("number")
 @scope_option("Scope to look in (optional with a single configured scope).")
+@click.option(
+    "--blocked",
+    "blocked_limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="How many blocked messages to list after the history (oldest first).",
+)
 @config_option
 @handle_errors
-def optouts_status(number: str, scope: str | None, config_path: Path) -> None:
-    """Is NUMBER opted out, since when, how, and its history. Exit 0 if opted out, 1 if not."""
+def optouts_status(number: str, scope: str | None, blocked_limit: int, config_path: Path) -> None:
+    """Is NUMBER opted out, since when, how, its history and its blocked messages.
+
+    Exit 0 if opted out, 1 if not.
+    """
     config = load_config(config_path)
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: SQLiteStore) -> tuple[Suppression | None, list[Event], list[Consent]]:
-        found = await store.get_suppression(scope, e164)
-        return found, await store.history(scope, e164), await store.consents(scope, e164)
+    async def work(
+        store: SQLiteStore,
+    ) -> tuple[Suppression | None, list[Event], list[Event], list[Consent]]:
+        current = await store.get_suppression(scope, e164)
+        history = await store.events(scope=scope, number=e164, types=HISTORY_TYPES)
+        # A number can collect any number of blocked messages: one page, after the history.
+        blocked = await store.events(
+            scope=scope, number=e164, types=[EventType.BLOCKED], limit=blocked_limit + 1
+        )
+        return current, history, blocked, await store.consents(scope, e164)
 
-    current, history, consents = with_store(config, work)
+    current, history, blocked, consents = with_store(config, work)
     if current is not None:
         how = f"via {current.channel}"
         if current.keyword:
@@ -117,19 +140,31 @@ def optouts_status(number: str, scope: str | None, config_path: Path) -> None:
     if history:
         click.echo(f"history ({len(history)} events):")
         for e in history:
-            details = [f"channel={e.channel.value}"]
-            for name in ("account", "keyword", "reason", "campaign"):
-                value = getattr(e, name)
-                if value:
-                    details.append(f"{name}={value}")
-            if e.text:
-                details.append(f"text={e.text!r}")
-            click.echo(f"  {short_time(e.ts)}  {e.type.value:<17} {' '.join(details)}")
+            click.echo(_event_line(e))
     else:
         click.echo("history: no events")
+    if blocked:
+        more = len(blocked) > blocked_limit
+        shown = blocked[:blocked_limit]
+        click.echo(f"blocked messages ({'first ' if more else ''}{len(shown)}):")
+        for e in shown:
+            click.echo(_event_line(e))
+        if more:
+            click.echo(f"  ... more: --blocked N, or stopgate audit export --number {e164} --type blocked")
     for line in consent_lines(consents):
         click.echo(line)
     sys.exit(0 if current is not None else 1)
+
+
+def _event_line(e: Event) -> str:
+    details = [f"channel={e.channel.value}"]
+    for name in ("account", "operator", "keyword", "reason", "campaign"):
+        value = getattr(e, name)
+        if value:
+            details.append(f"{name}={value}")
+    if e.text:
+        details.append(f"text={e.text!r}")
+    return f"  {short_time(e.ts)}  {e.type.value:<17} {' '.join(details)}"
 
 
 optouts.add_command(optouts_import)

@@ -31,10 +31,10 @@ def audit_redact(number: str, yes: bool, config_path: Path) -> None:
     e164 = parse_user_number(number, config.numbers.default_country)
     if not yes:
         click.confirm(f"Erase the MO text and personal fields of {e164} in every scope?", abort=True)
-    account = operator_name()
+    operator = operator_name()
 
     async def work(store: SQLiteStore) -> int:
-        return await store.redact_number(e164, account=account, channel=Channel.CLI)
+        return await store.redact_number(e164, operator=operator, channel=Channel.CLI)
 
     changed = with_store(config, work)
     click.echo(f"{e164}: {changed} events redacted; suppression and event facts kept")

@@ -25,7 +25,7 @@ def with_store(config: Config, work: Callable[[SQLiteStore], Awaitable[_T]]) -> 
 
 
 def operator_name() -> str:
-    """The login name recorded as the ``account`` of a change made from the command line."""
+    """The login name recorded as the ``operator`` of a change made from the command line."""
     try:
         return getpass.getuser()
     except Exception:

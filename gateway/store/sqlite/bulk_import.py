@@ -42,7 +42,7 @@ async def import_suppressions(
     *,
     channel: Channel,
     reason: str | None,
-    account: str | None,
+    operator: str | None,
 ) -> int:
     """:meth:`Store.import_suppressions` on ``db``: how many numbers became suppressed."""
     guarded = _Guarded(rows)
@@ -89,12 +89,12 @@ async def import_suppressions(
                     top = list(await conn.execute_fetchall("SELECT max(id) FROM events"))
                     before = top[0][0] or 0
                     cursor = await conn.execute(
-                        "INSERT INTO events (ts, type, scope, number, channel, account, reason,"
+                        "INSERT INTO events (ts, type, scope, number, channel, operator, reason,"
                         " suppressed) SELECT ?, ?, t.scope, t.number, ?, ?, ?, 1"
                         " FROM temp.import_rows AS t WHERE NOT EXISTS (SELECT 1 FROM"
                         " main.suppressions AS s WHERE s.scope = t.scope AND s.number = t.number)"
                         " ORDER BY t.scope, t.number",
-                        (to_micros(utcnow()), EventType.IMPORT.value, channel.value, account, reason),
+                        (to_micros(utcnow()), EventType.IMPORT.value, channel.value, operator, reason),
                     )
                     added = cursor.rowcount
                     await conn.execute(

@@ -84,7 +84,7 @@ async def consents(db: Database, scope: str, number: str) -> list[Consent]:
 
 
 async def redact_number(
-    conn: aiosqlite.Connection, number: str, account: str | None, channel: Channel
+    conn: aiosqlite.Connection, number: str, operator: str | None, channel: Channel
 ) -> int:
     """Redact ``number``'s text and reason fields everywhere; log one REDACTED event per scope."""
     scopes = [
@@ -112,7 +112,7 @@ async def redact_number(
     now = utcnow()
     for scope in scopes:
         event = Event(
-            type=EventType.REDACTED, number=number, scope=scope, channel=channel, account=account, ts=now
+            type=EventType.REDACTED, number=number, scope=scope, channel=channel, operator=operator, ts=now
         )
         await conn.execute(INSERT_EVENT, event_values(event, None))
     return changed

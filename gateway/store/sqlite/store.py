@@ -95,10 +95,10 @@ class SQLiteStore(Store):
         *,
         channel: Channel,
         reason: str | None,
-        account: str | None = None,
+        operator: str | None = None,
     ) -> int:
         return await import_suppressions(
-            self.db, rows, channel=Channel(channel), reason=reason, account=account
+            self.db, rows, channel=Channel(channel), reason=reason, operator=operator
         )
 
     # -- suppressions --------------------------------------------------------------------------
@@ -193,9 +193,9 @@ class SQLiteStore(Store):
     async def consents(self, scope: str, number: str) -> list[Consent]:
         return await consents.consents(self.db, scope, number)
 
-    async def redact_number(self, number: str, *, account: str | None, channel: Channel) -> int:
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
         async with self.db.transaction("redacting a number") as conn:
-            return await consents.redact_number(conn, number, account, Channel(channel))
+            return await consents.redact_number(conn, number, operator, Channel(channel))
 
     async def redact_texts_before(self, before: datetime) -> int:
         async with self.db.transaction("redacting old texts") as conn:

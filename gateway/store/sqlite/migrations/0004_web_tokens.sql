@@ -1,4 +1,4 @@
--- Stopgate store schema, version 3: opaque opt-out link tokens (issue 16).
+-- Stopgate store schema, version 4: opaque opt-out link tokens (issue 16).
 -- A token is random (never derived from the number) and expires; expired rows are kept so the page
 -- can say "expired" (410) rather than "unknown" (404).
 CREATE TABLE web_tokens (

@@ -1,4 +1,4 @@
--- Stopgate store schema, version 2: consent records, webhook cursors, erasure (issue 16).
+-- Stopgate store schema, version 3: consent records, webhook cursors, erasure (issue 16).
 
 -- Proof of consent to marketing. `ended` is set (never cleared) when an opt-out ends the consent.
 CREATE TABLE consents (
@@ -41,7 +41,8 @@ WHEN NOT (
     NEW.id IS OLD.id AND NEW.ts IS OLD.ts AND NEW.type IS OLD.type AND NEW.scope IS OLD.scope
     AND NEW.number IS OLD.number AND NEW.channel IS OLD.channel AND NEW.account IS OLD.account
     AND NEW.keyword IS OLD.keyword AND NEW.message_ids IS OLD.message_ids
-    AND NEW.campaign IS OLD.campaign AND NEW.suppressed IS OLD.suppressed
+    AND NEW.campaign IS OLD.campaign AND NEW.operator IS OLD.operator
+    AND NEW.suppressed IS OLD.suppressed
     AND (NEW.text IS OLD.text OR NEW.text IS '[redacted]')
     AND (NEW.reason IS OLD.reason OR NEW.reason IS '[redacted]')
 )

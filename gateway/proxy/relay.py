@@ -1,0 +1,86 @@
+"""What relaying a request across the legs leaves behind: the context its copy carries on the other leg,
+and what the leg that asked gets back, the answer or, when none came, an error (never silence).
+
+A relayed request's context is usually the asking leg's sequence number (an int); a
+:class:`RelayContext` when its answer passes through a policy callback or its time inside the proxy is
+sampled; :class:`Parts` for a split request sent up one part at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.policy.decisions import ForwardParts
+from gateway.smpp.pdu import Pdu, response_for
+
+from .link import Expired, Link
+
+#: Sample one relayed submit in this many for the proxy-added latency histogram.
+LATENCY_SAMPLE = 64
+
+
+class RelayContext:
+    """Context of a relayed request whose response passes through a policy callback, or whose
+    time inside the proxy is measured (``received`` set: one request in 64 is sampled)."""
+
+    __slots__ = ("forwarded", "on_response", "received", "sequence_number")
+
+    def __init__(self, sequence_number: int, on_response: Any, received: float = 0.0) -> None:
+        self.sequence_number = sequence_number
+        self.on_response = on_response
+        self.received = received
+        self.forwarded = 0.0
+
+
+class Parts:
+    """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
+
+    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
+
+    def __init__(self, decision: ForwardParts, request: Pdu) -> None:
+        self.decision = decision
+        self.request = request
+        self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
+        self.index = 0
+        self.responses: list[Pdu] = []
+
+
+def relay_response(
+    target: Link | None,
+    pdu: Pdu,
+    context: object,
+    source: Link | None = None,
+    proxy_latency: Any = None,
+) -> None:
+    """Send ``pdu``, the answer to a request relayed with ``context``, to the leg that asked."""
+    if target is None or target.closed:
+        return
+    if type(context) is int:
+        target.respond(pdu, context)
+    elif type(context) is RelayContext:
+        if context.on_response is not None:
+            pdu = context.on_response(pdu)
+        target.respond(pdu, context.sequence_number)
+        if context.received and proxy_latency is not None:
+            # Time inside the proxy: request in → out, plus response in → out.
+            now = target.clock()
+            upstream_time = source.conn.last_received - context.forwarded if source is not None else 0.0
+            proxy_latency.observe(max(0.0, now - context.received - upstream_time))
+
+
+def answer_unanswered(requester: Link | None, event: Expired, status: int, log: Any) -> None:
+    """A relayed request got no answer: the side that asked gets an error, never silence."""
+    if requester is None or requester.closed:
+        return
+    waiting = event.outstanding
+    context = waiting.context
+    sequence = context if type(context) is int else getattr(context, "sequence_number", None)
+    if sequence is None:
+        return
+    requester.respond(response_for(waiting.command_id, sequence, status))
+    log.info(
+        "relayed request unanswered",
+        command=waiting.command_id.name.lower(),
+        closed=event.closed,
+        status=f"0x{status:08x}",
+    )
