@@ -152,3 +152,22 @@ async def test_api_consents_redaction_and_webhooks(client: httpx.AsyncClient) ->
     assert (await client.get("/v1/webhooks", headers={"Authorization": ""})).status_code == 401
     spec = (await client.get("/openapi.json")).json()
     assert {"/v1/webhooks", "/v1/consents", "/v1/consents/{number}", "/v1/redactions"} <= set(spec["paths"])
+
+
+def test_report_counts_web_survey_answers(config: Path) -> None:
+    async def main() -> None:
+        async with store_of(config) as store:
+            await store.append_events(
+                [
+                    Event(type=EventType.OPTOUT_REASON, number=n, scope="acme", channel=Channel.WEB, reason=r)
+                    for n, r in ((A, "too_many"), (B, "too_many"), ("+447700900403", "never_signed_up"))
+                ]
+            )
+
+    anyio.run(main)
+    proc = stopgate("report", config=config)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    survey = lines[lines.index("Opt-out reasons (web page survey)") :]
+    assert any(line.split() == ["acme", "too_many", "2"] for line in survey), proc.stdout
+    assert any(line.split() == ["acme", "never_signed_up", "1"] for line in survey), proc.stdout

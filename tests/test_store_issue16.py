@@ -156,3 +156,21 @@ async def test_sqlite_trigger_allows_only_redaction(tmp_path: Path) -> None:
         ]
     finally:
         conn.close()
+
+
+async def test_retention_task_redacts_periodically() -> None:
+    import anyio
+
+    from gateway.ops.retention import retention_task
+    from gateway.store.model import utcnow
+
+    async with MemoryStore() as store:
+        await store.opt_out(stop(A, utcnow() - timedelta(days=40), "STOP old"))
+        await store.opt_out(stop(B, utcnow(), "STOP new"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(retention_task, store, 30, 0.01)
+            with anyio.fail_after(5):
+                while (await store.events(number=A))[0].text != REDACTED:
+                    await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+        assert (await store.events(number=B))[0].text == "STOP new"
