@@ -124,3 +124,37 @@ async def test_unknown_expired_and_rate_limited(stack: Stack, tmp_path: Path) ->
     async with httpx.AsyncClient(base_url=base_url(stack)) as client:
         codes = [(await client.get("/u/AAAAAAAAAAAA")).status_code for _ in range(3)]
     assert codes == [404, 404, 429]
+
+
+async def test_web_confirmation_is_sent_through_a_bound_session(tmp_path: Path) -> None:
+    override = {
+        **WEB,
+        "account": [
+            {
+                "system_id": "acme",
+                "password": "acmepw",
+                "upstream": "sim",
+                "scope": "acme",
+                "web_confirmation": "You will get no more offers.",
+                "web_confirmation_from": "88088",
+            }
+        ],
+    }
+    async with running_stack(tmp_path, override) as stack:
+        esme = Esme(stack.port, system_id="acme", password="acmepw")
+        await anyio.to_thread.run_sync(esme.bind)
+        try:
+            token = await make_link(stack)
+            async with httpx.AsyncClient(base_url=base_url(stack)) as client:
+                page = await client.get(f"/u/{token}")
+                done = await client.post(f"/u/{token}", data={"csrf": csrf_of(page.text)})
+                assert done.status_code == 200
+                (sent,) = await stack.smsc.wait_for_submits(1)
+                assert sent.text == "You will get no more offers."
+                assert sent.pdu.destination_addr == NUMBER.lstrip("+") and sent.pdu.source_addr == "88088"
+                again = await client.post(f"/u/{token}", data={"csrf": csrf_of(page.text)})
+                assert "was already opted out" in again.text
+            events = await stack.app.store.events(number=NUMBER, types=[EventType.CONFIRMATION_SENT])
+            assert len(events) == 1 and events[0].reason == "web_opt_out"
+        finally:
+            esme.close()

@@ -161,6 +161,9 @@ class AccountConfig:
     block_transactional: bool = False
     #: Marketing only to numbers with a live consent record in the scope (issue 16).
     require_consent: bool = False
+    #: Text sent to a number opted out on the web page (empty: none), from ``web_confirmation_from``.
+    web_confirmation: str = ""
+    web_confirmation_from: str = ""
     footer: str = "Reply STOP to opt out"
     footer_mode: FooterMode = "every"
     footer_days: int = 30

@@ -51,9 +51,17 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 class WebOptout:
     """The ASGI app of the public page over a store and the opt-out path."""
 
-    def __init__(self, store: Store, changes: OptoutChanges, config: WebConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        changes: OptoutChanges,
+        config: WebConfig,
+        confirm: Callable[[WebToken], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.changes = changes
+        #: Sends the account's ``web_confirmation`` SMS (the app's; it knows the SMPP sessions).
+        self.confirm = confirm
         self.csrf = Csrf()
         self.limit = RateLimit(config.rate_limit)
         self.asgi = Starlette(
@@ -129,6 +137,8 @@ class WebOptout:
                 )
             )
             log.info("opted out on the web page", scope=token.scope, number=masked)
+            if self.confirm is not None:
+                await self.confirm(token)
         return self._form_page(
             request, token, lambda f: pages.done_page(masked, f"/u/{token.token}/reason", f, already=already)
         )
