@@ -64,9 +64,10 @@ def consent_import(file: TextIO, scope: str | None, config_path: Path) -> None:
 
 
 def consent_lines(consents: list[Consent]) -> list[str]:
-    """The consent history as ``optouts status`` prints it beside the opt-out history."""
+    """The consent history as ``optouts status`` prints it beside the opt-out history (nothing
+    when there is none: most numbers of a list without ``require_consent`` have no record)."""
     if not consents:
-        return ["consent: no records"]
+        return []
     lines = [f"consent ({len(consents)} records):"]
     for c in consents:
         state = "LIVE" if c.ended is None else f"ended {short_time(c.ended)}"
@@ -91,6 +92,6 @@ def consent_show(number: str, scope: str | None, config_path: Path) -> None:
         return await store.consents(scope, e164)
 
     consents = with_store(config, work)
-    for line in consent_lines(consents):
+    for line in consent_lines(consents) or [f"{e164} in scope {scope}: no consent records"]:
         click.echo(line)
     sys.exit(0 if any(c.ended is None for c in consents) else 1)
