@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/example.toml
 
-.PHONY: install run test lint bench clean
+.PHONY: install prereqs run test lint bench clean
 
 $(BIN)/stopgate: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,10 +14,13 @@ $(BIN)/stopgate: pyproject.toml
 
 install: $(BIN)/stopgate
 
+prereqs:
+	bash .ci/prereqs
+
 run: install
 	$(BIN)/python -m tools.demo --config $(CONFIG)
 
-test: install
+test: install prereqs
 	$(BIN)/ruff check gateway tools tests
 	$(BIN)/mypy gateway tools
 	$(BIN)/lint-imports

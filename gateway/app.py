@@ -15,9 +15,9 @@ from gateway.config import Config, ConfigError, load_config
 from gateway.metrics import Metrics
 from gateway.optout.engine import OptoutPolicy
 from gateway.proxy.server import Proxy
+from gateway.store.backends import make_store
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import build_index
-from gateway.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
@@ -33,7 +33,7 @@ class App:
         self.config_path = config_path
         self.log = structlog.get_logger("stopgate")
         self.metrics = Metrics()
-        self.store = SQLiteStore(config.storage.path)
+        self.store = make_store(config.storage.path, config.storage.url)
         self.proxy: Proxy | None = None
         self.policy: OptoutPolicy | None = None
         self.feed: ChangeFollower | None = None

@@ -80,7 +80,7 @@ def test_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.numbers.default_country == "GB"
     assert cfg.session == SessionConfig()
     assert cfg.optout == OptoutConfig()
-    assert cfg.optout.block_status == 0x400
+    assert cfg.optout.block_status == 0x45  # ESME_RSUBMITFAIL since issue 13 (was 0x400)
     assert (cfg.admin.host, cfg.admin.port, cfg.admin.listen) == ("127.0.0.1", 8025, "127.0.0.1:8025")
     assert cfg.admin.tokens == ("change-me",)
 
@@ -149,7 +149,7 @@ def test_account_optout_overrides_merge_with_defaults() -> None:
     assert otp.optout.forward_keywords is False
     assert otp.optout.hold_timeout == 5.0 and isinstance(otp.optout.hold_timeout, float)
     assert otp.optout.block_mode == "accept_and_fail"  # inherited from [optout]
-    assert cfg.accounts["acme"].optout.block_status == 0x400
+    assert cfg.accounts["acme"].optout.block_status == 0x45
 
 
 def test_keywords_and_campaign_tlv() -> None:
@@ -195,7 +195,7 @@ def test_unknown_top_level_and_account_keys() -> None:
 
 def test_unknown_key_without_close_match_lists_known() -> None:
     msg = error({"storage": {"zzzzzz": 1}})
-    assert msg == "storage.zzzzzz: unknown key (known keys: path)"
+    assert msg == "storage.zzzzzz: unknown key (known keys: path, url)"
 
 
 @pytest.mark.parametrize("port", ["abc", -1, 70000, True, 1.5])
@@ -435,7 +435,7 @@ def test_describe_hides_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
         assert secret not in text
         assert secret not in repr(cfg)
     assert "***" in text
-    assert "acme-otp" in text and "127.0.0.1:2776" in text and "0x400" in text
+    assert "acme-otp" in text and "127.0.0.1:2776" in text and "0x45 (ESME_RSUBMITFAIL)" in text
 
     accounts = copy.deepcopy(MINIMAL["account"])
     del accounts[1]["password"]

@@ -28,7 +28,7 @@ OVERRIDE: dict[str, Any] = {
     "admin": {"enabled": True, "listen": "127.0.0.1:0", "tokens": [TOKEN]},
     "session": {"shutdown_grace": 0.5},
 }
-BLOCKED = int(CommandStatus.STOPGATE_OPTED_OUT)
+BLOCKED = int(CommandStatus.ESME_RSUBMITFAIL)
 NUMBER = "447700900401"
 
 

@@ -68,7 +68,7 @@ async def test_optouts_survive_a_restart(tmp_path: Path) -> None:
             await to_thread.run_sync(esme.bind)
             before = smsc.submit_count
             resp = await to_thread.run_sync(lambda: esme.submit("07700900401", "Sale!", dest_addr_ton=2))
-            assert resp.status == CommandStatus.STOPGATE_OPTED_OUT
+            assert resp.status == CommandStatus.ESME_RSUBMITFAIL
             assert smsc.submit_count == before
             esme.close()
         await smsc.stop()

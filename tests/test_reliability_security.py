@@ -297,7 +297,7 @@ async def traffic_for_the_logs(live: Live) -> None:
         smsc = live.smsc
         await smsc.deliver(source_addr=NUMBER, destination_addr="88088", text="STOP please now")
         await smsc.deliver(source_addr="447700900402", destination_addr="88088", text="my PIN is 4321")
-        assert (await submit(esme, b"after STOP")).command_status == S.STOPGATE_OPTED_OUT
+        assert (await submit(esme, b"after STOP")).command_status == S.ESME_RSUBMITFAIL
 
 
 @pytest.mark.parametrize(

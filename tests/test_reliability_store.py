@@ -40,7 +40,7 @@ from tools.smsc_sim import SimulatedSmsc
 pytestmark = pytest.mark.anyio
 
 S = CommandStatus
-BLOCKED = S.STOPGATE_OPTED_OUT
+BLOCKED = S.ESME_RSUBMITFAIL
 #: ``STOPGATE_CRASH_SEED=<n>`` replays a run; the default keeps the suite deterministic.
 CRASH_SEED = int(os.environ.get("STOPGATE_CRASH_SEED", "20250411"))
 

@@ -1,4 +1,5 @@
-"""Store behaviour, run against every backend (MemoryStore, SQLiteStore), plus SQLite specifics."""
+"""Store behaviour, run against every backend (MemoryStore, SQLiteStore, PostgresStore), plus SQLite
+specifics (PostgreSQL specifics are in test_store_postgres.py)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from gateway.store.model import (
     StoreClosedError,
     StoreError,
 )
+from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SQLiteStore, split_sql
 from gateway.store.sqlite.schema import migrations
+from tests.pgdb import fresh_database
 
 pytestmark = pytest.mark.anyio
 
@@ -44,8 +47,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "postgres":
+        with fresh_database() as url:
+            async with PostgresStore(url) as pg:
+                yield pg
+        return
     s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
     async with s:
         yield s
@@ -68,6 +76,8 @@ async def reopen(store: Store) -> Store:
     await store.close()
     if isinstance(store, SQLiteStore):
         store = SQLiteStore(store.path)
+    elif isinstance(store, PostgresStore):
+        store = PostgresStore(store.url)
     await store.open()
     return store
 

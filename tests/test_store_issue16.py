@@ -20,6 +20,8 @@ from gateway.store import (
     SQLiteStore,
     Store,
 )
+from gateway.store.postgres import PostgresStore
+from tests.pgdb import fresh_database
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +30,13 @@ A = "+447700900401"
 B = "+447700900402"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "postgres":
+        with fresh_database() as url:
+            async with PostgresStore(url) as pg:
+                yield pg
+        return
     s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
     async with s:
         yield s
@@ -174,3 +181,27 @@ async def test_retention_task_redacts_periodically() -> None:
                     await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
         assert (await store.events(number=B))[0].text == "STOP new"
+
+
+async def test_postgres_trigger_allows_only_redaction() -> None:
+    import psycopg
+
+    with fresh_database() as url:
+        async with PostgresStore(url) as store:
+            await store.opt_out(stop(A, T0))
+        with psycopg.connect(url, autocommit=True) as conn:
+            refused = [
+                "UPDATE events SET text = 'something else'",
+                "UPDATE events SET number = '+447700900999'",
+                "UPDATE events SET type = 'opt_in'",
+                "UPDATE events SET suppressed = NULL",
+                f"UPDATE events SET text = '{REDACTED}', keyword = 'HELP'",
+                "DELETE FROM events",
+                "TRUNCATE events",
+            ]
+            for statement in refused:
+                with pytest.raises(psycopg.Error, match="append-only"):
+                    conn.execute(statement)
+            conn.execute(f"UPDATE events SET text = '{REDACTED}', reason = '{REDACTED}'")
+            row = conn.execute("SELECT text, reason, keyword FROM events").fetchone()
+            assert row == (REDACTED, REDACTED, "STOP")

@@ -53,6 +53,9 @@ class StorageConfig:
     #: SQLite database file (absolute). Never ``:memory:``: the proxy, the CLI and a restarted
     #: proxy share the opt-outs through this file.
     path: Path = Path("stopgate.db")
+    #: PostgreSQL connection URL (``postgresql://user@host/db``): when set, the store is PostgreSQL,
+    #: shared by a fleet of processes, and ``path`` is not used. None: the SQLite file at ``path``.
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,10 @@ class AdminConfig:
 
 @dataclass(frozen=True, slots=True)
 class OptoutConfig:
-    block_status: int = int(CommandStatus.STOPGATE_OPTED_OUT)
+    #: ESME_RSUBMITFAIL: a standard status every client we checked (Kannel, smpplib, aiosmpplib, node
+    #: smpp, Jasmin) treats as a permanent failure; the vendor code 0x400 (STOPGATE_OPTED_OUT) makes
+    #: strict parsers (aiosmpplib) drop the connection. docs/INTEROP.md has the table.
+    block_status: int = int(CommandStatus.ESME_RSUBMITFAIL)
     block_mode: BlockMode = "reject"
     confirmation_window: float = 86400.0
     forward_keywords: bool = True
@@ -137,6 +143,9 @@ class UpstreamConfig:
     tls_key: Path | None = None
     #: Max outstanding requests towards this SMSC (``session.window`` unless overridden).
     window: int = 64
+    #: The form of the message ids Stopgate issues itself for messages to this SMSC ("decimal" or
+    #: "hex"): the SMSC's own, so clients that parse ids as numbers read both (docs/INTEROP.md).
+    message_ids: str = "decimal"
 
 
 @dataclass(frozen=True, slots=True)

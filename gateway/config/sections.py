@@ -68,7 +68,12 @@ def parse_storage(t: Table, base: Path) -> StorageConfig:
             "':memory:' is not supported: opt-outs must survive restarts and be shared with the "
             "stopgate CLI; give a database file instead, e.g. \"stopgate.db\"",
         )
-    return StorageConfig(path=resolve_path(raw, base))
+    url: str | None = None
+    if t.has("url"):
+        url = t.string("url", "", nonempty=True).strip()
+        if not url.startswith(("postgresql://", "postgres://")):
+            t.fail("url", f"expected a postgresql://user@host/database URL, got {url!r}")
+    return StorageConfig(path=resolve_path(raw, base), url=url)
 
 
 def parse_numbers(t: Table) -> NumbersConfig:
@@ -160,13 +165,14 @@ def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:
         t.fail(
             "block_status",
             f"{block_status:#x} ({name}) is a retryable status: clients would keep resubmitting "
-            "messages to opted-out recipients; use a permanent error such as 0x400",
+            "messages to opted-out recipients; use a permanent error such as 0x45 "
+            "(ESME_RSUBMITFAIL) or 0x400",
         )
     if block_status == CommandStatus.ESME_ROK:
         t.fail(
             "block_status",
             "0 is ESME_ROK (success) and would tell the client the message was sent; "
-            "use a permanent error such as 0x400",
+            "use a permanent error such as 0x45 (ESME_RSUBMITFAIL) or 0x400",
         )
     return OptoutConfig(
         block_status=block_status,

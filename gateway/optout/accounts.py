@@ -21,6 +21,8 @@ class AccountPolicy:
     config: AccountConfig
     keywords: Keywords
     default_country: str
+    #: The form of the message ids Stopgate issues for this account (its upstream's ``message_ids``).
+    message_ids: str = "decimal"
     scope: str = field(init=False)
     marketing: bool = field(init=False)
     checks_suppression: bool = field(init=False)
@@ -42,12 +44,14 @@ class AccountPolicy:
         self.footer_url = OPTOUT_URL in config.footer
 
 
-def build_account(account: AccountConfig, default_country: str) -> AccountPolicy:
+def build_account(
+    account: AccountConfig, default_country: str, message_ids: str = "decimal"
+) -> AccountPolicy:
     kw = account.keywords
     keywords = Keywords.from_lists(
         opt_out=kw.opt_out, opt_in=kw.opt_in, help=kw.help, opt_in_if_opted_out=kw.opt_in_if_opted_out
     )
-    return AccountPolicy(account, keywords, default_country)
+    return AccountPolicy(account, keywords, default_country, message_ids)
 
 
 def build_accounts(
@@ -59,10 +63,14 @@ def build_accounts(
     out: dict[str, AccountPolicy] = {}
     for system_id, account in config.accounts.items():
         kept = old.get(system_id)
-        if kept is not None and kept.config == account and kept.default_country == country:
+        upstream = config.upstreams.get(account.upstream)
+        ids = upstream.message_ids if upstream is not None else "decimal"
+        if kept is not None and kept.config == account and kept.default_country == country and (
+            kept.message_ids == ids
+        ):
             out[system_id] = kept
         else:
-            out[system_id] = build_account(account, country)
+            out[system_id] = build_account(account, country, ids)
     return out
 
 

@@ -72,7 +72,7 @@ class MoPolicy:
     def on_deliver(self, session: SessionInfo[AccountConfig], pdu: Pdu) -> Decision:
         assert isinstance(pdu, (DeliverSm, DataSm))
         if is_receipt(pdu):
-            return self.receipts.on_receipt(pdu)
+            return self.receipts.on_receipt(pdu, session)
         message = read_text(pdu)
         if message is None:
             return Forward(pdu)

@@ -10,7 +10,7 @@ Receipts then carry the SMSC's ids, mapped back to Stopgate's (:mod:`gateway.opt
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.metrics import Metrics
@@ -89,7 +89,7 @@ class HeldMessages:
                 session, deadline, concat.total, concat.reference, message.sar, footer
             )
             self.arm(deadline)
-        message_id = new_message_id()
+        message_id = new_message_id(account.message_ids)
         held.parts[concat.seq] = (pdu, message.text, message_id)
         if len(held.parts) == held.total:
             del self._held[key]
@@ -134,15 +134,26 @@ class HeldMessages:
                 reference=held.reference,
                 sar=held.sar,
             )
+            asked = [pdu.registered_delivery for pdu, _, _ in ordered]
+            owners = part_owners(len(ordered), len(parts))
+            # Each upstream part asks for what the client parts it answers for asked (not part 1's).
+            parts = [
+                replace(part, registered_delivery=_union(asked[k] for k in owners[j]))
+                for j, part in enumerate(parts)
+            ]
         else:
             parts = [pdu for pdu, _, _ in ordered]
+            owners = [(i,) for i in range(len(parts))]
         receipts = self.receipts
         for i, part in enumerate(parts):
 
             def record(resp: Pdu, i: int = i) -> None:
                 smsc_id = getattr(resp, "message_id", "")
                 if resp.command_status == CommandStatus.ESME_ROK and smsc_id:
-                    receipts.record(smsc_id, our_ids[i] if i < len(our_ids) else None)
+                    wanted = tuple(
+                        (our_ids[k], ordered[k][0].registered_delivery & _SMSC_RECEIPT) for k in owners[i]
+                    )
+                    receipts.record_for(smsc_id, wanted)
 
             try:
                 resp = await session.transmit(part, record)
@@ -151,3 +162,24 @@ class HeldMessages:
                 return
             if resp.command_status != CommandStatus.ESME_ROK:
                 self.log.warning("held segment refused", status=f"0x{resp.command_status:08x}")
+
+
+#: registered_delivery bits 1-0: the SMSC delivery receipt asked for (1 any outcome, 2 failure only).
+_SMSC_RECEIPT = 0x03
+
+
+def part_owners(client_parts: int, upstream_parts: int) -> list[tuple[int, ...]]:
+    """For each upstream part of a re-cut message, the client parts whose receipts it carries: part j
+    answers for client part j, the last upstream part also for every client part beyond it (three
+    short client parts in two upstream parts), and an upstream part beyond the client's for none."""
+    owners: list[tuple[int, ...]] = [(j,) if j < client_parts else () for j in range(upstream_parts)]
+    if upstream_parts and client_parts > upstream_parts:
+        owners[-1] = tuple(range(upstream_parts - 1, client_parts))
+    return owners
+
+
+def _union(registered: Any) -> int:
+    out = 0
+    for value in registered:
+        out |= value
+    return out

@@ -8,9 +8,12 @@ extra segments are answered here and never reach the ESME.
 
 from __future__ import annotations
 
-from gateway.policy.decisions import Decision, Forward, Respond
+from typing import Any
+
+from gateway.policy.decisions import Decision, Defer, Forward, Respond, SessionInfo
 from gateway.policy.messages import receipt_message_id, rewrite_receipt_id
-from gateway.smpp.constants import CommandStatus
+from gateway.smpp.constants import CommandStatus, MessageState, Tag
+from gateway.smpp.fields import find_tlv
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, make_response
 
 from .bounded import BoundedMap
@@ -27,7 +30,7 @@ class ReceiptIds:
         #: SMSC message ids of extra segments whose receipts the ESME must not see.
         self.hidden: BoundedMap = BoundedMap(limit)
 
-    def on_receipt(self, pdu: DeliverSm | DataSm) -> Decision:
+    def on_receipt(self, pdu: DeliverSm | DataSm, session: SessionInfo[Any] | None = None) -> Decision:
         if not self.ours and not self.hidden:
             return Forward(pdu)
         message_id = receipt_message_id(pdu)
@@ -39,7 +42,22 @@ class ReceiptIds:
         ours = self.ours.get(message_id)
         if ours is None:
             return Forward(pdu)
-        return Forward(rewrite_receipt_id(pdu, ours))
+        if isinstance(ours, str):
+            return Forward(rewrite_receipt_id(pdu, ours))
+        # One upstream part carried several client parts: each id gets the receipt it asked for.
+        delivered = _delivered(pdu)
+        copies = [rewrite_receipt_id(pdu, i) for i, mask in ours if mask == 1 or (mask and not delivered)]
+        if not copies:
+            return Respond(make_response(pdu, CommandStatus.ESME_ROK))
+        if len(copies) == 1 or session is None:
+            return Forward(copies[0])
+
+        async def fan_out() -> Forward:
+            for copy in copies[1:]:
+                await session.send_to_esme(copy)
+            return Forward(copies[0])
+
+        return Defer(fan_out)
 
     def record(self, smsc_id: str, ours: str | None) -> None:
         """The SMSC accepted a part as ``smsc_id``: its receipts carry ``ours``, or are hidden if None."""
@@ -48,8 +66,30 @@ class ReceiptIds:
         else:
             self.ours[smsc_id] = ours
 
+    def record_for(self, smsc_id: str, wanted: tuple[tuple[str, int], ...]) -> None:
+        """The SMSC accepted a part as ``smsc_id`` that carries the client ids in ``wanted``, each with
+        the SMSC-receipt bits its part asked for (1 any outcome, 2 failure only, 0 none)."""
+        asking = tuple((ours, mask) for ours, mask in wanted if mask)
+        if not asking:
+            self.hidden[smsc_id] = True
+        elif len(asking) == 1 and len(wanted) == 1:
+            self.ours[smsc_id] = asking[0][0]  # the SMSC sends only what this one part asked for
+        else:
+            self.ours[smsc_id] = asking
+
     def extra_segment(self, index: int, resp: Pdu) -> None:
         """A split message's parts after the first: their receipts are not the ESME's to see (it got
         one message id, the first part's). Recorded as the response is read, before any receipt."""
         if index and resp.command_status == CommandStatus.ESME_ROK:
             self.hidden[getattr(resp, "message_id", "")] = True
+
+
+_DELIVERED_TEXT = b"stat:DELIVRD"
+
+
+def _delivered(pdu: DeliverSm | DataSm) -> bool:
+    """The receipt reports a delivered message (message_state TLV, else the text's ``stat:``)."""
+    state = find_tlv(pdu.tlvs, Tag.MESSAGE_STATE)
+    if state:
+        return state[0] == MessageState.DELIVERED
+    return isinstance(pdu, DeliverSm) and _DELIVERED_TEXT in pdu.short_message

@@ -216,7 +216,7 @@ class MtPolicy:
         self._refused(account, pdu, number, reason)
         optout = account.config.optout
         if optout.block_mode == "accept_and_fail":
-            message_id = new_message_id()
+            message_id = new_message_id(account.message_ids)
             self.spawn(self._rejected_receipt, session, pdu, message_id)
             return Respond(make_response(pdu, CommandStatus.ESME_ROK, message_id=message_id))
         return Respond(make_response(pdu, optout.block_status))
@@ -278,7 +278,7 @@ class MtPolicy:
             return Respond(
                 SubmitMultiResp(
                     sequence_number=pdu.sequence_number,
-                    message_id=new_message_id(),
+                    message_id=new_message_id(account.message_ids),
                     unsuccess_smes=tuple(refused),
                 )
             )

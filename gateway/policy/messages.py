@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, DataCoding, Tag
+from gateway.smpp.constants import ESM_MESSAGE_TYPE_MASK, Tag
 from gateway.smpp.fields import Tlv, find_tlv, replace_tlv
 from gateway.smpp.pdu import (
     DataSm,
@@ -20,13 +20,10 @@ from gateway.smpp.pdu import (
     message_text_bytes,
 )
 from gateway.smpp.splice import message_frame, with_message
-from gateway.text.encoding import decode_text, encode_text
+from gateway.text.encoding import TEXT_CODINGS, decode_text, encode_text
 from gateway.text.footer import append_footer, append_footer_octets
 from gateway.text.segments import split_octets, split_text
 from gateway.text.udh import Concat, concat_udh, parse_concat, split_udh
-
-#: data_coding values whose short_message is text Stopgate can read and extend.
-TEXT_CODINGS = frozenset({DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1, DataCoding.UCS2})
 
 
 @dataclass(frozen=True, slots=True)

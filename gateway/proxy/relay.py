@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.policy.decisions import ForwardParts
+from gateway.smpp.constants import RETRYABLE_STATUSES
 from gateway.smpp.pdu import Pdu, response_for
 
 from .link import Expired, Link
@@ -35,7 +36,7 @@ class RelayContext:
 class Parts:
     """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
 
-    __slots__ = ("decision", "index", "request", "responses", "sequence_number")
+    __slots__ = ("decision", "index", "request", "responses", "retries", "sequence_number")
 
     def __init__(self, decision: ForwardParts, request: Pdu) -> None:
         self.decision = decision
@@ -43,6 +44,27 @@ class Parts:
         self.sequence_number = request.sequence_number  # the ESME's: where the answer goes
         self.index = 0
         self.responses: list[Pdu] = []
+        self.retries = 0  # of the part out now
+
+    def retry_delay(self, status: int) -> float | None:
+        """How long to wait before sending the part out now again, or None to stop retrying it.
+
+        Only a later part refused with a retryable status is retried: once an earlier part was
+        accepted, answering the ESME "retry" would make it resend the whole message and the handset
+        would get the accepted parts twice. The first part's refusal goes back to the ESME as is.
+        """
+        if not self.index or status not in RETRYABLE_STATUSES or self.retries >= PART_RETRIES:
+            return None
+        delay = min(PART_RETRY_MAX, PART_RETRY_FIRST * float(2**self.retries))
+        self.retries += 1
+        return delay
+
+
+#: A later part refused with a retryable status is sent again, on the same bind, this many times at
+#: most, waiting PART_RETRY_FIRST, then twice as long each time up to PART_RETRY_MAX (about 6 s in all).
+PART_RETRIES = 6
+PART_RETRY_FIRST = 0.2
+PART_RETRY_MAX = 2.0
 
 
 def relay_response(

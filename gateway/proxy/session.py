@@ -18,7 +18,14 @@ import anyio.abc
 
 from gateway.config import AccountConfig
 from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond
-from gateway.smpp.constants import SMPP_VERSION_34, BindMode, CommandId, CommandStatus, Tag
+from gateway.smpp.constants import (
+    RETRYABLE_STATUSES,
+    SMPP_VERSION_34,
+    BindMode,
+    CommandId,
+    CommandStatus,
+    Tag,
+)
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
 from gateway.smpp.fields import Tlv
@@ -252,14 +259,35 @@ class EsmeSession:
 
     def _part_answered(self, parts: Parts, response: Pdu) -> None:
         decision = parts.decision
+        status = response.command_status
+        if parts.index and status != CommandStatus.ESME_ROK:  # an earlier part is out: finish the message
+            delay = parts.retry_delay(status)
+            if delay is not None:
+                self._spawn(self._retry_part, parts, delay)
+                return
+            if status in RETRYABLE_STATUSES:
+                self.log.warning(
+                    "split message left incomplete: a later part kept being refused",
+                    part=parts.index + 1, parts=len(decision.parts), status=f"0x{status:08x}",
+                    retries=parts.retries,
+                )
+                if not self.esme.closed:  # permanent: a retry would send the accepted parts again
+                    self.esme.respond(make_response(parts.request, CommandStatus.ESME_RSUBMITFAIL),
+                                      parts.sequence_number)
+                return
         if decision.on_response is not None:
             decision.on_response(parts.index, response)
         parts.responses.append(response)
-        if response.command_status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
+        if status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
             parts.index += 1
+            parts.retries = 0
             self._send_part(parts)
         elif not self.esme.closed:
             self.esme.respond(decision.answer(parts.responses), parts.sequence_number)
+
+    async def _retry_part(self, parts: Parts, delay: float) -> None:
+        await anyio.sleep(delay)
+        self._send_part(parts)
 
     def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
         upstream = self.upstream

@@ -16,7 +16,7 @@ from typing import Any, Final
 from .constants import HEADER_SIZE, RESPONSE_BIT, TLV_HEADER_SIZE, CommandId, CommandStatus
 from .errors import LocalProtocolError, RemoteProtocolError
 from .fields import MESSAGE_ID_SIZE, Dest, Tlv, UnsuccessSme
-from .pdu import PDU_CLASSES, DeliverSm, Pdu, SubmitSm, _ShortMessage
+from .pdu import PDU_CLASSES, DataSmResp, DeliverSm, DeliverSmResp, Pdu, SubmitSm, SubmitSmResp, _ShortMessage
 
 _HEADER = struct.Struct(">IIII")
 _TLV_HEAD = struct.Struct(">HH")
@@ -229,8 +229,15 @@ def encode(pdu: Pdu) -> bytes:
 
 
 def encode_fields(pdu: Pdu, sequence_number: int | None = None) -> bytes:
-    """Encode from the fields, ignoring any original frame (``sequence_number`` overrides the PDU's)."""
+    """Encode from the fields, ignoring any original frame (``sequence_number`` overrides the PDU's).
+
+    A submit_sm_resp, deliver_sm_resp or data_sm_resp with a non-zero command_status is the header
+    alone (§4.4.2: the body is not returned then; strict clients parse it so), unless a data_sm_resp
+    carries TLVs (delivery_failure_reason and the like explain the error).
+    """
     seq = pdu.sequence_number if sequence_number is None else sequence_number
+    if pdu.command_status and type(pdu) in _NO_BODY_ON_ERROR and not getattr(pdu, "tlvs", ()):
+        return _HEADER.pack(HEADER_SIZE, pdu.command_id, pdu.command_status, seq)
     if type(pdu) in _FAST_ENCODE:
         return _encode_short_message(pdu, seq)  # type: ignore[arg-type]
     parts: list[bytes] = []
@@ -324,6 +331,7 @@ _SM_LIMITS = (
     ("validity_period", 17),
 )
 _FAST_ENCODE = frozenset({SubmitSm, DeliverSm})
+_NO_BODY_ON_ERROR = frozenset({SubmitSmResp, DeliverSmResp, DataSmResp})
 
 
 # --- Fast path for submit_sm / deliver_sm ------------------------------------------------------

@@ -202,7 +202,12 @@ class CommandStatus(IntEnum):
 
 #: Statuses after which a client usually retries the same message later.
 RETRYABLE_STATUSES = frozenset(
-    {CommandStatus.ESME_RSYSERR, CommandStatus.ESME_RMSGQFUL, CommandStatus.ESME_RTHROTTLED}
+    {
+        CommandStatus.ESME_RSYSERR,
+        CommandStatus.ESME_RMSGQFUL,
+        CommandStatus.ESME_RTHROTTLED,
+        CommandStatus.ESME_RX_T_APPN,  # Kannel retries it too (smsc_smpp.c)
+    }
 )
 
 

@@ -1,4 +1,4 @@
-"""The storage interfaces every backend implements (SQLite now, in-memory for tests, PostgreSQL later).
+"""The storage interfaces every backend implements (SQLite, PostgreSQL, in-memory for tests).
 
 :class:`Store` is the whole of it, assembled from small protocols a consumer can ask for alone:
 :class:`SuppressionWriter` (state changes), :class:`SuppressionReader` (current state),
@@ -8,9 +8,11 @@
 
 Semantics shared by all backends:
 
-* The event log is append-only and its ids increase strictly in commit order. It doubles as the
-  change feed: a state-type event that actually changed a number's suppression state is a
-  :class:`Change` whose id is the event id.
+* The event log is append-only. It doubles as the change feed: a state-type event that actually
+  changed a number's suppression state is a :class:`Change`. On SQLite event ids increase strictly in
+  commit order; on PostgreSQL ids are taken at insert, not at commit, and the feed is ordered by
+  the writing transaction instead (:mod:`gateway.store.postgres.reads`), so a late commit never falls
+  behind a cursor. Either way a :class:`Change`'s id is its event id and the cursor of the feed.
 * ``opt_out`` / ``opt_in`` / ``append_events`` / ``import_suppressions`` are atomic and durable when
   they return. Any backend failure surfaces as :class:`StoreError`; misuse (wrong event type, an event
   that already has an id, a non-positive limit) raises :class:`ValueError` before touching storage.
@@ -28,6 +30,8 @@ from itertools import groupby
 from operator import itemgetter
 from types import TracebackType
 from typing import Protocol, Self
+
+import anyio
 
 from gateway.store.checks import check_limit
 from gateway.store.model import (
@@ -224,6 +228,28 @@ class ChangeFeed(Protocol):
     @abc.abstractmethod
     async def last_change_id(self) -> int:
         """The id of the newest change (0 if none): a cursor for :meth:`changes_since`."""
+
+    async def commit_mark(self) -> int:
+        """A mark above every change committed before this call (see :meth:`settled_mark`); on
+        PostgreSQL the snapshot's xmax, which is above every committed xid.
+
+        0 for backends whose changes are in the feed as soon as they commit (SQLite, memory).
+        """
+        return 0
+
+    async def settled_mark(self) -> int:
+        """Once this reaches a :meth:`commit_mark`, every change committed before that mark is
+        returned by any later :meth:`changes_since` (PostgreSQL holds a committed change back while
+        an older transaction is still open). 0 where :meth:`commit_mark` is always 0."""
+        return 0
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Return when a change may have been committed, or after ``timeout`` seconds at most.
+
+        A wake-up hint only (followers read :meth:`changes_since` after it either way): this default
+        just sleeps; PostgreSQL returns early on NOTIFY.
+        """
+        await anyio.sleep(timeout)
 
 
 class SentCounters(Protocol):

@@ -4,10 +4,17 @@ Every change, local or from another process (the CLI, the admin API, another pro
 through :meth:`ChangeFollower.sync`, which fetches and applies under one lock. A local opt-out calls
 ``sync`` right after its commit and before its deliver_sm_resp, so the index holds it before the SMSC
 hears it was received, and an older batch fetched concurrently can never be applied after it.
+
+On PostgreSQL the feed holds a committed change back while an older transaction is still open (it
+never skips one, :mod:`gateway.store.postgres.reads`), so a local opt-out may not be in the feed yet
+when ``sync`` returns: it is then *pinned* in the index until the feed has settled past its commit
+(:meth:`~gateway.store.base.ChangeFeed.settled_mark`), whatever the feed delivered meanwhile.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable
 
 import anyio
@@ -15,7 +22,7 @@ import structlog
 
 from gateway.store.base import ChangeFeed
 from gateway.store.index import SuppressionIndex
-from gateway.store.model import StoreError
+from gateway.store.model import Change, StoreError
 
 log = structlog.get_logger("stopgate.feed")
 
@@ -38,25 +45,73 @@ class ChangeFollower:
         self.batch = batch
         self.on_health = on_health
         self._lock = anyio.Lock()
+        #: Local opt-outs committed but maybe not yet delivered by the feed: kept in the index until
+        #: the feed settles past their commit mark. The bool is the state the feed itself gives.
+        self._pinned: dict[tuple[str, str], tuple[int, bool]] = {}
+        #: (time, commit mark) taken at each sync start, until the feed settles past the mark.
+        self._marks: deque[tuple[float, int]] = deque(maxlen=4096)
+        #: Every change committed before this moment (anyio clock) is in the index; None: not yet.
+        self.current_as_of: float | None = None
+
+    def lag(self) -> float:
+        """Seconds the index may be behind the store (inf before the first complete sync).
+
+        It grows while the store is unreachable and, on PostgreSQL, while an open transaction holds
+        the feed back: either way this process may not know of an opt-out made elsewhere, which is
+        what a fail-closed check (``optout.max_feed_lag``) compares against.
+        """
+        if self.current_as_of is None:
+            return math.inf
+        return anyio.current_time() - self.current_as_of
 
     async def sync(self) -> int:
         """Fetch and apply every change committed so far; returns how many were applied."""
         applied = 0
         async with self._lock:
+            self._marks.append((anyio.current_time(), await self.store.commit_mark()))
+            settled = await self.store.settled_mark()
             while True:
                 changes = await self.store.changes_since(self.after_id, self.batch)
                 if changes:
                     self.index.apply(changes)
                     self.after_id = changes[-1].id
+                    if self._pinned:
+                        self._reassert_pins(changes)
                     applied += len(changes)
                 if len(changes) < self.batch:
-                    return applied
+                    break
                 await anyio.lowlevel.checkpoint()
+            while self._marks and self._marks[0][1] <= settled:
+                self.current_as_of = self._marks.popleft()[0]
+            # Everything committed before ``settled`` has now been applied: those pins are done,
+            # and the index takes the feed's word for their numbers again.
+            for key, (mark, in_feed) in list(self._pinned.items()):
+                if mark <= settled:
+                    del self._pinned[key]
+                    if not in_feed:
+                        self.index.remove(*key)
+            return applied
+
+    def _reassert_pins(self, changes: list[Change]) -> None:
+        for change in changes:
+            key = (change.scope, change.number)
+            if key in self._pinned:
+                self._pinned[key] = (self._pinned[key][0], change.suppressed)
+        for scope, number in self._pinned:
+            self.index.add(scope, number)
 
     async def apply_local(self, scope: str, number: str, suppressed: bool) -> None:
         """After a local commit: bring the index up to date, falling back to a direct update."""
         try:
             await self.sync()
+            async with self._lock:
+                if not suppressed:
+                    # An opt-in not yet in the feed leaves the number blocked a moment longer (the
+                    # safe side); only a pin of an earlier local opt-out must not outlive it.
+                    self._pinned.pop((scope, number), None)
+                elif not self.index.contains(scope, number):
+                    self._pinned[scope, number] = (await self.store.commit_mark(), False)
+                    self.index.add(scope, number)
         except StoreError as exc:
             log.warning("change feed unavailable; updating the index directly", error=str(exc))
             async with self._lock:
@@ -89,4 +144,8 @@ class ChangeFollower:
                 healthy = False
             if self.on_health is not None:
                 self.on_health(healthy)
-            await anyio.sleep(self.interval)
+            # NOTIFY wakes a PostgreSQL follower early; polling every interval is the fallback.
+            try:
+                await self.store.wait_for_change(self.interval)
+            except StoreError:
+                await anyio.sleep(self.interval)

@@ -6,7 +6,7 @@ import functools
 from typing import Final
 
 from gateway.smpp.constants import DataCoding
-from gateway.text.encoding import can_encode, encode_text
+from gateway.text.encoding import alphabet, can_encode, encode_text, with_alphabet
 from gateway.text.segments import single_limit
 
 __all__ = ["append_footer", "append_footer_octets", "footer_separator", "has_footer"]
@@ -41,7 +41,8 @@ def append_footer(text: str, footer: str, data_coding: int) -> tuple[str, int]:
     """Return ``(text + separator + footer, data_coding to send it with)``.
 
     The coding stays unless it cannot hold the new text, in which case the whole message moves to
-    UCS2. If the footer is already present, ``text`` and ``data_coding`` come back unchanged. Raises
+    UCS2, keeping its message class (0xF1 becomes 0x19). If the footer is already present, ``text``
+    and ``data_coding`` come back unchanged. Raises
     UnencodableError if even UCS2 cannot hold the result (lone surrogates in the input).
     """
     if has_footer(text, footer):
@@ -50,7 +51,7 @@ def append_footer(text: str, footer: str, data_coding: int) -> tuple[str, int]:
     if can_encode(new_text, data_coding):
         return new_text, data_coding
     encode_text(new_text, DataCoding.UCS2)  # raise now rather than when the message is sent
-    return new_text, DataCoding.UCS2
+    return new_text, with_alphabet(data_coding, DataCoding.UCS2)
 
 
 # --- the same on octets, for the common case -------------------------------------------------------
@@ -134,6 +135,7 @@ append_footer_octets = _known_bodies.append_footer_octets
 
 
 def _append_footer_octets(short_message: bytes, data_coding: int, footer: str, split: bool) -> bytes | None:
+    data_coding = alphabet(data_coding)  # a message class changes nothing in the octets
     new = _footed_octets(short_message, data_coding, footer)
     if split or new is None or new is short_message or len(new) <= _SINGLE_OCTETS[data_coding]:
         return new

@@ -1,16 +1,16 @@
 """Message length limits and splitting into concatenated parts.
 
-Units depend on the coding: septets for GSM (0; extension characters count two), UTF-16 code
-units for UCS2 (8; two octets each) and octets for everything else. A concat UDH takes 6 octets
-with an 8-bit reference and 7 with a 16-bit one, leaving 153/134/67 or 152/133/66 units per part.
-Splitting never separates a GSM escape from its code or the halves of a surrogate pair, and fills
-each part greedily.
+Units depend on the coding's alphabet: septets for GSM (0, and 0x10-0x13/0xF0-0xF3 with a message
+class; extension characters count two), UTF-16 code units for UCS2 (8, and 0x18-0x1B) and octets
+for everything else. A concat UDH takes 6 octets with an 8-bit reference and 7 with a 16-bit one,
+leaving 153/134/67 or 152/133/66 units per part. Splitting never separates a GSM escape from its
+code or the halves of a surrogate pair, and fills each part greedily.
 """
 
 from __future__ import annotations
 
 from gateway.smpp.constants import DataCoding
-from gateway.text.encoding import encode_text
+from gateway.text.encoding import alphabet, encode_text
 from gateway.text.gsm import ESC
 
 __all__ = [
@@ -34,18 +34,18 @@ _PART_OCTETS = {8: 134, 16: 133}
 
 def single_limit(data_coding: int) -> int:
     """Units that fit in one message without a UDH."""
-    return _SINGLE.get(data_coding, _SINGLE_OCTETS)
+    return _SINGLE.get(alphabet(data_coding), _SINGLE_OCTETS)
 
 
 def part_limit(data_coding: int, ref_bits: int = 8) -> int:
     """Units that fit in one part after a concat UDH with an 8- or 16-bit reference."""
     if ref_bits not in _PART:
         raise ValueError(f"ref_bits must be 8 or 16, not {ref_bits}")
-    return _PART[ref_bits].get(data_coding, _PART_OCTETS[ref_bits])
+    return _PART[ref_bits].get(alphabet(data_coding), _PART_OCTETS[ref_bits])
 
 
 def _unit_size(data_coding: int) -> int:
-    return 2 if data_coding == _UCS2 else 1
+    return 2 if alphabet(data_coding) == _UCS2 else 1
 
 
 def encoded_length_units(text: str, data_coding: int) -> int:
@@ -55,6 +55,7 @@ def encoded_length_units(text: str, data_coding: int) -> int:
 
 def _cut(data: bytes, stop: int, data_coding: int) -> int:
     """Move a cut at ``stop`` back so it does not split an escape or surrogate pair."""
+    data_coding = alphabet(data_coding)
     if data_coding == _GSM:
         # Our encoder emits ESC only as the first half of a pair, never as a code.
         if data[stop - 1] == ESC:

@@ -135,7 +135,7 @@ def optout_visibility(proxy_port: int, control_port: int, number: str) -> dict[s
             "stop_deliver_status": answer.get("status"),
             "stop_forwarded_to_esme": len(esme.delivered),
             "status_after": after,
-            "refused_at_once": before == 0 and after == CommandStatus.STOPGATE_OPTED_OUT,
+            "refused_at_once": before == 0 and after == CommandStatus.ESME_RSUBMITFAIL,
             "stop_ack_ms": round((acked - started) * 1e3, 2),
             "stop_to_refusal_ms": round((refused - started) * 1e3, 2),
         }

@@ -21,8 +21,8 @@ from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
 from gateway.ops.subscriber_records import consent_from_fields
+from gateway.store.base import Store
 from gateway.store.model import Channel, Consent
-from gateway.store.sqlite import SQLiteStore
 
 
 @click.group("consent")
@@ -55,7 +55,7 @@ def consent_import(file: TextIO, scope: str | None, config_path: Path) -> None:
         except (ValueError, InvalidNumber, ScopeError) as exc:
             fail(f"line {line}: {exc}")
 
-    async def work(store: SQLiteStore) -> None:
+    async def work(store: Store) -> None:
         for record in records:
             await store.add_consent(record, channel=Channel.IMPORT)
 
@@ -88,7 +88,7 @@ def consent_show(number: str, scope: str | None, config_path: Path) -> None:
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: SQLiteStore) -> list[Consent]:
+    async def work(store: Store) -> list[Consent]:
         return await store.consents(scope, e164)
 
     consents = with_store(config, work)

@@ -15,8 +15,8 @@ from gateway.ops.cli.options import config_option, format_option, parse_time, sc
 from gateway.ops.cli.output import RecordWriter
 from gateway.ops.cli.store import with_store
 from gateway.ops.records import event_record, suppression_record
+from gateway.store.base import Store
 from gateway.store.model import EventType
-from gateway.store.sqlite import SQLiteStore
 
 SUPPRESSION_FIELDS = ["number", "scope", "since", "channel", "keyword", "reason"]
 EVENT_FIELDS = [
@@ -47,7 +47,7 @@ def optouts_export(scope: str | None, fmt: str, config_path: Path) -> None:
     scope = scope_filter(config, scope)
     writer = RecordWriter(sys.stdout, fmt, SUPPRESSION_FIELDS)
 
-    async def work(store: SQLiteStore) -> None:
+    async def work(store: Store) -> None:
         async for s in store.iter_suppressions(scope):
             writer.write(suppression_record(s))
 
@@ -96,7 +96,7 @@ def audit_export(
     wanted = [EventType(t) for t in types] or None
     writer = RecordWriter(sys.stdout, fmt, EVENT_FIELDS)
 
-    async def work(store: SQLiteStore) -> None:
+    async def work(store: Store) -> None:
         async for e in store.iter_events(since=start, until=end, number=e164, types=wanted, scope=scope):
             writer.write(event_record(e))
 

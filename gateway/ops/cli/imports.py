@@ -23,8 +23,8 @@ from gateway.numbers.bulk import BulkNormalizer
 from gateway.ops.cli.errors import fail, handle_errors, one_line
 from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.store import operator_name, with_store
+from gateway.store.base import Store
 from gateway.store.model import Channel
-from gateway.store.sqlite import SQLiteStore
 
 #: Invalid import rows listed individually; the rest are counted.
 MAX_REPORTED_ROWS = 100
@@ -196,7 +196,7 @@ def optouts_import(
                 lines=progress.lines(fh) if show_bar else None,
             )
 
-            async def work(store: SQLiteStore) -> int:
+            async def work(store: Store) -> int:
                 return await store.import_suppressions(
                     rows,
                     channel=Channel.IMPORT,

@@ -18,8 +18,8 @@ from gateway.ops.cli.options import CHOOSE_SCOPE, config_option, scope_option
 from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
 from gateway.optout.changes import OptoutChanges
+from gateway.store.base import Store
 from gateway.store.model import Channel, Consent, Event, EventType, Suppression
-from gateway.store.sqlite import SQLiteStore
 
 
 @click.group("optouts")
@@ -47,7 +47,7 @@ def optouts_add(number: str, scope: str | None, reason: str | None, config_path:
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> tuple[bool, Suppression | None]:
+    async def work(store: Store) -> tuple[bool, Suppression | None]:
         new = await OptoutChanges(store).opt_out(event)
         return new, await store.get_suppression(scope, e164)
 
@@ -81,7 +81,7 @@ def optouts_remove(number: str, scope: str | None, reason: str, config_path: Pat
         reason=reason,
     )
 
-    async def work(store: SQLiteStore) -> bool:
+    async def work(store: Store) -> bool:
         return await OptoutChanges(store).opt_in(event)
 
     if with_store(config, work):
@@ -117,7 +117,7 @@ def optouts_status(number: str, scope: str | None, blocked_limit: int, config_pa
     e164 = parse_user_number(number, config.numbers.default_country)
 
     async def work(
-        store: SQLiteStore,
+        store: Store,
     ) -> tuple[Suppression | None, list[Event], list[Event], list[Consent]]:
         current = await store.get_suppression(scope, e164)
         history = await store.events(scope=scope, number=e164, types=HISTORY_TYPES)

@@ -16,8 +16,8 @@ from gateway.numbers import parse_user_number
 from gateway.ops.cli.errors import handle_errors
 from gateway.ops.cli.options import config_option
 from gateway.ops.cli.store import operator_name, with_store
+from gateway.store.base import Store
 from gateway.store.model import Channel
-from gateway.store.sqlite import SQLiteStore
 
 
 @click.command("redact")
@@ -33,7 +33,7 @@ def audit_redact(number: str, yes: bool, config_path: Path) -> None:
         click.confirm(f"Erase the MO text and personal fields of {e164} in every scope?", abort=True)
     operator = operator_name()
 
-    async def work(store: SQLiteStore) -> int:
+    async def work(store: Store) -> int:
         return await store.redact_number(e164, operator=operator, channel=Channel.CLI)
 
     changed = with_store(config, work)

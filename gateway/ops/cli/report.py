@@ -15,8 +15,8 @@ from gateway.ops.cli.errors import handle_errors
 from gateway.ops.cli.options import config_option, parse_time, scope_option
 from gateway.ops.cli.output import short_time, table
 from gateway.ops.cli.store import with_store
+from gateway.store.base import Store
 from gateway.store.model import EventType
-from gateway.store.sqlite import SQLiteStore
 
 _REPORT_TYPES = (EventType.OPT_OUT, EventType.OPT_IN, EventType.HELP, EventType.BLOCKED)
 _COLUMNS = {
@@ -48,7 +48,7 @@ def report(since: str | None, scope: str | None, config_path: Path) -> None:
     scope = scope_filter(config, scope)
     start = parse_time(since, "--since")
 
-    async def work(store: SQLiteStore) -> str:
+    async def work(store: Store) -> str:
         per_day: dict[tuple[str, str], Counter[EventType]] = defaultdict(Counter)
         keywords: Counter[tuple[str, str]] = Counter()
         optouts_by_campaign: Counter[tuple[str, str | None]] = Counter()
@@ -107,7 +107,7 @@ def report(since: str | None, scope: str | None, config_path: Path) -> None:
     click.echo(with_store(config, work))
 
 
-async def _survey_lines(store: SQLiteStore, start: datetime | None, scope: str | None) -> list[str]:
+async def _survey_lines(store: Store, start: datetime | None, scope: str | None) -> list[str]:
     """The answers to the web opt-out page's one question, counted per scope (issue 16)."""
     answers: Counter[tuple[str, str]] = Counter()
     async for e in store.iter_events(since=start, types=[EventType.OPTOUT_REASON], scope=scope):

@@ -9,16 +9,17 @@ from typing import TypeVar
 import anyio
 
 from gateway.config import Config
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.backends import make_store
+from gateway.store.base import Store
 
 _T = TypeVar("_T")
 
 
-def with_store(config: Config, work: Callable[[SQLiteStore], Awaitable[_T]]) -> _T:
+def with_store(config: Config, work: Callable[[Store], Awaitable[_T]]) -> _T:
     """Run ``work`` on the store of ``config`` (opened and closed around it) in a new event loop."""
 
     async def main() -> _T:
-        async with SQLiteStore(config.storage.path) as store:
+        async with make_store(config.storage.path, config.storage.url) as store:
             return await work(store)
 
     return anyio.run(main)

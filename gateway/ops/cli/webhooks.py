@@ -13,7 +13,7 @@ from gateway.ops.cli.errors import fail, handle_errors
 from gateway.ops.cli.options import config_option, parse_time
 from gateway.ops.cli.store import with_store
 from gateway.ops.subscriber_records import webhook_statuses
-from gateway.store.sqlite import SQLiteStore
+from gateway.store.base import Store
 
 
 @click.group("webhooks")
@@ -29,7 +29,7 @@ def webhooks_status(as_json: bool, config_path: Path) -> None:
     """Each webhook's cursor, backlog, last error and dead letters. Exit 1 if any has dead letters."""
     config = load_config(config_path)
 
-    async def work(store: SQLiteStore) -> list[dict[str, Any]]:
+    async def work(store: Store) -> list[dict[str, Any]]:
         return await webhook_statuses(store, store, config.webhooks)
 
     rows = with_store(config, work)
@@ -72,7 +72,7 @@ def webhooks_replay(since: str, name: str | None, config_path: Path) -> None:
     if not names:
         fail("no webhooks configured")
 
-    async def work(store: SQLiteStore) -> int | None:
+    async def work(store: Store) -> int | None:
         first = await store.events(since=start, limit=1)
         if not first or first[0].id is None:
             return None
