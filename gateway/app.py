@@ -21,6 +21,8 @@ from gateway.store.index import build_index
 
 if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
+    from gateway.ops.web import TokenIssuer, WebServer
+    from gateway.store import WebToken
 
 
 class App:
@@ -36,6 +38,9 @@ class App:
         self.policy: OptoutPolicy | None = None
         self.feed: ChangeFollower | None = None
         self.admin: AdminServer | None = None
+        #: The public opt-out page and its link tokens, when ``[web] public_url`` is set.
+        self.web: WebServer | None = None
+        self.tokens: TokenIssuer | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
 
@@ -70,6 +75,8 @@ class App:
                 await tg.start(self._signals)
                 await tg.start(self.policy.run)
                 tg.start_soon(self.feed.run)
+                # Before the proxy: footers' {optout_url} needs the link issuer from the first message.
+                await self._start_integrations(tg)
                 await tg.start(self.proxy.serve)
                 if config.admin.enabled:
                     self.admin = self._admin_server(self.feed)
@@ -87,6 +94,103 @@ class App:
                     await self.policy.flush()
                 await self.store.close()
             self.log.info("stopped")
+
+    async def _start_integrations(self, tg: anyio.abc.TaskGroup) -> None:
+        """Webhook delivery and text retention (issue 16): own tasks, off the SMPP path."""
+        config = self.config
+        if any(account.require_consent for account in config.accounts.values()):
+            from gateway.store.consent_index import ConsentFollower, ConsentIndex
+
+            consents = ConsentIndex()
+            await tg.start(ConsentFollower(self.store, consents).run)  # caught up before serving
+            if self.policy is not None:
+                self.policy.mt.consents = consents
+        if config.webhooks:
+            from gateway.ops.webhooks import WebhookMetrics, Webhooks
+
+            metrics = WebhookMetrics(self.metrics.registry)
+            await tg.start(Webhooks(config.webhooks, self.store, metrics).run)
+        if config.web.enabled:
+            from gateway.ops.web import TokenIssuer, WebOptout, WebServer
+            from gateway.optout.changes import OptoutChanges
+
+            changes = OptoutChanges(self.store, self.feed, self.metrics)
+            page = WebOptout(self.store, changes, config.web, confirm=self._web_confirmation)
+            self.web = WebServer(page, config.web)
+            await tg.start(self.web.serve)
+            self.tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
+            await tg.start(self.tokens.run)
+            if self.policy is not None:  # footers' {optout_url}: a link per message
+                self.policy.mt.links = self.tokens.issue
+        if config.audit.text_retention_days:
+            from gateway.ops.retention import retention_task
+
+            days, interval = config.audit.text_retention_days, config.audit.retention_interval
+            tg.start_soon(retention_task, self.store, days, interval)
+
+    async def _web_confirmation(self, token: WebToken) -> None:
+        """The account's ``web_confirmation`` SMS after a web opt-out, through one of its bound sessions.
+
+        Best effort, like the keyword confirmations: not sent (and logged) when the account has no
+        session bound, and a failure never undoes the opt-out.
+        """
+        account = self.config.accounts.get(token.account or "")
+        if account is None or not account.web_confirmation or not account.web_confirmation_from:
+            return
+        proxy = self.proxy
+        sessions = [
+            s
+            for s in (proxy.sessions if proxy else ())
+            if s.bound and s.account.system_id == account.system_id
+        ]
+        if not sessions:
+            self.log.info(
+                "web confirmation not sent: no session of the account is bound", account=account.system_id
+            )
+            return
+        from gateway.policy.messages import text_parts
+        from gateway.smpp.constants import CommandStatus, DataCoding
+        from gateway.smpp.pdu import SubmitSm
+        from gateway.store import Channel, Event, EventType
+        from gateway.text.gsm import is_gsm
+
+        text = account.web_confirmation
+        coding = DataCoding.SMSC_DEFAULT if is_gsm(text) else DataCoding.UCS2
+        sender = account.web_confirmation_from
+        digits = sender.lstrip("+")
+        # TON: alphanumeric 5; a long number international 1; a short code network-specific 3.
+        ton = 5 if not digits.isdigit() else (1 if len(digits) > 8 else 3)
+        template = SubmitSm(
+            source_addr_ton=ton,
+            source_addr=digits if digits.isdigit() else sender,
+            dest_addr_ton=1,
+            dest_addr_npi=1,
+            destination_addr=token.number.lstrip("+"),
+            data_coding=coding,
+        )
+        ids = []
+        try:
+            for part in text_parts(template, text, coding, use_payload=False, reference=0):
+                resp = await sessions[0].transmit(part)
+                if resp.command_status != CommandStatus.ESME_ROK:
+                    raise RuntimeError(f"SMSC answered 0x{resp.command_status:08x}")
+                ids.append(getattr(resp, "message_id", ""))
+            await self.store.append_events(
+                [
+                    Event(
+                        type=EventType.CONFIRMATION_SENT,
+                        number=token.number,
+                        scope=token.scope,
+                        channel=Channel.WEB,
+                        account=account.system_id,
+                        text=text,
+                        message_ids=tuple(ids),
+                        reason="web_opt_out",
+                    )
+                ]
+            )
+        except Exception as exc:
+            self.log.warning("web confirmation not sent", account=account.system_id, error=str(exc))
 
     def _admin_server(self, feed: ChangeFollower) -> AdminServer:
         # Imported only when enabled: Starlette and uvicorn add ~0.1 s to the start of the process.

@@ -162,6 +162,12 @@ class Metrics:
         r.register(blocked)
         #: Messages refused, by scope: ``blocked[scope] += 1``.
         self.blocked = blocked.counts
+        no_consent = _LabelCounts(
+            "stopgate_blocked_no_consent", "Marketing refused for want of live consent", "scope"
+        )
+        r.register(no_consent)
+        #: Marketing refused by ``require_consent``, by scope (issue 16).
+        self.blocked_no_consent = no_consent.counts
         footers = _LabelCounts("stopgate_footers_added", "Opt-out footers appended", "account")
         r.register(footers)
         #: Footers appended, by account: ``footers[system_id] += 1`` (once per marketing message).

@@ -571,7 +571,7 @@ async def test_sqlite_file_modes_and_pragmas(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "m.db")
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        # Every migration applied (0002 events.operator, 0003 the console's daily counts).
+        # Every migration applied (0002 events.operator; 0003-0004 issue 16; 0005 the console's counts).
         assert conn.execute("PRAGMA user_version").fetchone() == (len(migrations()),)
     finally:
         conn.close()

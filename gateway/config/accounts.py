@@ -72,6 +72,9 @@ def parse_account(
         scope=t.string("scope", system_id, nonempty=True),
         traffic=cast(Traffic, t.choice("traffic", d.traffic, ("marketing", "transactional"))),
         block_transactional=t.boolean("block_transactional", d.block_transactional),
+        require_consent=t.boolean("require_consent", d.require_consent),
+        web_confirmation=t.string("web_confirmation", d.web_confirmation),
+        web_confirmation_from=t.smpp_str("web_confirmation_from", 20, allow_empty=True),
         footer=t.string("footer", d.footer),
         footer_mode=cast(
             FooterMode, t.choice("footer_mode", d.footer_mode, ("every", "first_in_days"))

@@ -17,6 +17,16 @@ from typing import Any, TypeVar
 
 from gateway.config.accounts import ACCOUNT_KEYS, parse_account
 from gateway.config.errors import ConfigError
+from gateway.config.integrations import (
+    AUDIT_KEYS,
+    WEB_KEYS,
+    AuditConfig,
+    WebConfig,
+    WebhookConfig,
+    parse_audit,
+    parse_web,
+    parse_webhooks,
+)
 from gateway.config.locate import key_lines, line_of
 from gateway.config.reader import Errors, Table
 from gateway.config.schema import (
@@ -57,7 +67,7 @@ NO_TABLES: list[object] = []
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account"}
+    | {"upstream", "account", "webhook", "audit", "web"}
 )
 
 
@@ -178,6 +188,15 @@ def parse_config(
         accounts[acct.system_id] = acct
     if not accounts and not errors:
         errors.add(ConfigError("account: at least one [[account]] table is required", key="account"))
+    no_webhooks: tuple[WebhookConfig, ...] = ()
+    webhooks = attempt(lambda: parse_webhooks(root.array_of_tables("webhook"), errors), no_webhooks)
+    audit = attempt(lambda: parse_audit(root.table("audit", AUDIT_KEYS)), AuditConfig())
+    web = attempt(lambda: parse_web(root.table("web", WEB_KEYS)), WebConfig())
+    for i, acct in enumerate(accounts.values()):
+        if "{optout_url}" in acct.footer and not web.enabled:
+            key = f"account[{i}].footer"
+            message = f"{key}: {{optout_url}} needs [web] public_url (the links' base)"
+            errors.add(ConfigError(message, key=key))
     if errors:
         raise ConfigError.of(errors.all())
 
@@ -193,4 +212,7 @@ def parse_config(
         upstreams=upstreams,
         accounts=accounts,
         source_path=source_path,
+        webhooks=webhooks,
+        audit=audit,
+        web=web,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from gateway.config.integrations import AuditConfig, WebConfig, WebhookConfig
 from gateway.config.passwords import verify_password as _verify_password
 from gateway.smpp.constants import CommandStatus
 
@@ -211,6 +212,11 @@ class AccountConfig:
     scope: str
     traffic: Traffic = "marketing"
     block_transactional: bool = False
+    #: Marketing only to numbers with a live consent record in the scope (issue 16).
+    require_consent: bool = False
+    #: Text sent to a number opted out on the web page (empty: none), from ``web_confirmation_from``.
+    web_confirmation: str = ""
+    web_confirmation_from: str = ""
     footer: str = "Reply STOP to opt out"
     footer_mode: FooterMode = "every"
     footer_days: int = 30
@@ -250,3 +256,6 @@ class Config:
     upstreams: dict[str, UpstreamConfig]
     accounts: dict[str, AccountConfig]
     source_path: Path | None = None
+    webhooks: tuple[WebhookConfig, ...] = ()
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    web: WebConfig = field(default_factory=WebConfig)

@@ -9,6 +9,9 @@ from gateway.config import AccountConfig, Config
 from gateway.numbers import address_normalizer
 from gateway.policy.keywords import Keywords
 
+#: The footer placeholder replaced by a per-recipient web opt-out link.
+OPTOUT_URL = "{optout_url}"
+
 
 @dataclass(slots=True)
 class AccountPolicy:
@@ -25,6 +28,8 @@ class AccountPolicy:
     checks_suppression: bool = field(init=False)
     #: Every message gets the footer, in short_message: the octet path may answer.
     footer_on_octets: bool = field(init=False)
+    #: The footer carries ``{optout_url}``: expanded per message into a link of its own (issue 16).
+    footer_url: bool = field(init=False)
     #: E.164 for an address (address, TON) in this account's country, as normalize_number gives:
     #: the one way the engine turns a destination or an MO sender into the number it looks up.
     normalize: Callable[[str, int], str | None] = field(init=False)
@@ -36,6 +41,7 @@ class AccountPolicy:
         self.checks_suppression = self.marketing or config.block_transactional
         self.footer_on_octets = config.footer_mode == "every" and config.long_messages != "payload"
         self.normalize = address_normalizer(self.default_country)
+        self.footer_url = OPTOUT_URL in config.footer
 
 
 def build_account(

@@ -23,7 +23,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, make_response
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import SuppressionIndex
-from gateway.store.model import EventType, StoreError
+from gateway.store.model import Channel, Consent, EventType, StoreError
 
 from .accounts import AccountPolicy, account_for
 from .audit import Audit, account_event
@@ -149,10 +149,31 @@ class MoPolicy:
                 return Forward(pdu)  # "YES" from a subscribed number is just a message
             if not await self._commit(EventType.OPT_IN, number, account, match, text, log):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
+            await self._record_consent(number, account, match, text, log)
             confirm(session, account, pdu, number, "opt_in", config.resubscribe_confirmation)
         if config.optout.forward_keywords:
             return Forward(pdu)
         return Respond(make_response(pdu, CommandStatus.ESME_ROK))
+
+    async def _record_consent(
+        self, number: str, account: AccountPolicy, match: Match, text: str, log: Any
+    ) -> None:
+        """A keyword opt-in (START, or a JOIN-style keyword) is consent: keep it with the MO text.
+
+        The opt-in itself is already committed; a failure here is logged, not answered as one.
+        """
+        consent = Consent(
+            scope=account.scope,
+            number=number,
+            source="keyword",
+            wording=text,
+            evidence={"keyword": match.keyword},
+            account=account.config.system_id,
+        )
+        try:
+            await self.changes.store.add_consent(consent, channel=Channel.SMS)
+        except StoreError as exc:
+            log.error("consent of a keyword opt-in NOT recorded", number=number, error=str(exc))
 
     async def _commit(
         self, kind: EventType, number: str, account: AccountPolicy, match: Match, text: str, log: Any

@@ -37,6 +37,8 @@ class _Held:
     total: int
     reference: int
     sar: bool
+    #: The footer to add, ``{optout_url}`` already expanded for this recipient.
+    footer: str
     parts: dict[int, tuple[SubmitSm, str, str]] = field(default_factory=dict)  # seq → (pdu, text, our id)
 
 
@@ -71,6 +73,7 @@ class HeldMessages:
         pdu: SubmitSm,
         message: MessageText,
         number: str,
+        footer: str | None = None,
     ) -> Decision:
         concat = message.concat
         assert concat is not None
@@ -81,7 +84,10 @@ class HeldMessages:
             if len(self._held) >= optout.max_held_messages:
                 return Respond(make_response(pdu, CommandStatus.ESME_RMSGQFUL))
             deadline = self.clock() + optout.hold_timeout
-            held = self._held[key] = _Held(session, deadline, concat.total, concat.reference, message.sar)
+            footer = account.config.footer if footer is None else footer
+            held = self._held[key] = _Held(
+                session, deadline, concat.total, concat.reference, message.sar, footer
+            )
             self.arm(deadline)
         message_id = new_message_id(account.message_ids)
         held.parts[concat.seq] = (pdu, message.text, message_id)
@@ -117,8 +123,8 @@ class HeldMessages:
         if complete and account is not None:
             text = "".join(part_text for _, part_text, _ in ordered)
             data_coding = first.data_coding
-            if not has_footer(text, account.config.footer):
-                text, data_coding = append_footer(text, account.config.footer, data_coding)
+            if not has_footer(text, held.footer):
+                text, data_coding = append_footer(text, held.footer, data_coding)
                 self.metrics.footers[account.config.system_id] += 1
             parts = text_parts(
                 first,

@@ -25,10 +25,11 @@ from gateway.policy.messages import footer_frame, footer_parts, footer_split_par
 from gateway.smpp.constants import CommandStatus, EsmClass, MessageState, Tag
 from gateway.smpp.fields import Tlv, UnsuccessSme
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, SubmitMulti, SubmitMultiResp, SubmitSm, make_response
+from gateway.store.consent_index import ConsentIndex
 from gateway.store.index import SuppressionIndex
 from gateway.store.model import Channel, Event, EventType
 
-from .accounts import AccountPolicy, account_for
+from .accounts import OPTOUT_URL, AccountPolicy, account_for
 from .audit import Audit, campaign_of
 from .bounded import BoundedMap
 from .held import HeldMessages
@@ -36,6 +37,8 @@ from .ids import ConcatReferences, new_message_id
 from .receipts import ReceiptIds
 
 MAX_FOOTER_MEMORY = 1_000_000
+#: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
+NO_CONSENT: Final = "no_consent"
 #: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
 _BLOCKED: Final = EventType.BLOCKED
 _SMS: Final = Channel.SMS
@@ -74,6 +77,12 @@ class MtPolicy:
         self.footers = metrics.footers
         self.splits = metrics.splits
         self.blocked = metrics.blocked
+        self.blocked_no_consent = metrics.blocked_no_consent
+        #: Live consents, for ``require_consent`` accounts (set by the app; empty: nobody consented).
+        self.consents: ConsentIndex = ConsentIndex()
+        #: Issues a web opt-out link for (scope, number, account, campaign): the footer's
+        #: ``{optout_url}`` (set by the app when ``[web] public_url`` is configured).
+        self.links: Callable[[str, str, str | None, str | None], str] | None = None
         #: When each (scope, number) last got the footer (``footer_mode = "first_in_days"``).
         self._footered: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
 
@@ -94,24 +103,29 @@ class MtPolicy:
             return self._block(session, account, sm, number)
         if not account.marketing:
             return Forward(sm)
+        if account.config.require_consent and (number is None or (scope, number) not in self.consents):
+            return self._block(session, account, sm, number or sm.destination_addr, NO_CONSENT)
         if number is not None:
             self.audit.count_sent(account, sm, number)
+        footer = account.config.footer
+        if account.footer_url:
+            footer = self._link_footer(account, sm, number, footer)
         if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
-            frame = footer_frame(sm, config.footer)  # type: ignore[arg-type]
+            frame = footer_frame(sm, footer)  # type: ignore[arg-type]
             if frame is sm.raw:
                 return Forward(sm)
             if frame is not None:
                 self.footers[config.system_id] += 1
                 return Forward(sm, None, frame)  # (pdu, on_response, frame): a keyword costs ~90 ns
-            split = footer_split_parts(sm, config.footer, self.references.next())  # type: ignore[arg-type]
+            split = footer_split_parts(sm, footer, self.references.next())  # type: ignore[arg-type]
             if split is not None:
                 return self._forward_parts(sm, split, config.system_id)
         message = read_text(sm)
         if message is None:
             return Forward(sm)
         if message.concat is not None and isinstance(sm, SubmitSm):
-            return self.held.hold(session, account, sm, message, number or sm.destination_addr)
+            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = self.clock()
             last = self._footered.get((scope, number))
@@ -120,7 +134,7 @@ class MtPolicy:
             self._footered[(scope, number)] = now
         parts = footer_parts(
             sm,
-            account.config.footer,
+            footer,
             use_payload=account.config.long_messages == "payload",
             reference=self.references.next(),
             message=message,
@@ -131,6 +145,20 @@ class MtPolicy:
             self.footers[account.config.system_id] += 1
             return Forward(parts[0])
         return self._forward_parts(sm, parts, account.config.system_id)
+
+    def _link_footer(
+        self, account: AccountPolicy, sm: SubmitSm | DataSm, number: str | None, footer: str
+    ) -> str:
+        """The footer with ``{optout_url}`` replaced by a new link for this recipient (issue 16).
+
+        Segment counting and splitting then work on the expanded text. Without a number to link
+        (an address that is not a phone number) or a link issuer, the placeholder is dropped.
+        """
+        links = self.links
+        if links is None or number is None:
+            return footer.replace(OPTOUT_URL, "").strip()
+        link = links(account.scope, number, account.config.system_id, campaign_of(account, sm) or None)
+        return footer.replace(OPTOUT_URL, link)
 
     def _forward_parts(self, sm: Pdu, parts: Sequence[Pdu], system_id: str) -> ForwardParts:
         """Relay a message the footer split, part by part; the ESME gets one answer."""
@@ -151,10 +179,20 @@ class MtPolicy:
 
     # --- refusals ---------------------------------------------------------------------------------
 
-    def _refused(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
-        """Count and audit one message (or submit_multi destination) refused to a suppressed number."""
+    def _refused(
+        self,
+        account: AccountPolicy,
+        pdu: SubmitSm | DataSm | SubmitMulti,
+        number: str,
+        reason: str | None = None,
+    ) -> None:
+        """Count and audit one message (or submit_multi destination) refused to a suppressed number
+        (or, with ``reason`` :data:`NO_CONSENT`, to one without live consent)."""
         scope = account.scope
-        self.blocked[scope] += 1
+        if reason is NO_CONSENT:
+            self.blocked_no_consent[scope] += 1
+        else:
+            self.blocked[scope] += 1
         self.audit.queue(
             Event(
                 type=_BLOCKED,
@@ -163,13 +201,19 @@ class MtPolicy:
                 channel=_SMS,
                 account=account.config.system_id,
                 campaign=campaign_of(account, pdu) or None,
+                reason=reason,
             )
         )
 
     def _block(
-        self, session: SessionInfo[Any], account: AccountPolicy, pdu: SubmitSm | DataSm, number: str
+        self,
+        session: SessionInfo[Any],
+        account: AccountPolicy,
+        pdu: SubmitSm | DataSm,
+        number: str,
+        reason: str | None = None,
     ) -> Respond:
-        self._refused(account, pdu, number)
+        self._refused(account, pdu, number, reason)
         optout = account.config.optout
         if optout.block_mode == "accept_and_fail":
             message_id = new_message_id(account.message_ids)
@@ -219,6 +263,14 @@ class MtPolicy:
                     refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
                     self._refused(account, pdu, number)
                     continue
+                if (
+                    account.marketing
+                    and account.config.require_consent
+                    and (number is None or (account.scope, number) not in self.consents)
+                ):
+                    refused.append(UnsuccessSme(dest.ton, dest.npi, dest.address, status))
+                    self._refused(account, pdu, number or dest.address, NO_CONSENT)
+                    continue
                 if number is not None and account.marketing:
                     self.audit.count_sent(account, pdu, number)
             allowed.append(dest)
@@ -234,11 +286,13 @@ class MtPolicy:
         if account.marketing:
             # submit_multi carries one message to many: a footer that outgrows one segment goes in
             # message_payload rather than being split across many parts to many destinations.
-            parts = footer_parts(out, account.config.footer, use_payload=False, reference=0)
+            # One message to many: no per-recipient link, so a {optout_url} placeholder is dropped.
+            footer = account.config.footer.replace(OPTOUT_URL, "").strip()
+            parts = footer_parts(out, footer, use_payload=False, reference=0)
             if parts is not None:
                 self.footers[account.config.system_id] += 1
                 if len(parts) > 1:
-                    parts = footer_parts(out, account.config.footer, use_payload=True, reference=0)
+                    parts = footer_parts(out, footer, use_payload=True, reference=0)
                 assert parts is not None
                 out = parts[0]  # type: ignore[assignment]
         if not refused:

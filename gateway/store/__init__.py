@@ -13,13 +13,16 @@ from gateway.store.feed import ChangeFollower
 from gateway.store.index import IndexBuilder, SuppressionIndex, build_index
 from gateway.store.memory import MemoryStore
 from gateway.store.model import (
+    REDACTED,
     STATE_TYPES,
     STATELESS_TYPES,
     SUPPRESSING_TYPES,
     UNSUPPRESSING_TYPES,
     Change,
     Channel,
+    Consent,
     DayCount,
+    DeadLetter,
     Event,
     EventType,
     StoreClosedError,
@@ -27,10 +30,14 @@ from gateway.store.model import (
     Suppression,
     Total,
     TotalBy,
+    WebhookState,
+    WebToken,
 )
+from gateway.store.selfservice import ConsentRecords, Erasure, WebhookOutbox, WebTokens
 from gateway.store.sqlite import SQLiteStore
 
 __all__ = [
+    "REDACTED",
     "STATELESS_TYPES",
     "STATE_TYPES",
     "SUPPRESSING_TYPES",
@@ -40,7 +47,11 @@ __all__ = [
     "ChangeFeed",
     "ChangeFollower",
     "Channel",
+    "Consent",
+    "ConsentRecords",
     "DayCount",
+    "DeadLetter",
+    "Erasure",
     "Event",
     "EventLog",
     "EventType",
@@ -57,5 +68,9 @@ __all__ = [
     "SuppressionWriter",
     "Total",
     "TotalBy",
+    "WebToken",
+    "WebTokens",
+    "WebhookOutbox",
+    "WebhookState",
     "build_index",
 ]

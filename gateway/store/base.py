@@ -46,6 +46,7 @@ from gateway.store.model import (
     Total,
     TotalBy,
 )
+from gateway.store.selfservice import ConsentRecords, Erasure, WebhookOutbox, WebTokens
 
 #: Rows per round trip used by the default streaming implementations.
 PAGE_SIZE = 1000
@@ -281,7 +282,7 @@ class SentCounters(Protocol):
 class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol):
     """Counts for the console's overview, by UTC day.
 
-    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0002),
+    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0005),
     so reading them costs the number of days, not the number of events. These defaults scan the
     log and the change feed instead: correct, but only for small stores (the in-memory one). They
     attribute an opt-out without a campaign to the campaign last sent to the number *now*, where a
@@ -365,7 +366,15 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-class Store(SuppressionWriter, Aggregates, Protocol):
+class Store(
+    SuppressionWriter,
+    Aggregates,
+    ConsentRecords,
+    Erasure,
+    WebhookOutbox,
+    WebTokens,
+    Protocol,
+):
     """Durable opt-out state plus its audit log, behind a small async API."""
 
     @abc.abstractmethod

@@ -21,13 +21,18 @@ from gateway.store.checks import (
     check_unsuppressing,
 )
 from gateway.store.model import (
+    REDACTED,
     Change,
     Channel,
+    Consent,
+    DeadLetter,
     Event,
     EventType,
     StoreClosedError,
     StoreError,
     Suppression,
+    WebhookState,
+    WebToken,
     as_utc,
     utcnow,
 )
@@ -49,6 +54,10 @@ class MemoryStore(Store):
         self._change_ids: list[int] = []
         self._sent: dict[tuple[str, str, str], int] = {}
         self._last: dict[Key, tuple[str, datetime]] = {}
+        self._consents: list[Consent] = []
+        self._webhooks: dict[str, WebhookState] = {}
+        self._dead: list[DeadLetter] = []
+        self._tokens: dict[str, WebToken] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -96,6 +105,7 @@ class MemoryStore(Store):
         check_suppressing(event)
         await self._write()
         key = (event.scope, event.number)
+        self._end_consents(key, event.ts)
         if key in self._suppressions:
             self._append(event, None)
             return False
@@ -255,6 +265,131 @@ class MemoryStore(Store):
             for (day, sc, campaign), count in sorted(self._sent.items())
             if (since_day is None or day >= since_day) and (scope is None or sc == scope)
         ]
+
+    # -- consent and erasure ------------------------------------------------------------------
+
+    def _end_consents(self, key: Key, ts: datetime) -> None:
+        for i, consent in enumerate(self._consents):
+            if (consent.scope, consent.number) == key and consent.ended is None:
+                self._consents[i] = dataclasses.replace(consent, ended=ts)
+
+    async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
+        if consent.id is not None:
+            raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
+        await self._write()
+        stored = dataclasses.replace(consent, id=len(self._consents) + 1)
+        self._consents.append(stored)
+        event = Event(
+            type=EventType.CONSENT,
+            number=consent.number,
+            scope=consent.scope,
+            channel=channel,
+            account=consent.account,
+            text=consent.wording,
+            reason=consent.source,
+            ts=consent.ts,
+        )
+        self._append(event, None)
+        return stored
+
+    async def consents(self, scope: str, number: str) -> list[Consent]:
+        await self._read()
+        return [c for c in self._consents if c.scope == scope and c.number == number]
+
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
+        await self._write()
+        changed = 0
+        scopes: set[str] = set()
+        for i, event in enumerate(self._events):
+            if event.number != number:
+                continue
+            scopes.add(event.scope)
+            text = None if event.text is None else REDACTED
+            reason = event.reason
+            if reason is not None and event.type is not EventType.CONSENT:
+                reason = REDACTED
+            if (text, reason) != (event.text, event.reason):
+                self._events[i] = dataclasses.replace(event, text=text, reason=reason)
+                changed += 1
+        for i, consent in enumerate(self._consents):
+            if consent.number == number and consent.evidence:
+                self._consents[i] = dataclasses.replace(consent, evidence={})
+        for key, row in self._suppressions.items():
+            if key[1] == number and row.reason is not None:
+                self._suppressions[key] = dataclasses.replace(row, reason=REDACTED)
+        now = utcnow()
+        for scope in sorted(scopes):
+            self._append(
+                Event(
+                    type=EventType.REDACTED,
+                    number=number,
+                    scope=scope,
+                    channel=channel,
+                    operator=operator,
+                    ts=now,
+                ),
+                None,
+            )
+        return changed
+
+    async def redact_texts_before(self, before: datetime) -> int:
+        await self._write()
+        before = as_utc(before)
+        changed = 0
+        for i, event in enumerate(self._events):
+            if event.ts < before and event.text is not None and event.text != REDACTED:
+                self._events[i] = dataclasses.replace(event, text=REDACTED)
+                changed += 1
+        return changed
+
+    # -- webhook outbox ------------------------------------------------------------------------
+
+    async def webhook_state(self, name: str) -> WebhookState:
+        await self._read()
+        return self._webhooks.get(name) or WebhookState(name=name)
+
+    async def webhook_states(self) -> list[WebhookState]:
+        await self._read()
+        return [self._webhooks[name] for name in sorted(self._webhooks)]
+
+    async def advance_webhook(
+        self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
+    ) -> bool:
+        await self._write()
+        state = self._webhooks.get(name) or WebhookState(name=name)
+        if state.cursor != expected:
+            return False
+        dead = state.dead_letters + (1 if dead_letter else 0)
+        self._webhooks[name] = dataclasses.replace(state, cursor=cursor, dead_letters=dead, updated=utcnow())
+        if dead_letter is not None:
+            self._dead.append(dead_letter)
+        return True
+
+    async def set_webhook_cursor(self, name: str, cursor: int) -> None:
+        await self._write()
+        state = self._webhooks.get(name) or WebhookState(name=name)
+        self._webhooks[name] = dataclasses.replace(state, cursor=cursor, updated=utcnow())
+
+    async def note_webhook_error(self, name: str, error: str | None) -> None:
+        await self._write()
+        state = self._webhooks.get(name) or WebhookState(name=name)
+        self._webhooks[name] = dataclasses.replace(state, last_error=error, updated=utcnow())
+
+    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        await self._read()
+        return [d for d in self._dead if d.webhook == name][-limit:]
+
+    # -- web tokens ----------------------------------------------------------------------------
+
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        await self._write()
+        for token in tokens:
+            self._tokens.setdefault(token.token, token)
+
+    async def web_token(self, token: str) -> WebToken | None:
+        await self._read()
+        return self._tokens.get(token)
 
     # -- health --------------------------------------------------------------------------------
 

@@ -31,6 +31,12 @@ class EventType(StrEnum):
     ADMIN_REMOVE = "admin_remove"
     #: The number arrived in a bulk import; the number becomes suppressed.
     IMPORT = "import"
+    #: A consent record was added (no suppression change; the record is in the consent table).
+    CONSENT = "consent"
+    #: The subscriber's personal fields in the log were replaced by :data:`REDACTED` (erasure).
+    REDACTED = "redacted"
+    #: The answer to the web opt-out page's one-question survey (``reason``; no state change).
+    OPTOUT_REASON = "optout_reason"
 
     @property
     def suppresses(self) -> bool | None:
@@ -61,6 +67,13 @@ class Channel(StrEnum):
     API = "api"
     CLI = "cli"
     IMPORT = "import"
+    #: The public web-link opt-out page.
+    WEB = "web"
+
+
+#: What replaces MO text and other personal fields when a subscriber's data is erased; the SQL
+#: backends' append-only triggers allow an UPDATE only to this value.
+REDACTED = "[redacted]"
 
 
 def utcnow() -> datetime:
@@ -133,6 +146,71 @@ class Suppression:
     reason: str | None
     #: The id of the event that created the suppression.
     event_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consent:
+    """A record that ``number`` agreed to marketing in ``scope`` (who, when, how, what they were told).
+
+    ``id`` is None until stored. ``ended`` is set when an opt-out (or a later revocation) ended it;
+    a consent with ``ended`` None is live.
+    """
+
+    scope: str
+    number: str
+    #: The mechanism: ``web_form``, ``keyword``, ``paper``, ``api``...
+    source: str
+    #: The exact wording shown to the subscriber (or the MO text of a keyword opt-in).
+    wording: str | None = None
+    #: Evidence such as the IP address or form id, as short strings.
+    evidence: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    ts: datetime = field(default_factory=utcnow)
+    ended: datetime | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", as_utc(self.ts))
+        if self.ended is not None:
+            object.__setattr__(self, "ended", as_utc(self.ended))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebToken:
+    """An opaque opt-out link token: what ``/u/<token>`` acts on. Never derived from the number."""
+
+    token: str
+    scope: str
+    number: str
+    account: str | None = None
+    campaign: str | None = None
+    expires: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expires", as_utc(self.expires))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookState:
+    """Where delivery to one configured webhook stands (kept in the store so restarts resume)."""
+
+    name: str
+    #: The id of the last event delivered (or dead-lettered); delivery resumes after it.
+    cursor: int = 0
+    #: Events given up on after the retry period, and the last failure.
+    dead_letters: int = 0
+    last_error: str | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """An event one webhook could not deliver within its retry period."""
+
+    webhook: str
+    event_id: int
+    ts: datetime
+    error: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.ops.admin import events, health, openapi, suppressions
+from gateway.ops.admin import events, health, integrations, openapi, suppressions
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
@@ -41,6 +41,10 @@ ROUTES: tuple[tuple[str, Mapping[str, Operation]], ...] = (
         {"GET": suppressions.GET_SUPPRESSION, "DELETE": suppressions.REMOVE_SUPPRESSION},
     ),
     ("/v1/events", {"GET": events.LIST_EVENTS}),
+    ("/v1/webhooks", {"GET": integrations.LIST_WEBHOOKS}),
+    ("/v1/consents", {"POST": integrations.ADD_CONSENT}),
+    ("/v1/consents/{number}", {"GET": integrations.GET_CONSENTS}),
+    ("/v1/redactions", {"POST": integrations.REDACT}),
     ("/openapi.json", {"GET": openapi.OPENAPI_JSON}),
     ("/docs", {"GET": openapi.DOCS_PAGE}),
 )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 
 from gateway.ops.cli.config_commands import check_config, hash_password
+from gateway.ops.cli.consent import consent
 from gateway.ops.cli.exports import audit
 from gateway.ops.cli.optouts import optouts
+from gateway.ops.cli.redact import audit_redact
 from gateway.ops.cli.report import report
 from gateway.ops.cli.run import run
 from gateway.ops.cli.store_commands import store
+from gateway.ops.cli.webhooks import webhooks
 
 
 @click.group()
@@ -20,3 +23,6 @@ def main() -> None:
 
 for command in (run, check_config, hash_password, optouts, audit, report, store):
     main.add_command(command)
+main.add_command(webhooks)
+main.add_command(consent)
+audit.add_command(audit_redact)

@@ -10,6 +10,7 @@ import click
 
 from gateway.config import load_config, resolve_scope
 from gateway.numbers import parse_user_number
+from gateway.ops.cli.consent import consent_lines
 from gateway.ops.cli.errors import fail, handle_errors
 from gateway.ops.cli.exports import optouts_export
 from gateway.ops.cli.imports import optouts_import
@@ -18,7 +19,7 @@ from gateway.ops.cli.output import short_time
 from gateway.ops.cli.store import operator_name, with_store
 from gateway.optout.changes import OptoutChanges
 from gateway.store.base import Store
-from gateway.store.model import Channel, Event, EventType, Suppression
+from gateway.store.model import Channel, Consent, Event, EventType, Suppression
 
 
 @click.group("optouts")
@@ -115,16 +116,18 @@ def optouts_status(number: str, scope: str | None, blocked_limit: int, config_pa
     scope = resolve_scope(config, scope, choose=CHOOSE_SCOPE)
     e164 = parse_user_number(number, config.numbers.default_country)
 
-    async def work(store: Store) -> tuple[Suppression | None, list[Event], list[Event]]:
+    async def work(
+        store: Store,
+    ) -> tuple[Suppression | None, list[Event], list[Event], list[Consent]]:
         current = await store.get_suppression(scope, e164)
         history = await store.events(scope=scope, number=e164, types=HISTORY_TYPES)
         # A number can collect any number of blocked messages: one page, after the history.
         blocked = await store.events(
             scope=scope, number=e164, types=[EventType.BLOCKED], limit=blocked_limit + 1
         )
-        return current, history, blocked
+        return current, history, blocked, await store.consents(scope, e164)
 
-    current, history, blocked = with_store(config, work)
+    current, history, blocked, consents = with_store(config, work)
     if current is not None:
         how = f"via {current.channel}"
         if current.keyword:
@@ -148,6 +151,8 @@ def optouts_status(number: str, scope: str | None, blocked_limit: int, config_pa
             click.echo(_event_line(e))
         if more:
             click.echo(f"  ... more: --blocked N, or stopgate audit export --number {e164} --type blocked")
+    for line in consent_lines(consents):
+        click.echo(line)
     sys.exit(0 if current is not None else 1)
 
 

@@ -4,6 +4,7 @@ opt-outs by keyword, and the opt-out rate per campaign."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,18 @@ def report(since: str | None, scope: str | None, config_path: Path) -> None:
             out.append(table(["scope", "campaign", "sent", "opt-outs", "rate"], rate_rows))
         else:
             out.append("  (no marketing traffic recorded)")
+        out += ["", "Opt-out reasons (web page survey)", *await _survey_lines(store, start, scope)]
         return "\n".join(out)
 
     click.echo(with_store(config, work))
+
+
+async def _survey_lines(store: Store, start: datetime | None, scope: str | None) -> list[str]:
+    """The answers to the web opt-out page's one question, counted per scope (issue 16)."""
+    answers: Counter[tuple[str, str]] = Counter()
+    async for e in store.iter_events(since=start, types=[EventType.OPTOUT_REASON], scope=scope):
+        answers[(e.scope, e.reason or "-")] += 1
+    if not answers:
+        return ["  (no answers)"]
+    rows = [[sc, reason, n] for (sc, reason), n in sorted(answers.items(), key=lambda i: (i[0][0], -i[1]))]
+    return [table(["scope", "reason", "answers"], rows)]

@@ -10,13 +10,24 @@ write transactions, :mod:`.reads` the queries, :mod:`.schema` the migrations.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from itertools import repeat
 
 from gateway.store.base import Store
 from gateway.store.checks import check_limit, check_stateless, check_suppressing, check_unsuppressing
-from gateway.store.model import Change, Channel, Event, EventType, Suppression
-from gateway.store.postgres import reads, writes
+from gateway.store.model import (
+    Change,
+    Channel,
+    Consent,
+    DeadLetter,
+    Event,
+    EventType,
+    Suppression,
+    WebhookState,
+    WebToken,
+)
+from gateway.store.postgres import issue16, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener
@@ -167,3 +178,57 @@ class PostgresStore(Store):
         """Commit a heartbeat row: proves the server is reachable and accepts commits."""
         async with self.db.transaction("write check") as conn:
             await writes.heartbeat(conn)
+
+    # -- consent, erasure, webhook cursors, web tokens (issue 16) -----------------------------
+
+    async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
+        if consent.id is not None:
+            raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
+        async with self.db.transaction("adding a consent") as conn:
+            new_id = await issue16.add_consent(conn, consent, Channel(channel))
+        return replace(consent, id=new_id)
+
+    async def consents(self, scope: str, number: str) -> list[Consent]:
+        return await issue16.consents(self.db, scope, number)
+
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
+        async with self.db.transaction("redacting a number") as conn:
+            return await issue16.redact_number(conn, number, operator, Channel(channel))
+
+    async def redact_texts_before(self, before: datetime) -> int:
+        async with self.db.transaction("redacting old texts") as conn:
+            return await issue16.redact_texts_before(conn, before)
+
+    async def webhook_state(self, name: str) -> WebhookState:
+        found = await issue16.webhook_states(self.db, name)
+        return found[0] if found else WebhookState(name=name)
+
+    async def webhook_states(self) -> list[WebhookState]:
+        return await issue16.webhook_states(self.db)
+
+    async def advance_webhook(
+        self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
+    ) -> bool:
+        async with self.db.transaction("advancing a webhook cursor") as conn:
+            return await issue16.advance(conn, name, expected, cursor, dead_letter)
+
+    async def set_webhook_cursor(self, name: str, cursor: int) -> None:
+        async with self.db.transaction("setting a webhook cursor") as conn:
+            await issue16.set_cursor(conn, name, cursor)
+
+    async def note_webhook_error(self, name: str, error: str | None) -> None:
+        async with self.db.transaction("noting a webhook error") as conn:
+            await issue16.note_error(conn, name, error)
+
+    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        return await issue16.dead_letters(self.db, name, limit)
+
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        if not tokens:
+            return
+        async with self.db.transaction("adding web tokens") as conn:
+            await issue16.add_tokens(conn, tokens)
+
+    async def web_token(self, token: str) -> WebToken | None:
+        return await issue16.web_token(self.db, token)

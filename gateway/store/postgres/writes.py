@@ -60,6 +60,11 @@ async def opt_out(conn: Connection, event: Event) -> bool:
     if new:
         await conn.execute(_INSERT_SUPPRESSION, suppression_values(event, row[0]))
         await _notify(conn)
+    # An opt-out withdraws consent (issue 16); an operator's add does too.
+    await conn.execute(
+        "UPDATE consents SET ended = %s WHERE scope = %s AND number = %s AND ended IS NULL",
+        (to_micros(event.ts), event.scope, event.number),
+    )
     return new
 
 

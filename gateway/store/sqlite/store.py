@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from itertools import repeat
 from pathlib import Path
@@ -28,14 +29,18 @@ from gateway.store.checks import (
 from gateway.store.model import (
     Change,
     Channel,
+    Consent,
     DayCount,
+    DeadLetter,
     Event,
     EventType,
     Suppression,
     Total,
     TotalBy,
+    WebhookState,
+    WebToken,
 )
-from gateway.store.sqlite import reads, writes
+from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
 
@@ -179,7 +184,7 @@ class SQLiteStore(Store):
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
 
-    # -- console aggregates (kept by triggers, migration 0002) ---------------------------------
+    # -- console aggregates (kept by triggers, migration 0005) ---------------------------------
 
     async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
         return await reads.daily_counts(self.db, since, scope)
@@ -195,6 +200,64 @@ class SQLiteStore(Store):
 
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await reads.event_id_bounds(self.db, since, until)
+
+    # -- consent and erasure ------------------------------------------------------------------
+
+    async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
+        if consent.id is not None:
+            raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
+        async with self.db.transaction("adding a consent") as conn:
+            new_id = await consents.add_consent(conn, consent, Channel(channel))
+        return replace(consent, id=new_id)
+
+    async def consents(self, scope: str, number: str) -> list[Consent]:
+        return await consents.consents(self.db, scope, number)
+
+    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
+        async with self.db.transaction("redacting a number") as conn:
+            return await consents.redact_number(conn, number, operator, Channel(channel))
+
+    async def redact_texts_before(self, before: datetime) -> int:
+        async with self.db.transaction("redacting old texts") as conn:
+            return await consents.redact_texts_before(conn, before)
+
+    # -- webhook outbox ------------------------------------------------------------------------
+
+    async def webhook_state(self, name: str) -> WebhookState:
+        found = await outbox.webhook_states(self.db, name)
+        return found[0] if found else WebhookState(name=name)
+
+    async def webhook_states(self) -> list[WebhookState]:
+        return await outbox.webhook_states(self.db)
+
+    async def advance_webhook(
+        self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
+    ) -> bool:
+        async with self.db.transaction("advancing a webhook cursor") as conn:
+            return await outbox.advance(conn, name, expected, cursor, dead_letter)
+
+    async def set_webhook_cursor(self, name: str, cursor: int) -> None:
+        async with self.db.transaction("setting a webhook cursor") as conn:
+            await outbox.set_cursor(conn, name, cursor)
+
+    async def note_webhook_error(self, name: str, error: str | None) -> None:
+        async with self.db.transaction("noting a webhook error") as conn:
+            await outbox.note_error(conn, name, error)
+
+    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        return await outbox.dead_letters(self.db, name, limit)
+
+    # -- web tokens ----------------------------------------------------------------------------
+
+    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
+        if not tokens:
+            return
+        async with self.db.transaction("adding web tokens") as conn:
+            await outbox.add_tokens(conn, tokens)
+
+    async def web_token(self, token: str) -> WebToken | None:
+        return await outbox.web_token(self.db, token)
 
     # -- health --------------------------------------------------------------------------------
 

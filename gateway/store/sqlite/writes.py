@@ -35,6 +35,11 @@ async def opt_out(conn: aiosqlite.Connection, event: Event) -> bool:
     cursor = await conn.execute(INSERT_EVENT, event_values(event, 1 if new else None))
     if new:
         await conn.execute(_INSERT_SUPPRESSION, suppression_values(event, cursor.lastrowid))
+    # An opt-out withdraws consent (issue 16); an operator's add or an import does too.
+    await conn.execute(
+        "UPDATE consents SET ended = ? WHERE scope = ? AND number = ? AND ended IS NULL",
+        (to_micros(event.ts), event.scope, event.number),
+    )
     return new
 
 
