@@ -70,7 +70,7 @@ async def test_a_stop_through_one_process_blocks_marketing_through_the_others(
             acks.append(acked - started)
             for esme, other in ((esmes[1], b), (esmes[2], c)):
                 resp = await to_thread.run_sync(lambda e=esme, n=number: e.submit(n, "Big sale today"))
-                assert resp.status == CommandStatus.STOPGATE_OPTED_OUT
+                assert resp.status == CommandStatus.ESME_RSUBMITFAIL
                 assert not [r for r in other.smsc.submits_to(number) if r.source_addr != SHORT_CODE]
         delays.sort()
         acks.sort()
@@ -114,7 +114,7 @@ async def test_kill_9_during_a_burst_of_2000_stops_loses_no_acknowledged_optout(
             before = live.smsc.submit_count
             for number in random.Random(15).sample(sorted(result.acked), 50):
                 resp = await esme.request(submit_to(number))
-                assert resp.command_status == CommandStatus.STOPGATE_OPTED_OUT, number
+                assert resp.command_status == CommandStatus.ESME_RSUBMITFAIL, number
             assert live.smsc.submit_count == before
 
 
@@ -149,7 +149,7 @@ async def test_database_outage_refuses_unrecordable_optouts_keeps_blocking_and_r
             assert (await mo(smsc, b)) == CommandStatus.ESME_RX_T_APPN
             ready = await live.admin("/readyz")
             assert ready.status_code == 503
-            blocked = CommandStatus.STOPGATE_OPTED_OUT
+            blocked = CommandStatus.ESME_RSUBMITFAIL
             assert (await esme.request(submit_to(a))).command_status == blocked  # from memory
             assert (await esme.request(submit_to(b))).command_status == blocked  # held
             assert (await esme.request(submit_to(c))).command_status == CommandStatus.ESME_ROK
