@@ -15,12 +15,14 @@ from gateway.config import Config, ConfigError, load_config
 from gateway.metrics import Metrics
 from gateway.optout.engine import OptoutPolicy
 from gateway.proxy.server import Proxy
+from gateway.proxy.throttle import Lockout
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import build_index
 from gateway.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
+    from gateway.ops.admin.context import LockoutRecord
 
 
 class App:
@@ -60,6 +62,7 @@ class App:
                 leg, f"0x{error.status:08x}"
             ).inc()
             self.proxy.latency_histogram = self.metrics.proxy_latency
+            self.proxy.on_lockout = lambda account: self.metrics.bind_lockouts.labels(account).inc()
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)
@@ -98,8 +101,14 @@ class App:
             metrics=self.metrics,
             config=lambda: self.config,
             readiness=self.readiness,
+            lockouts=lambda: [_lockout_record(x) for x in self._proxy().lockouts()],
+            unlock=lambda ip, system_id: [_lockout_record(x) for x in self._proxy().unlock(ip, system_id)],
         )
         return AdminServer(context)
+
+    def _proxy(self) -> Proxy:
+        assert self.proxy is not None
+        return self.proxy
 
     def readiness(self) -> tuple[bool, ReadinessDetail]:
         """The proxy's side of ``/readyz``: every upstream of a bound account is up.
@@ -181,3 +190,12 @@ def run(config_path: Path) -> None:
     except ImportError:
         pass
     anyio.run(app.run, backend="asyncio", backend_options=backend_options)
+
+
+def _lockout_record(lockout: Lockout) -> LockoutRecord:
+    return {
+        "ip": lockout.ip,
+        "system_id": lockout.system_id,
+        "remaining_seconds": round(lockout.remaining, 1),
+        "count": lockout.count,
+    }

@@ -175,6 +175,12 @@ class Metrics:
         self.confirmations = Counter(
             "stopgate_confirmations_sent", "Confirmations sent to subscribers", ["scope", "kind"], registry=r
         )
+        self.bind_lockouts = Counter(
+            "stopgate_bind_lockouts",
+            "Lockouts after repeated failed binds, by account (unknown system_ids as \"unknown\")",
+            ["account"],
+            registry=r,
+        )
         self.mo_evicted = Counter(
             "stopgate_mo_messages_evicted",
             "Incomplete long MO messages dropped from reassembly (too many pending, or reference reused)",
