@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config.passwords import verify_password as _verify_password
+from gateway.config.texts import Replies
 from gateway.smpp.constants import CommandStatus
 
 LogFormat = Literal["auto", "json", "console"]
@@ -170,9 +171,22 @@ class AccountConfig:
     help: str = "Reply STOP to opt out, START to resubscribe."
     max_sessions: int = 10
     campaign_tlv: int | None = None
+    #: Languages whose built-in keywords this account recognises (gateway/policy/keywords.py); the
+    #: first is the language of ``confirmation``, ``resubscribe_confirmation`` and ``help``.
+    keyword_languages: tuple[str, ...] = ("en",)
+    #: The replies in each of ``keyword_languages``, worked out at load time: ``[account.replies.<lang>]``
+    #: overrides, else the built-in defaults true for this account's traffic (see gateway/config/texts.py).
+    replies: tuple[tuple[str, Replies], ...] = ()
     #: Effective opt-out settings: ``[optout]`` merged with this account's overrides.
     optout: OptoutConfig = field(default_factory=OptoutConfig)
     keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
+
+    def replies_in(self, language: str | None) -> Replies:
+        """The replies for an MO keyword in ``language`` (the account's own texts if none or unknown)."""
+        for lang, replies in self.replies:
+            if lang == language:
+                return replies
+        return Replies(self.confirmation, self.resubscribe_confirmation, self.help)
 
     def verify_password(self, password: str) -> bool:
         """Constant-time check of a bind password.

@@ -39,7 +39,11 @@ class AccountPolicy:
 def build_account(account: AccountConfig, default_country: str) -> AccountPolicy:
     kw = account.keywords
     keywords = Keywords.from_lists(
-        opt_out=kw.opt_out, opt_in=kw.opt_in, help=kw.help, opt_in_if_opted_out=kw.opt_in_if_opted_out
+        opt_out=kw.opt_out,
+        opt_in=kw.opt_in,
+        help=kw.help,
+        opt_in_if_opted_out=kw.opt_in_if_opted_out,
+        languages=account.keyword_languages,
     )
     return AccountPolicy(account, keywords, default_country)
 
