@@ -63,6 +63,7 @@ class App:
             ).inc()
             self.proxy.latency_histogram = self.metrics.proxy_latency
             self.proxy.on_lockout = lambda account: self.metrics.bind_lockouts.labels(account).inc()
+            self.proxy.on_probe = lambda name, up: self.metrics.upstream_up.labels(name).set(1 if up else 0)
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)
@@ -130,6 +131,15 @@ class App:
                     reasons.append(
                         f"upstream {health.upstream} is unreachable (account {health.system_id} is bound)"
                     )
+                self.metrics.upstream_up.labels(health.upstream).set(1 if checks[key] == "ok" else 0)
+            # Upstreams nothing is bound to: the last TCP connect probe (gateway/proxy/probe.py).
+            for name, up in proxy.upstream_probes().items():
+                key = f"upstream {name}"
+                if key in checks:
+                    continue
+                checks[key] = "ok" if up else "unreachable"
+                if not up:
+                    reasons.append(f"upstream {name} is unreachable (TCP connect probe; no account bound)")
         return not reasons, {"checks": checks, "reasons": reasons}
 
     async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -177,8 +177,14 @@ class Metrics:
         )
         self.bind_lockouts = Counter(
             "stopgate_bind_lockouts",
-            "Lockouts after repeated failed binds, by account (unknown system_ids as \"unknown\")",
+            'Lockouts after repeated failed binds, by account (unknown system_ids as "unknown")',
             ["account"],
+            registry=r,
+        )
+        self.upstream_up = Gauge(
+            "stopgate_upstream_up",
+            "1 when the upstream is reachable (a bound session's link, else the TCP connect probe)",
+            ["upstream"],
             registry=r,
         )
         self.mo_evicted = Counter(

@@ -137,6 +137,8 @@ class UpstreamConfig:
     tls_key: Path | None = None
     #: Max outstanding requests towards this SMSC (``session.window`` unless overridden).
     window: int = 64
+    #: Seconds between TCP connect probes while no session of this upstream is bound (0: none).
+    probe_interval: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)

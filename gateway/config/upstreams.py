@@ -44,6 +44,7 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
             if value is not None:
                 t.fail(key, "has no effect unless tls = true")
     window = t.integer("window", session.window, 1, 100_000)
+    probe_interval = t.seconds("probe_interval", 15.0, allow_zero=True)
     return UpstreamConfig(
         name=name,
         host=host,
@@ -60,5 +61,6 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
         tls_cert=tls_cert,
         tls_key=tls_key,
         window=window,
+        probe_interval=probe_interval,
     )
 

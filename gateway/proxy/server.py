@@ -27,6 +27,7 @@ from gateway.smpp.states import Role
 
 from .link import Link, LinkTimers
 from .link_tcp import TcpCarrier, start_tcp_server
+from .probe import UpstreamProbe
 from .session import EsmeSession
 from .throttle import BindThrottle, Lockout
 from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
@@ -117,6 +118,13 @@ class Proxy:
         self.on_rejected: Any = None
         #: Called with the account (or "unknown") when failed binds lock a (source, system_id) out.
         self.on_lockout: Any = None
+        #: Called with (upstream name, reachable) after each probe of an upstream nothing is bound to.
+        self.on_probe: Any = None
+        self.probe = UpstreamProbe(
+            lambda: self.config.upstreams.values(),
+            self.upstream_in_use,
+            lambda name, up: self.on_probe(name, up) if self.on_probe is not None else None,
+        )
         #: Called with (system_id, +1) when a session binds and (system_id, -1) when it ends.
         self.on_bound_change: Any = None
         #: Observes the sampled time a relayed submit spends inside the proxy (a Histogram).
@@ -133,6 +141,14 @@ class Proxy:
 
     def bound_sessions(self, account: str) -> int:
         return self.session_counts.get(account, 0)
+
+    def upstream_in_use(self, name: str) -> bool:
+        """Whether a bound session of some account relays through upstream ``name``."""
+        return any(s.bound and s.account.upstream == name for s in list(self.sessions))
+
+    def upstream_probes(self) -> dict[str, bool]:
+        """The probe's last result for each upstream no session is bound to (see :mod:`.probe`)."""
+        return dict(self.probe.results)
 
     def upstream_health(self) -> list[UpstreamHealth]:
         """For each bound ESME session, whether its upstream is up (what readiness is made of)."""
@@ -182,6 +198,7 @@ class Proxy:
                 if tls_listener is not None:
                     self.ports.append(tls_port)
                 self.log.info("listening", host=listen.host, ports=self.ports)
+                tg.start_soon(self.probe.run)
                 with anyio.CancelScope() as accepting:
                     self._accepting = accepting
                     async with anyio.create_task_group() as accept_group:
