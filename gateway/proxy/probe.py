@@ -52,7 +52,8 @@ class UpstreamProbe:
                 if upstream.probe_interval <= 0 or self.in_use(name):
                     self.results.pop(name, None)
                     continue
-                if self._due.get(name, 0.0) > now:
+                due = self._due.setdefault(name, now + upstream.probe_interval)  # first one an interval in
+                if due > now:
                     continue
                 self._due[name] = now + upstream.probe_interval
                 up = await reachable(upstream)
