@@ -61,4 +61,6 @@ class UpstreamProbe:
                     self.results[name] = up
                     if self.on_result is not None:
                         self.on_result(name, up)
-            await anyio.sleep(self.tick)
+            # Asleep until the next probe is due (re-checked at most every probe interval).
+            upcoming = [due for due in self._due.values() if due > now] or [now + self.tick]
+            await anyio.sleep(max(self.tick, min(upcoming) - anyio.current_time()))
