@@ -15,12 +15,14 @@ from gateway.config import Config, ConfigError, load_config
 from gateway.metrics import Metrics
 from gateway.optout.engine import OptoutPolicy
 from gateway.proxy.server import Proxy
+from gateway.proxy.throttle import Lockout
 from gateway.store.backends import make_store
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import build_index
 
 if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
+    from gateway.ops.admin.context import LockoutRecord
     from gateway.ops.web import TokenIssuer, WebServer
     from gateway.store import WebToken
 
@@ -65,6 +67,8 @@ class App:
                 leg, f"0x{error.status:08x}"
             ).inc()
             self.proxy.latency_histogram = self.metrics.proxy_latency
+            self.proxy.on_lockout = lambda account: self.metrics.bind_lockouts.labels(account).inc()
+            self.proxy.on_probe = lambda name, up: self.metrics.upstream_up.labels(name).set(1 if up else 0)
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)
@@ -202,8 +206,14 @@ class App:
             metrics=self.metrics,
             config=lambda: self.config,
             readiness=self.readiness,
+            lockouts=lambda: [_lockout_record(x) for x in self._proxy().lockouts()],
+            unlock=lambda ip, system_id: [_lockout_record(x) for x in self._proxy().unlock(ip, system_id)],
         )
         return AdminServer(context)
+
+    def _proxy(self) -> Proxy:
+        assert self.proxy is not None
+        return self.proxy
 
     def readiness(self) -> tuple[bool, ReadinessDetail]:
         """The proxy's side of ``/readyz``: every upstream of a bound account is up.
@@ -225,6 +235,15 @@ class App:
                     reasons.append(
                         f"upstream {health.upstream} is unreachable (account {health.system_id} is bound)"
                     )
+                self.metrics.upstream_up.labels(health.upstream).set(1 if checks[key] == "ok" else 0)
+            # Upstreams nothing is bound to: the last TCP connect probe (gateway/proxy/probe.py).
+            for name, up in proxy.upstream_probes().items():
+                key = f"upstream {name}"
+                if key in checks:
+                    continue
+                checks[key] = "ok" if up else "unreachable"
+                if not up:
+                    reasons.append(f"upstream {name} is unreachable (TCP connect probe; no account bound)")
         return not reasons, {"checks": checks, "reasons": reasons}
 
     async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -285,3 +304,12 @@ def run(config_path: Path) -> None:
     except ImportError:
         pass
     anyio.run(app.run, backend="asyncio", backend_options=backend_options)
+
+
+def _lockout_record(lockout: Lockout) -> LockoutRecord:
+    return {
+        "ip": lockout.ip,
+        "system_id": lockout.system_id,
+        "remaining_seconds": round(lockout.remaining, 1),
+        "count": lockout.count,
+    }

@@ -181,6 +181,18 @@ class Metrics:
         self.confirmations = Counter(
             "stopgate_confirmations_sent", "Confirmations sent to subscribers", ["scope", "kind"], registry=r
         )
+        self.bind_lockouts = Counter(
+            "stopgate_bind_lockouts",
+            'Lockouts after repeated failed binds, by account (unknown system_ids as "unknown")',
+            ["account"],
+            registry=r,
+        )
+        self.upstream_up = Gauge(
+            "stopgate_upstream_up",
+            "1 when the upstream is reachable (a bound session's link, else the TCP connect probe)",
+            ["upstream"],
+            registry=r,
+        )
         self.mo_evicted = Counter(
             "stopgate_mo_messages_evicted",
             "Incomplete long MO messages dropped from reassembly (too many pending, or reference reused)",

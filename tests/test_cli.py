@@ -288,8 +288,8 @@ def test_report_tables(config: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     lines = out.splitlines()
-    # Per day and scope: 3 opt-outs, 1 opt-in, 1 help, 1 blocked.
-    assert any(line.split() == ["2024-05-01", "acme", "3", "1", "1", "1"] for line in lines), out
+    # Per day, scope and channel: 3 opt-outs, 1 opt-in, 1 help, 1 blocked.
+    assert any(line.split() == ["2024-05-01", "acme", "sms", "3", "1", "1", "1"] for line in lines), out
     assert any(line.split() == ["acme", "STOP", "2"] for line in lines), out
     assert any(line.split() == ["acme", "UNSUBSCRIBE", "1"] for line in lines), out
     assert any(line.split() == ["acme", "spring", "4", "1", "25.00%"] for line in lines), out

@@ -4,10 +4,14 @@
 2. starts `stopgate run --config FILE` as its own process,
 3. binds an ESME (smpplib, the same third-party client the tests use) as the first marketing account,
    sends a message, has the SMSC deliver "STOP" from the subscriber, and sends again,
-4. keeps everything running so you can point your own ESME at the proxy; Ctrl-C stops both.
+4. keeps everything running, with the demo's ESME still bound (it prints what it receives), so you can
+   inject MOs and point your own ESME at the proxy; Ctrl-C stops both.
 
 Inject an MO yourself while it runs:
     python -m tools.smsc_ctl --port 2777 deliver --from 447700900401 --to 88088 --text STOP
+
+Every run works on the same store: the walkthrough's subscriber is one of a pool of 1,000 fictional
+numbers that is not opted out yet (earlier runs' STOPs are kept, as the store is meant to).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import random
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -23,24 +28,82 @@ import smpplib.client
 import smpplib.consts
 import structlog
 
-from gateway.config import Config, load_config
+from gateway.config import AccountConfig, Config, load_config
 from gateway.ops.logs import configure_logging
+from gateway.store.model import Channel, Event, EventType
+from gateway.store.sqlite import SQLiteStore
 from tools.smsc_sim import SimulatedSmsc
 
-#: A fictional UK mobile (Ofcom's drama range), different on each run: the store keeps earlier STOPs.
-SUBSCRIBER = f"447700900{random.randrange(1000):03d}"
+#: Fictional UK mobiles (Ofcom's drama range): the walkthrough's subscriber is one of these.
+POOL = [f"447700900{n:03d}" for n in range(1000)]
 SHORT_CODE = "88088"
+
+
+def demo_account(config: Config) -> AccountConfig:
+    return next(a for a in config.accounts.values() if a.traffic == "marketing" and a.password)
+
+
+async def pick_subscriber(config: Config) -> str:
+    """A pool number not opted out in the demo account's scope (the store keeps earlier runs' STOPs);
+    when every one is, the demo lifts its own opt-out of one (its own state, recorded as such)."""
+    scope = demo_account(config).scope
+    candidates = random.sample(POOL, len(POOL))
+    async with SQLiteStore(config.storage.path) as store:
+        for number in candidates:
+            if await store.get_suppression(scope, f"+{number}") is None:
+                return number
+        number = candidates[0]
+        await store.opt_in(
+            Event(
+                type=EventType.ADMIN_REMOVE,
+                number=f"+{number}",
+                scope=scope,
+                channel=Channel.CLI,
+                operator="demo",
+                reason="demo: every pool number was opted out by earlier runs",
+            )
+        )
+        return number
 
 
 def say(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
+def bind_client(config: Config, port: int) -> smpplib.client.Client:
+    account = demo_account(config)
+    client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
+    client.set_message_received_handler(
+        lambda pdu, **_: print(f"    ESME received deliver_sm: {pdu.short_message!r}", flush=True)
+    )
+    client.set_error_pdu_handler(lambda pdu: None)
+    client.connect()
+    client.bind_transceiver(system_id=account.system_id, password=account.password)
+    return client
+
+
+def stay_bound(client: smpplib.client.Client) -> None:
+    """Keep the ESME bound and answering (enquire_link, deliver_sm) until the demo stops: the
+    README's next step injects an MO, and the SMSC needs a bound receiver to deliver it."""
+
+    def listen() -> None:
+        try:
+            client.listen()
+        except Exception:  # the proxy went away (Ctrl-C): nothing left to answer
+            return
+
+    threading.Thread(target=listen, name="demo-esme", daemon=True).start()
+
+
 def walkthrough(
-    config: Config, port: int, smsc: SimulatedSmsc, portal: anyio.from_thread.BlockingPortal
-) -> None:
-    """The ESME side, blocking (smpplib), run in a worker thread."""
-    account = next(a for a in config.accounts.values() if a.traffic == "marketing" and a.password)
+    config: Config,
+    port: int,
+    smsc: SimulatedSmsc,
+    portal: anyio.from_thread.BlockingPortal,
+    subscriber: str,
+) -> smpplib.client.Client:
+    """The ESME side, blocking (smpplib), run in a worker thread; returns the client, still bound."""
+    account = demo_account(config)
     client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True)
     answers: list[object] = []
     client.set_message_sent_handler(lambda pdu, **_: answers.append(pdu))
@@ -59,7 +122,7 @@ def walkthrough(
             source_addr="ACME",
             dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
             dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
-            destination_addr=SUBSCRIBER,
+            destination_addr=subscriber,
             short_message=text.encode(),
         )
         while len(answers) == before:
@@ -69,10 +132,10 @@ def walkthrough(
     resp = send("Spring sale: 20% off everything today!")
     say(f"submit_sm relayed: status {resp.status}, SMSC message_id {resp.message_id!r}")  # type: ignore[attr-defined]
     print(f"    the SMSC received: {smsc.received[-1].text!r}  (footer added by Stopgate)")
-    say(f"the subscriber +{SUBSCRIBER} texts STOP to {SHORT_CODE}")
+    say(f"the subscriber +{subscriber} texts STOP to {SHORT_CODE}")
     # The proxy forwards the MO to this ESME and relays our answer: read it while the SMSC waits.
     future = portal.start_task_soon(
-        lambda: smsc.deliver(source_addr=SUBSCRIBER, destination_addr=SHORT_CODE, text="STOP")
+        lambda: smsc.deliver(source_addr=subscriber, destination_addr=SHORT_CODE, text="STOP")
     )
     client.read_once()  # the MO, forwarded to the ESME
     status = future.result(timeout=10)
@@ -83,8 +146,8 @@ def walkthrough(
     print(f"    the SMSC received the confirmation: {smsc.received[-1].text!r}")
     resp = send("Last chance: sale ends tonight!")
     say(f"the next marketing submit is refused: status 0x{resp.status:08x} (ESME never reaches the SMSC)")  # type: ignore[attr-defined]
-    client.unbind()
-    client.disconnect()
+    client.set_message_sent_handler(lambda pdu, **_: None)
+    return client
 
 
 async def main(config_path: Path, walk: bool) -> int:
@@ -98,6 +161,7 @@ async def main(config_path: Path, walk: bool) -> int:
         control_port=upstream.port + 1,
         log=structlog.get_logger("smsc_sim"),
     )
+    subscriber = await pick_subscriber(config) if walk else ""
     async with anyio.create_task_group() as tg:
         await tg.start(smsc.serve)
         process = await anyio.open_process(
@@ -116,14 +180,23 @@ async def main(config_path: Path, walk: bool) -> int:
                         await anyio.sleep(0.1)
             if walk:
                 async with anyio.from_thread.BlockingPortal() as portal:
-                    await anyio.to_thread.run_sync(walkthrough, config, config.listen.port, smsc, portal)
+                    client = await anyio.to_thread.run_sync(
+                        walkthrough, config, config.listen.port, smsc, portal, subscriber
+                    )
+            else:
+                client = await anyio.to_thread.run_sync(bind_client, config, config.listen.port)
+            stay_bound(client)
             say(
                 f"Compliance console: http://{config.admin.listen}/ui/ (sign in with the admin token "
                 f"{next((t.token for t in config.admin.credentials if t.token), 'from [admin] tokens')!r})"
             )
             say(
                 f"Stopgate listens on {config.listen.host}:{config.listen.port}, the simulated SMSC on "
-                f"{upstream.port} (control port {upstream.port + 1}). Ctrl-C to stop."
+                f"{upstream.port} (control port {upstream.port + 1}); the demo's ESME stays bound as "
+                f"{demo_account(config).system_id!r} and prints what it receives. Try:\n"
+                f"    .venv/bin/python -m tools.smsc_ctl --port {upstream.port + 1} deliver "
+                f"--from 447700900401 --to {SHORT_CODE} --text STOP\n"
+                "Ctrl-C to stop."
             )
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:

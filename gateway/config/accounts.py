@@ -24,9 +24,11 @@ from gateway.config.schema import (
     UpstreamConfig,
 )
 from gateway.config.sections import OPTOUT_KEYS, parse_optout
+from gateway.config.texts import LANGUAGES, Replies, default_replies
 from gateway.policy.keywords import Keywords
 
 KEYWORD_KEYS = keys_of(KeywordsConfig)
+REPLY_KEYS = keys_of(Replies)
 #: An account's own keys, its ``[optout]`` overrides and its ``[account.keywords]`` table.
 ACCOUNT_KEYS = (keys_of(AccountConfig) - {"optout"}) | OPTOUT_KEYS
 
@@ -63,6 +65,21 @@ def parse_account(
     campaign_tlv: int | None = None
     if t.has("campaign_tlv"):
         campaign_tlv = t.integer("campaign_tlv", 0, 1, 0xFFFF, hex_=True)
+    traffic = cast(Traffic, t.choice("traffic", d.traffic, ("marketing", "transactional")))
+    block_transactional = t.boolean("block_transactional", d.block_transactional)
+    languages = _parse_languages(t)
+    # A STOP stops this account's messages only when its traffic is checked against the list.
+    stops_all = traffic == "marketing" or block_transactional
+    first = default_replies(languages[0], stops_all=stops_all)
+    confirmation = t.string("confirmation", first.confirmation)
+    resubscribe_confirmation = t.string("resubscribe_confirmation", first.resubscribe_confirmation)
+    help_text = t.string("help", first.help)
+    replies = _parse_replies(
+        t.table("replies", frozenset(LANGUAGES)),
+        languages,
+        Replies(confirmation, resubscribe_confirmation, help_text),
+        stops_all,
+    )
 
     return AccountConfig(
         system_id=system_id,
@@ -70,30 +87,60 @@ def parse_account(
         password_hash=password_hash,
         upstream=upstream,
         scope=t.string("scope", system_id, nonempty=True),
-        traffic=cast(Traffic, t.choice("traffic", d.traffic, ("marketing", "transactional"))),
-        block_transactional=t.boolean("block_transactional", d.block_transactional),
+        traffic=traffic,
+        block_transactional=block_transactional,
         require_consent=t.boolean("require_consent", d.require_consent),
         web_confirmation=t.string("web_confirmation", d.web_confirmation),
         web_confirmation_from=t.smpp_str("web_confirmation_from", 20, allow_empty=True),
         footer=t.string("footer", d.footer),
-        footer_mode=cast(
-            FooterMode, t.choice("footer_mode", d.footer_mode, ("every", "first_in_days"))
-        ),
+        footer_mode=cast(FooterMode, t.choice("footer_mode", d.footer_mode, ("every", "first_in_days"))),
         footer_days=t.integer("footer_days", d.footer_days, 1, 36_500),
-        long_messages=cast(
-            LongMessages, t.choice("long_messages", d.long_messages, ("split", "payload"))
-        ),
-        confirmation=t.string("confirmation", d.confirmation),
-        resubscribe_confirmation=t.string("resubscribe_confirmation", d.resubscribe_confirmation),
-        help=t.string("help", d.help),
+        long_messages=cast(LongMessages, t.choice("long_messages", d.long_messages, ("split", "payload"))),
+        confirmation=confirmation,
+        resubscribe_confirmation=resubscribe_confirmation,
+        help=help_text,
         max_sessions=t.integer("max_sessions", d.max_sessions, 1, 100_000),
         campaign_tlv=campaign_tlv,
+        keyword_languages=languages,
+        replies=replies,
         optout=parse_optout(t, optout_defaults),
-        keywords=_parse_keywords(t.table("keywords", KEYWORD_KEYS)),
+        keywords=_parse_keywords(t.table("keywords", KEYWORD_KEYS), languages),
     )
 
 
-def _parse_keywords(t: Table) -> KeywordsConfig:
+def _parse_languages(t: Table) -> tuple[str, ...]:
+    languages = t.str_list("keyword_languages", ("en",))
+    if not languages:
+        t.fail("keyword_languages", "must name at least one language")
+    for language in languages:
+        if language not in LANGUAGES:
+            t.fail("keyword_languages", f"unknown language {language!r} (known: {', '.join(LANGUAGES)})")
+    return tuple(dict.fromkeys(languages))
+
+
+def _parse_replies(
+    t: Table, languages: tuple[str, ...], own: Replies, stops_all: bool
+) -> tuple[tuple[str, Replies], ...]:
+    """The replies per language: the account's own texts for its first language, then for each other
+    ``[account.replies.<lang>]`` over the built-in defaults."""
+    out = [(languages[0], own)]
+    for language in languages[1:]:
+        table = t.table(language, REPLY_KEYS)
+        default = default_replies(language, stops_all=stops_all)
+        out.append(
+            (
+                language,
+                Replies(
+                    table.string("confirmation", default.confirmation),
+                    table.string("resubscribe_confirmation", default.resubscribe_confirmation),
+                    table.string("help", default.help),
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _parse_keywords(t: Table, languages: tuple[str, ...]) -> KeywordsConfig:
     values: dict[str, tuple[str, ...] | None] = {}
     for key in ("opt_out", "opt_in", "help", "opt_in_if_opted_out"):
         words = t.str_list(key, None)
@@ -107,8 +154,8 @@ def _parse_keywords(t: Table) -> KeywordsConfig:
             opt_in=kw.opt_in,
             help=kw.help,
             opt_in_if_opted_out=kw.opt_in_if_opted_out,
+            languages=languages,
         )
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{t.path}: {exc}", key=t.path) from None
     return kw
-

@@ -2,7 +2,9 @@
 
 A marketing account's footer is how a subscriber learns to opt out: an empty one, or one naming none of
 the account's opt-out keywords, is allowed but worth a look. A footer character outside GSM 03.38
-turns every message it is added to into UCS2, which roughly doubles the segments sent.
+turns every message it is added to into UCS2, which roughly doubles the segments sent. A confirmation
+promising "no further messages" on an account whose traffic is not blocked for opted-out numbers is
+untrue: that account's next message goes through.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 
 from gateway.config.schema import AccountConfig, Config
+from gateway.config.texts import promises_no_further_messages
 from gateway.policy.keywords import DEFAULT_KEYWORDS
 from gateway.text.gsm import is_gsm
 
@@ -33,6 +36,15 @@ def account_warnings(account: AccountConfig) -> list[str]:
             warnings.append(
                 f"{name}: footer {footer!r} names no opt-out keyword (e.g. STOP) on a marketing account"
             )
+    if account.traffic != "marketing" and not account.block_transactional:
+        for language, replies in account.replies or (("", account.replies_in(None)),):
+            if promises_no_further_messages(replies.confirmation):
+                where = f" ({language})" if language else ""
+                warnings.append(
+                    f"{name}: confirmation{where} {replies.confirmation!r} promises no further messages, "
+                    "but this account's traffic is not blocked for opted-out numbers (transactional "
+                    "without block_transactional): say what actually stops, or set block_transactional"
+                )
     outside = sorted({ch for ch in footer if not is_gsm(ch)})
     if outside:
         shown = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in outside[:5])

@@ -14,6 +14,7 @@ from typing import Literal
 
 from gateway.config.integrations import AuditConfig, WebConfig, WebhookConfig
 from gateway.config.passwords import verify_password as _verify_password
+from gateway.config.texts import Replies
 from gateway.smpp.constants import CommandStatus
 
 LogFormat = Literal["auto", "json", "console"]
@@ -190,6 +191,8 @@ class UpstreamConfig:
     #: The form of the message ids Stopgate issues itself for messages to this SMSC ("decimal" or
     #: "hex"): the SMSC's own, so clients that parse ids as numbers read both (docs/INTEROP.md).
     message_ids: str = "decimal"
+    #: Seconds between TCP connect probes while no session of this upstream is bound (0: none).
+    probe_interval: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,9 +232,22 @@ class AccountConfig:
     help: str = "Reply STOP to opt out, START to resubscribe."
     max_sessions: int = 10
     campaign_tlv: int | None = None
+    #: Languages whose built-in keywords this account recognises (gateway/policy/keywords.py); the
+    #: first is the language of ``confirmation``, ``resubscribe_confirmation`` and ``help``.
+    keyword_languages: tuple[str, ...] = ("en",)
+    #: The replies in each of ``keyword_languages``, worked out at load time: ``[account.replies.<lang>]``
+    #: overrides, else the built-in defaults true for this account's traffic (see gateway/config/texts.py).
+    replies: tuple[tuple[str, Replies], ...] = ()
     #: Effective opt-out settings: ``[optout]`` merged with this account's overrides.
     optout: OptoutConfig = field(default_factory=OptoutConfig)
     keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
+
+    def replies_in(self, language: str | None) -> Replies:
+        """The replies for an MO keyword in ``language`` (the account's own texts if none or unknown)."""
+        for lang, replies in self.replies:
+            if lang == language:
+                return replies
+        return Replies(self.confirmation, self.resubscribe_confirmation, self.help)
 
     def verify_password(self, password: str) -> bool:
         """Constant-time check of a bind password.

@@ -45,6 +45,7 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
                 t.fail(key, "has no effect unless tls = true")
     window = t.integer("window", session.window, 1, 100_000)
     message_ids = t.choice("message_ids", "decimal", ("decimal", "hex"))
+    probe_interval = t.seconds("probe_interval", 15.0, allow_zero=True)
     return UpstreamConfig(
         name=name,
         host=host,
@@ -62,5 +63,6 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
         tls_key=tls_key,
         window=window,
         message_ids=message_ids,
+        probe_interval=probe_interval,
     )
 

@@ -62,4 +62,5 @@ def event_record(e: Event) -> dict[str, Any]:
         "reason": e.reason,
         "campaign": e.campaign,
         "operator": e.operator,
+        "address": e.address,
     }

@@ -49,7 +49,11 @@ def build_account(
 ) -> AccountPolicy:
     kw = account.keywords
     keywords = Keywords.from_lists(
-        opt_out=kw.opt_out, opt_in=kw.opt_in, help=kw.help, opt_in_if_opted_out=kw.opt_in_if_opted_out
+        opt_out=kw.opt_out,
+        opt_in=kw.opt_in,
+        help=kw.help,
+        opt_in_if_opted_out=kw.opt_in_if_opted_out,
+        languages=account.keyword_languages,
     )
     return AccountPolicy(account, keywords, default_country, message_ids)
 

@@ -2,7 +2,9 @@
 
 No reply goes to an address that cannot receive one (an alphanumeric sender), and a keyword repeated
 within the account's ``confirmation_window`` gets none (two phones auto-replying to each other must not
-loop). A reply the SMSC refused is forgotten, so that the subscriber's next keyword is answered.
+loop). A reply the SMSC refused is forgotten, so that the subscriber's next keyword is answered. The
+message ids the SMSC gave a reply are remembered (:class:`~.receipts.ReceiptIds`): a receipt for it,
+which an SMSC may send unrequested, is answered here and never reaches the ESME.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .accounts import AccountPolicy
 from .audit import Audit, account_event
 from .bounded import BoundedMap
 from .ids import ConcatReferences
+from .receipts import ReceiptIds
 
 MAX_REMEMBERED = 100_000
 
@@ -39,6 +42,7 @@ class Confirmations:
         clock: Callable[[], float],
         spawn: Callable[..., None],
         references: ConcatReferences,
+        receipts: ReceiptIds | None = None,
     ) -> None:
         self.audit = audit
         self.metrics = metrics
@@ -46,6 +50,8 @@ class Confirmations:
         self.clock = clock
         self.spawn = spawn
         self.references = references
+        #: Where the ids of sent confirmations go, so that their receipts never reach the ESME.
+        self.receipts = receipts
         self._last: BoundedMap = BoundedMap(MAX_REMEMBERED)
 
     def confirm(
@@ -93,9 +99,10 @@ class Confirmations:
         )
         parts = text_parts(template, text, data_coding, use_payload=False, reference=self.references.next())
         ids = []
+        on_response = self.receipts.own_message if self.receipts is not None else None
         try:
             for part in parts:
-                resp = await session.transmit(part)
+                resp = await session.transmit(part, on_response)
                 if resp.command_status != CommandStatus.ESME_ROK:
                     raise RuntimeError(f"SMSC answered 0x{resp.command_status:08x}")
                 ids.append(getattr(resp, "message_id", ""))

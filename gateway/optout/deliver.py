@@ -10,13 +10,14 @@ updated at once, and one confirmation is sent (:mod:`gateway.optout.confirm`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from gateway.config import AccountConfig
 from gateway.metrics import Metrics
 from gateway.numbers import mask_number
 from gateway.policy.decisions import Decision, Defer, Forward, Respond, SessionInfo
-from gateway.policy.keywords import Intent, Match, classify_mo
+from gateway.policy.keywords import STOP_ALL, Intent, Match, classify_mo
 from gateway.policy.messages import is_receipt, read_text
 from gateway.policy.reassembly import Reassembler
 from gateway.smpp.constants import CommandStatus
@@ -134,23 +135,29 @@ class MoPolicy:
         scope = account.scope
         config = account.config
         confirm = self.confirmations.confirm
+        # The reply in the language of the keyword the subscriber used.
+        replies = config.replies_in(match.language)
         if match.intent is Intent.HELP:
-            self.audit.queue(account_event(EventType.HELP, number, account, match, text))
+            address = pdu.destination_addr or None
+            self.audit.queue(account_event(EventType.HELP, number, account, match, text, address=address))
             self.metrics.help_requests.labels(scope).inc()
-            confirm(session, account, pdu, number, "help", config.help)
+            confirm(session, account, pdu, number, "help", replies.help)
         elif match.intent is Intent.OPT_OUT:
-            if not await self._commit(EventType.OPT_OUT, number, account, match, text, log):
-                # The subscriber said STOP: block from memory meanwhile, whatever the store says.
-                await self.feed.hold_unrecorded(scope, number)
-                return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
-            confirm(session, account, pdu, number, "opt_out", config.confirmation)
+            for each_scope in self._opt_out_scopes(account, match):
+                if not await self._commit(
+                    EventType.OPT_OUT, number, account, match, text, log, pdu, each_scope
+                ):
+                    # The subscriber said STOP: block from memory meanwhile, whatever the store says.
+                    await self.feed.hold_unrecorded(each_scope, number)
+                    return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
+            confirm(session, account, pdu, number, "opt_out", replies.confirmation)
         else:
             if match.conditional and not self.index.contains_e164(scope, number):
                 return Forward(pdu)  # "YES" from a subscribed number is just a message
-            if not await self._commit(EventType.OPT_IN, number, account, match, text, log):
+            if not await self._commit(EventType.OPT_IN, number, account, match, text, log, pdu):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             await self._record_consent(number, account, match, text, log)
-            confirm(session, account, pdu, number, "opt_in", config.resubscribe_confirmation)
+            confirm(session, account, pdu, number, "opt_in", replies.resubscribe_confirmation)
         if config.optout.forward_keywords:
             return Forward(pdu)
         return Respond(make_response(pdu, CommandStatus.ESME_ROK))
@@ -175,11 +182,47 @@ class MoPolicy:
         except StoreError as exc:
             log.error("consent of a keyword opt-in NOT recorded", number=number, error=str(exc))
 
+    async def _last_campaign(self, scope: str, number: str) -> str | None:
+        """The campaign last sent to ``number`` in ``scope``: still queued in memory, else stored."""
+        pending = self.audit.campaigns.get((scope, number))
+        campaign = pending[0] if pending is not None else await self.audit.store.last_campaign(scope, number)
+        return campaign or None
+
+    def _opt_out_scopes(self, account: AccountPolicy, match: Match) -> list[str]:
+        """The scopes a STOP opts out of: the account's own; STOPALL every scope this Stopgate serves
+        (the account's first, so that its own list is committed before any other)."""
+        if match.keyword != STOP_ALL:
+            return [account.scope]
+        others = sorted({policy.scope for policy in self.accounts.values()} - {account.scope})
+        return [account.scope, *others]
+
     async def _commit(
-        self, kind: EventType, number: str, account: AccountPolicy, match: Match, text: str, log: Any
+        self,
+        kind: EventType,
+        number: str,
+        account: AccountPolicy,
+        match: Match,
+        text: str,
+        log: Any,
+        pdu: DeliverSm | DataSm,
+        scope: str | None = None,
     ) -> bool:
-        """Record an opt-out or opt-in durably, index updated; False if the store failed."""
-        event = account_event(kind, number, account, match, text)
+        """Record an opt-out or opt-in durably, index updated; False if the store failed.
+
+        The event names the address the subscriber texted and, for an opt-out, the campaign last
+        sent to the number in that scope (what the report credits)."""
+        scope = scope or account.scope
+        campaign = None
+        try:
+            if kind is EventType.OPT_OUT:
+                campaign = await self._last_campaign(scope, number)
+        except StoreError:
+            campaign = None  # attribution is secondary: never fail a STOP for it
+        event = account_event(
+            kind, number, account, match, text, address=pdu.destination_addr or None, campaign=campaign
+        )
+        if scope != event.scope:
+            event = replace(event, scope=scope)
         try:
             if kind is EventType.OPT_OUT:
                 await self.changes.opt_out(event)

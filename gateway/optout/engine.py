@@ -103,6 +103,7 @@ class OptoutPolicy:
             clock=clock,
             spawn=self._spawn,
             references=references,
+            receipts=self.receipts,
         )
         self.mo = MoPolicy(
             accounts=self.accounts,

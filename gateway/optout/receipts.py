@@ -3,7 +3,8 @@
 A message Stopgate held and re-sent (:mod:`gateway.optout.held`) was answered with an id of Stopgate's
 own, and a message the footer split went up as several, of which the ESME knows the first's id. The
 SMSC's receipts name the SMSC's ids: the first kind is mapped back to Stopgate's id, receipts for the
-extra segments are answered here and never reach the ESME.
+extra segments are answered here and never reach the ESME. So are receipts for Stopgate's own
+confirmations (an SMSC that sends receipts unrequested sends them too): the ESME never sent those.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ class ReceiptIds:
             self.ours[smsc_id] = asking[0][0]  # the SMSC sends only what this one part asked for
         else:
             self.ours[smsc_id] = asking
+
+    def own_message(self, resp: Pdu) -> None:
+        """A message Stopgate itself sent (a confirmation) was accepted: its receipts are not the
+        ESME's to see. Recorded as the response is read, before any receipt."""
+        if resp.command_status == CommandStatus.ESME_ROK:
+            self.hidden[getattr(resp, "message_id", "")] = True
 
     def extra_segment(self, index: int, resp: Pdu) -> None:
         """A split message's parts after the first: their receipts are not the ESME's to see (it got

@@ -34,6 +34,12 @@ Phrases
     ``"OPT OUT"`` also matches ``"opt-out"``, and the reverse. When both spellings are configured,
     :attr:`Match.keyword` reports the one the subscriber actually typed.
 
+Languages
+    :data:`KEYWORD_SETS` holds the built-in opt-out, opt-in and help words of each language (en, fr,
+    es, de); an account picks the languages it recognises (``Keywords.from_lists(languages=...)``),
+    and :attr:`Match.language` says which language's word the subscriber used, so the reply can be
+    in that language. A keyword configured explicitly has no language (``""``).
+
 Cost
     Only the first few tokens are examined (at most one plus the longest phrase), and they are
     produced lazily, so a long ordinary message costs about as much as a short one.
@@ -46,7 +52,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_KEYWORDS", "Intent", "Keywords", "Match", "classify_mo"]
+__all__ = ["DEFAULT_KEYWORDS", "KEYWORD_SETS", "STOP_ALL", "Intent", "Keywords", "Match", "classify_mo"]
 
 
 class Intent(enum.StrEnum):
@@ -70,6 +76,45 @@ class Match:
     #: True when the keyword came from :attr:`Keywords.opt_in_if_opted_out`: it re-subscribes a
     #: number only if that number is currently opted out, and means nothing otherwise.
     conditional: bool = False
+    #: The language of the built-in set the keyword came from (``"fr"``), ``""`` if configured.
+    #: Not compared: the same keyword is the same match, whichever set supplied it.
+    language: str = field(default="", compare=False)
+
+
+#: The built-in words per language: {language: {list name: keywords}}. Accented and unaccented
+#: spellings are both listed (normalisation keeps accents: ``ARRÊT`` and ``ARRET`` differ).
+KEYWORD_SETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "opt_out": (
+            "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
+            "OPT OUT", "OPT-OUT",
+        ),
+        "opt_in": ("START", "UNSTOP"),
+        "help": ("HELP", "INFO"),
+    },
+    "fr": {
+        "opt_out": ("ARRET", "ARRÊT", "DESABONNER", "DÉSABONNER", "DESINSCRIRE", "DÉSINSCRIRE"),
+        "opt_in": ("DEMARRER", "DÉMARRER"),
+        "help": ("AIDE",),
+    },
+    "es": {
+        "opt_out": ("BAJA", "PARAR", "CANCELAR", "DETENER"),
+        "opt_in": ("ALTA", "COMENZAR"),
+        "help": ("AYUDA",),
+    },
+    "de": {
+        "opt_out": ("STOPP", "ABMELDEN", "ABBESTELLEN"),
+        "opt_in": ("ANMELDEN",),
+        "help": ("HILFE",),
+    },
+}  # fmt: skip
+
+#: Words that re-subscribe only a number currently opted out (all languages).
+_OPT_IN_IF_OPTED_OUT = ("YES",)
+
+#: The keyword that opts a number out of every scope (see gateway/optout/deliver.py), not only the
+#: scope of the account it was sent to.
+STOP_ALL = "STOPALL"
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +239,9 @@ def _variants(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     return out
 
 
-def _build_index(groups: Sequence[tuple[str, Intent, bool, tuple[str, ...]]]) -> _Index:
+def _build_index(
+    groups: Sequence[tuple[str, Intent, bool, tuple[str, ...]]], language_of: dict[str, str]
+) -> _Index:
     exact: dict[tuple[str, ...], tuple[str, Match]] = {}
     for list_name, intent, conditional, keywords in groups:
         for kw in keywords:
@@ -204,7 +251,7 @@ def _build_index(groups: Sequence[tuple[str, Intent, bool, tuple[str, ...]]]) ->
                 if prev[0] == list_name:
                     continue  # the same keyword twice in one list: harmless
                 raise ValueError(f"keyword {kw!r} is configured both in {prev[0]} and in {list_name}")
-            exact[words] = (list_name, Match(intent, kw, conditional))
+            exact[words] = (list_name, Match(intent, kw, conditional, language_of.get(kw, "")))
     table: dict[tuple[str, ...], Match] = {w: m for w, (_, m) in exact.items()}
     for words, (_, match) in exact.items():
         for variant in _variants(words):
@@ -245,7 +292,11 @@ class Keywords:
     opt_in: tuple[str, ...] = ("START", "UNSTOP")
     help: tuple[str, ...] = ("HELP", "INFO")
     #: Words that only re-subscribe a number that is currently opted out (``Match.conditional``).
-    opt_in_if_opted_out: tuple[str, ...] = ("YES",)
+    opt_in_if_opted_out: tuple[str, ...] = _OPT_IN_IF_OPTED_OUT
+    #: (keyword, language) for the built-in words in use: what :attr:`Match.language` reports.
+    languages: tuple[tuple[str, str], ...] = tuple(
+        (kw, "en") for name in ("opt_out", "opt_in", "help") for kw in KEYWORD_SETS["en"][name]
+    )
     _index: _Index = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -263,7 +314,8 @@ class Keywords:
                 ("opt_in", Intent.OPT_IN, False, self.opt_in),
                 ("help", Intent.HELP, False, self.help),
                 ("opt_in_if_opted_out", Intent.OPT_IN, True, self.opt_in_if_opted_out),
-            ]
+            ],
+            {_canonical(kw, "languages")[0]: language for kw, language in self.languages},
         )
         object.__setattr__(self, "_index", index)
 
@@ -274,8 +326,10 @@ class Keywords:
         opt_in: Iterable[str] | None = None,
         help: Iterable[str] | None = None,
         opt_in_if_opted_out: Iterable[str] | None = None,
+        languages: Sequence[str] = ("en",),
     ) -> Keywords:
-        """Per-account overrides; ``None`` keeps the default list, an empty list disables it.
+        """Per-account overrides; ``None`` keeps the default list (the built-in words of every one of
+        ``languages``), an empty list disables it.
 
         A keyword given explicitly in one list is removed from the *default* lists, so
         ``from_lists(opt_in=["START", "YES"])`` makes YES an unconditional opt-in instead of
@@ -293,18 +347,32 @@ class Keywords:
         }
         explicit = {k: _as_tuple(k, v) for k, v in given.items() if v is not None}
         claimed = {_canonical(kw, k)[1] for k, kws in explicit.items() for kw in kws}
+        unknown = [language for language in languages if language not in KEYWORD_SETS]
+        if unknown:
+            raise ValueError(f"unknown keyword language(s) {unknown} (known: {', '.join(KEYWORD_SETS)})")
         lists: dict[str, tuple[str, ...]] = {}
+        tagged: list[tuple[str, str]] = []
         for name in given:
             if name in explicit:
                 lists[name] = explicit[name]
-            else:
-                default: tuple[str, ...] = getattr(DEFAULT_KEYWORDS, name)
+                continue
+            if name == "opt_in_if_opted_out":
+                default: tuple[str, ...] = _OPT_IN_IF_OPTED_OUT
                 lists[name] = tuple(kw for kw in default if _canonical(kw, name)[1] not in claimed)
+                continue
+            words: list[str] = []
+            for language in languages:
+                for kw in KEYWORD_SETS[language][name]:
+                    if _canonical(kw, name)[1] not in claimed:
+                        words.append(kw)
+                        tagged.append((kw, language))
+            lists[name] = tuple(words)
         return cls(
             opt_out=lists["opt_out"],
             opt_in=lists["opt_in"],
             help=lists["help"],
             opt_in_if_opted_out=lists["opt_in_if_opted_out"],
+            languages=tuple(tagged),
         )
 
 

@@ -27,8 +27,9 @@ from gateway.smpp.states import Role
 
 from .link import Link, LinkTimers
 from .link_tcp import TcpCarrier, start_tcp_server
+from .probe import UpstreamProbe
 from .session import EsmeSession
-from .throttle import BindThrottle
+from .throttle import BindThrottle, Lockout
 from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
 
 
@@ -115,6 +116,15 @@ class Proxy:
         self._accepting: anyio.CancelScope | None = None
         self._drained = anyio.Event()
         self.on_rejected: Any = None
+        #: Called with the account (or "unknown") when failed binds lock a (source, system_id) out.
+        self.on_lockout: Any = None
+        #: Called with (upstream name, reachable) after each probe of an upstream nothing is bound to.
+        self.on_probe: Any = None
+        self.probe = UpstreamProbe(
+            lambda: self.config.upstreams.values(),
+            self.upstream_in_use,
+            lambda name, up: self.on_probe(name, up) if self.on_probe is not None else None,
+        )
         #: Called with (system_id, +1) when a session binds and (system_id, -1) when it ends.
         self.on_bound_change: Any = None
         #: Observes the sampled time a relayed submit spends inside the proxy (a Histogram).
@@ -131,6 +141,14 @@ class Proxy:
 
     def bound_sessions(self, account: str) -> int:
         return self.session_counts.get(account, 0)
+
+    def upstream_in_use(self, name: str) -> bool:
+        """Whether a bound session of some account relays through upstream ``name``."""
+        return any(s.bound and s.account.upstream == name for s in list(self.sessions))
+
+    def upstream_probes(self) -> dict[str, bool]:
+        """The probe's last result for each upstream no session is bound to (see :mod:`.probe`)."""
+        return dict(self.probe.results)
 
     def upstream_health(self) -> list[UpstreamHealth]:
         """For each bound ESME session, whether its upstream is up (what readiness is made of)."""
@@ -180,6 +198,7 @@ class Proxy:
                 if tls_listener is not None:
                     self.ports.append(tls_port)
                 self.log.info("listening", host=listen.host, ports=self.ports)
+                tg.start_soon(self.probe.run)
                 with anyio.CancelScope() as accepting:
                     self._accepting = accepting
                     async with anyio.create_task_group() as accept_group:
@@ -273,10 +292,10 @@ class Proxy:
     async def authenticate(self, bind: Pdu, peer: str) -> tuple[int, AccountConfig | None]:
         """Check a bind's credentials; reserves a session slot on success."""
         now = self.clock()
-        if self.throttle.locked(peer, now):
-            return CommandStatus.ESME_RBINDFAIL, None
         system_id: str = getattr(bind, "system_id", "")
         password: str = getattr(bind, "password", "")
+        if self.throttle.locked((peer, system_id), now):
+            return CommandStatus.ESME_RBINDFAIL, None
         account = self.config.accounts.get(system_id)
         if account is None:
             self._failed_bind(peer, now, "unknown system_id", system_id)
@@ -291,13 +310,19 @@ class Proxy:
         if self.session_counts.get(system_id, 0) >= account.max_sessions:
             self.log.warning("too many sessions", account=system_id, limit=account.max_sessions)
             return CommandStatus.ESME_RBINDFAIL, None
-        self.throttle.succeeded(peer)
+        self.throttle.succeeded((peer, system_id))
         self.session_counts[system_id] = self.session_counts.get(system_id, 0) + 1
         return CommandStatus.ESME_ROK, account
 
     def _failed_bind(self, peer: str, now: float, reason: str, system_id: str) -> None:
-        locked = self.throttle.failed(peer, now)
+        locked = self.throttle.failed((peer, system_id), now)
         self.log.warning("bind refused", peer=peer, reason=reason, system_id=system_id, locked_out=locked)
+        if locked:
+            known = system_id in self.config.accounts
+            self.log.warning("bind lockout", peer=peer, system_id=system_id, known_account=known)
+            if self.on_lockout is not None:
+                # An unknown system_id is counted as "unknown": the label must not grow with input.
+                self.on_lockout(system_id if known else "unknown")
 
     def release_session_slot(self, account: AccountConfig) -> None:
         count = self.session_counts.get(account.system_id, 0) - 1
@@ -306,8 +331,19 @@ class Proxy:
         else:
             self.session_counts.pop(account.system_id, None)
 
-    def locked_out(self, peer: str) -> bool:
-        return self.throttle.locked(peer, self.clock())
+    def locked_out(self, peer: str, system_id: str) -> bool:
+        return self.throttle.locked((peer, system_id), self.clock())
+
+    def lockouts(self) -> list[Lockout]:
+        """Every bind lockout in force (for the admin API)."""
+        return self.throttle.lockouts(self.clock())
+
+    def unlock(self, ip: str, system_id: str | None) -> list[Lockout]:
+        """Lift the bind lockouts of ``ip`` (one ``system_id``'s, or all); returns those lifted."""
+        lifted = self.throttle.unlock(ip, system_id, self.clock())
+        for lockout in lifted:
+            self.log.warning("bind lockout lifted", peer=lockout.ip, system_id=lockout.system_id)
+        return lifted
 
     def session_bound(self, account: AccountConfig) -> None:
         if self.on_bound_change is not None:

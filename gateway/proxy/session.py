@@ -140,7 +140,7 @@ class EsmeSession:
         if account is None:
             self.esme.reject(request, status)
             self._binding = False
-            if proxy.locked_out(self.peer):
+            if proxy.locked_out(self.peer, getattr(request, "system_id", "")):
                 await self.esme.wait_flushed(1.0)
                 await self.esme.close("locked out")
             return

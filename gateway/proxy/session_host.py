@@ -30,8 +30,8 @@ class SessionHost(Protocol):
         """Check a bind's credentials; reserves a session slot on success."""
         ...
 
-    def locked_out(self, peer: str) -> bool:
-        """Whether ``peer`` is locked out after too many failed binds."""
+    def locked_out(self, peer: str, system_id: str) -> bool:
+        """Whether ``peer`` is locked out of ``system_id`` after too many failed binds."""
         ...
 
     def release_session_slot(self, account: AccountConfig) -> None: ...

@@ -282,7 +282,7 @@ class SentCounters(Protocol):
 class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol):
     """Counts for the console's overview, by UTC day.
 
-    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0005),
+    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0006),
     so reading them costs the number of days, not the number of events. These defaults scan the
     log and the change feed instead: correct, but only for small stores (the in-memory one). They
     attribute an opt-out without a campaign to the campaign last sent to the number *now*, where a

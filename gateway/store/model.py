@@ -113,6 +113,8 @@ class Event:
     campaign: str | None = None
     #: Who made a CLI, import or API change: the OS login name, or the API token ("api:token1").
     operator: str | None = None
+    #: The address the subscriber texted (an MO's destination: the short code), for SMS events.
+    address: str | None = None
     ts: datetime = field(default_factory=utcnow)
     id: int | None = None
 

@@ -19,12 +19,13 @@ _MICROSECOND = timedelta(microseconds=1)
 
 #: The columns :func:`event_from_row` reads, in its order.
 EVENT_COLUMNS = (
-    "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign, operator"
+    "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign, operator,"
+    " address"
 )
 #: The columns :func:`event_values` fills, in its order (``suppressed`` marks feed entries).
 EVENT_INSERT_COLUMNS = (
     "ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign,"
-    " operator, suppressed"
+    " operator, address, suppressed"
 )
 #: The columns of a suppression row, in the order of :class:`Suppression`'s fields.
 SUPPRESSION_COLUMNS = "scope, number, since, channel, keyword, reason, event_id"
@@ -59,6 +60,7 @@ def event_values(event: Event, suppressed: int | None) -> tuple[Any, ...]:
         event.reason,
         event.campaign,
         event.operator,
+        event.address,
         suppressed,
     )
 
@@ -92,6 +94,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         reason,
         campaign,
         operator,
+        address,
     ) = row
     return Event(
         id=id_,
@@ -107,6 +110,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         reason=reason,
         campaign=campaign,
         operator=operator,
+        address=address,
     )
 
 

@@ -33,6 +33,23 @@ class ReadinessDetail(TypedDict):
 Readiness = Callable[[], tuple[bool, ReadinessDetail]]
 
 
+class LockoutRecord(TypedDict):
+    """A bind lockout in force, as plain data: ``ip``, ``system_id``, ``remaining_seconds``, ``count``."""
+
+    ip: str
+    system_id: str
+    remaining_seconds: float
+    count: int
+
+
+def _no_lockouts() -> list[LockoutRecord]:
+    return []
+
+
+def _nothing_to_unlock(ip: str, system_id: str | None) -> list[LockoutRecord]:
+    return []
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AdminContext:
     store: Store
@@ -42,6 +59,10 @@ class AdminContext:
     #: The config in force: read on every request, so a SIGHUP reload changes tokens and scopes.
     config: Callable[[], Config]
     readiness: Readiness
+    #: The proxy's bind lockouts in force, and how to lift them (``unlock(ip, system_id or None)``
+    #: returns those lifted): held by the running proxy, so the CLI asks here.
+    lockouts: Callable[[], list[LockoutRecord]] = _no_lockouts
+    unlock: Callable[[str, str | None], list[LockoutRecord]] = _nothing_to_unlock
     #: Failed authentications per client address (429 past the limit).
     auth_failures: AuthFailures = field(default_factory=AuthFailures)
 

@@ -70,6 +70,10 @@ EVENT = Schema(
                 "type": ["string", "null"],
                 "description": "Who made a CLI, import or API change (login name, or api:tokenN).",
             },
+            "address": {
+                "type": ["string", "null"],
+                "description": "The address the subscriber texted (the short code), on SMS events.",
+            },
         },
     },
 )

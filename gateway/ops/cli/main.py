@@ -11,6 +11,7 @@ from gateway.ops.cli.optouts import optouts
 from gateway.ops.cli.redact import audit_redact
 from gateway.ops.cli.report import report
 from gateway.ops.cli.run import run
+from gateway.ops.cli.security import security
 from gateway.ops.cli.store_commands import store
 from gateway.ops.cli.webhooks import webhooks
 
@@ -21,7 +22,7 @@ def main() -> None:
     """Stopgate: SMPP 3.4 proxy with SMS opt-out compliance."""
 
 
-for command in (run, check_config, hash_password, optouts, audit, report, store):
+for command in (run, check_config, hash_password, optouts, audit, report, store, security):
     main.add_command(command)
 main.add_command(webhooks)
 main.add_command(consent)

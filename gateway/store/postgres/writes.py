@@ -30,7 +30,7 @@ NUMBER_LOCK = 0x53544F51
 CHANNEL = "stopgate_changes"
 
 INSERT_EVENT = (
-    f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 13)}) RETURNING id"
+    f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) RETURNING id"
 )
 _INSERT_SUPPRESSION = f"INSERT INTO suppressions ({SUPPRESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 _LOCK_NUMBER = (

@@ -184,7 +184,7 @@ class SQLiteStore(Store):
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
 
-    # -- console aggregates (kept by triggers, migration 0005) ---------------------------------
+    # -- console aggregates (kept by triggers, migration 0006) ---------------------------------
 
     async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
         return await reads.daily_counts(self.db, since, scope)
