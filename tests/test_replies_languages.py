@@ -146,6 +146,6 @@ async def test_stopall_opts_the_number_out_of_every_scope(tmp_path: Path) -> Non
         other = Esme(stack.port, "other", "otherpw")
         await to_thread.run_sync(other.bind, "trx")
         resp = await to_thread.run_sync(lambda: other.submit(NUMBER, "Big sale"))
-        assert resp.status == CommandStatus.STOPGATE_OPTED_OUT
+        assert resp.status == CommandStatus.ESME_RSUBMITFAIL
         other.close()
         esme.close()
