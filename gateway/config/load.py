@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from gateway.config.accounts import ACCOUNT_KEYS, parse_account
 from gateway.config.errors import ConfigError
 from gateway.config.locate import key_lines, line_of
+from gateway.config.mo_routing import MO_KEYS, MO_ROUTE_KEYS, parse_mo, parse_mo_route
 from gateway.config.reader import Errors, Table
 from gateway.config.schema import (
     AccountConfig,
@@ -25,6 +26,7 @@ from gateway.config.schema import (
     Config,
     ListenConfig,
     LoggingConfig,
+    MoConfig,
     NumbersConfig,
     OptoutConfig,
     SecurityConfig,
@@ -51,13 +53,14 @@ from gateway.config.sections import (
     parse_storage,
 )
 from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
+from gateway.policy.mo_routes import MoRoute
 
 _T = TypeVar("_T")
 NO_TABLES: list[object] = []
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account"}
+    | {"upstream", "account", "mo", "mo_route"}
 )
 
 
@@ -178,6 +181,15 @@ def parse_config(
         accounts[acct.system_id] = acct
     if not accounts and not errors:
         errors.add(ConfigError("account: at least one [[account]] table is required", key="account"))
+    mo_routes: list[MoRoute] = []
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("mo_route"), NO_TABLES)):
+        try:
+            mo_routes.append(parse_mo_route(Table(raw, f"mo_route[{i}]", MO_ROUTE_KEYS, errors), accounts))
+        except ConfigError as exc:
+            errors.add(exc)
+    for acct in accounts.values():
+        mo_routes.extend(acct.numbers)
+    mo = attempt(lambda: parse_mo(root.table("mo", MO_KEYS), tuple(mo_routes), accounts), MoConfig())
     if errors:
         raise ConfigError.of(errors.all())
 
@@ -193,4 +205,5 @@ def parse_config(
         upstreams=upstreams,
         accounts=accounts,
         source_path=source_path,
+        mo=mo,
     )

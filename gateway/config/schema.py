@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config.passwords import verify_password as _verify_password
+from gateway.policy.mo_routes import MoRoute
 from gateway.smpp.constants import CommandStatus
 
 LogFormat = Literal["auto", "json", "console"]
@@ -173,6 +174,9 @@ class AccountConfig:
     #: Effective opt-out settings: ``[optout]`` merged with this account's overrides.
     optout: OptoutConfig = field(default_factory=OptoutConfig)
     keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
+    #: The numbers (short codes, long numbers; with a keyword for a shared short code) whose MOs
+    #: belong to this account, whatever bind they arrive on (``numbers = [...]``).
+    numbers: tuple[MoRoute, ...] = ()
 
     def verify_password(self, password: str) -> bool:
         """Constant-time check of a bind password.
@@ -180,6 +184,15 @@ class AccountConfig:
         CPU-heavy the first time a hash is checked against a given password: call from a thread.
         """
         return _verify_password(password, plain=self.password, hashed=self.password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class MoConfig:
+    """MO routing: ``[[mo_route]]`` rules, then every account's ``numbers``; ``[mo] default_account``."""
+
+    routes: tuple[MoRoute, ...] = ()
+    #: Where an MO no rule matches goes; None: to the account of the bind it arrived on.
+    default_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +210,4 @@ class Config:
     upstreams: dict[str, UpstreamConfig]
     accounts: dict[str, AccountConfig]
     source_path: Path | None = None
+    mo: MoConfig = field(default_factory=MoConfig)

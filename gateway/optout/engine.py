@@ -30,6 +30,7 @@ import structlog
 from gateway.config import AccountConfig, Config
 from gateway.metrics import Metrics
 from gateway.policy.decisions import Decision, SessionInfo
+from gateway.policy.mo_routes import MoRouter
 from gateway.policy.reassembly import Reassembler
 from gateway.smpp.pdu import Pdu
 from gateway.store.base import Store
@@ -132,8 +133,13 @@ class OptoutPolicy:
             clock=clock,
             spawn=self._spawn,
         )
+        self._route_mo(config)
         self.on_submit = self.mt.on_submit
         self.on_deliver = self.mo.on_deliver
+
+    def _route_mo(self, config: Config) -> None:
+        self.mo.router = MoRouter(config.mo.routes)
+        self.mo.default_account = config.mo.default_account
 
     def reload(self, config: Config) -> None:
         """Adopt new accounts, keywords, texts, footers and limits (bound sessions see them at once).
@@ -147,6 +153,7 @@ class OptoutPolicy:
         for step in (self.mo, self.mt):
             step.accounts = self.accounts
             step.default_country = country
+        self._route_mo(config)
         optout = config.optout
         self.reassembler.reconfigure(timeout=optout.reassembly_timeout, max_messages=optout.max_held_messages)
         self.mo.report_evicted()  # a lower capacity may have dropped some

@@ -26,6 +26,7 @@ from gateway.smpp.pdu import Pdu, Unbind, make_response
 from gateway.smpp.states import State
 
 from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .mo_delivery import forward_across, request_esme
 from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
@@ -323,7 +324,10 @@ class EsmeSession:
     def _decide_down(self, decision: Decision, pdu: Pdu) -> None:
         decision_type = type(decision)
         if decision_type is Forward:
-            self._forward_down(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
+            if decision.account is not None:  # type: ignore[union-attr]
+                self._route_down(decision, pdu.sequence_number)  # type: ignore[arg-type]
+            else:
+                self._forward_down(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
         elif decision_type is Respond:
             assert self.upstream is not None
             self.upstream.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
@@ -351,6 +355,41 @@ class EsmeSession:
         except PduTooLarge as exc:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
+
+    # --- MOs routed to an account (whatever bind they came on): see .mo_delivery ------------------
+
+    @property
+    def receiving(self) -> bool:
+        """Whether this session can take an MO now: bound to receive, not closing."""
+        esme = self.esme
+        return (
+            self._bind_mode is not None
+            and not self._closing
+            and not esme.closed
+            and esme.conn.state in (State.BOUND_RX, State.BOUND_TRX)
+        )
+
+    def _route_down(self, decision: Forward, upstream_sequence: int) -> None:
+        """An MO routed to ``decision.account``: to one of its receivers (round-robin), this session
+        included; none bound: ESME_RX_T_APPN so the SMSC redelivers (any opt-out in it is committed)."""
+        pdu = decision.pdu
+        assert decision.account is not None
+        target = self.proxy.mo_receiver(decision.account)
+        if target is self:
+            self._forward_down(pdu, upstream_sequence, decision.on_response)
+        elif target is None:
+            self.log.info("no receiver of the account bound; SMSC to redeliver", routed=decision.account)
+            if self.upstream is not None:
+                self.upstream.respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN), upstream_sequence)
+        else:
+            self._spawn(forward_across, target, decision, self.upstream, upstream_sequence)
+
+    async def deliver_mo(self, pdu: Pdu) -> Pdu:
+        """An MO routed here from another session's bind (see :mod:`.mo_delivery`)."""
+        if not self.receiving:
+            return make_response(pdu, CommandStatus.ESME_RX_T_APPN)
+        timeout = self.proxy.config.session.response_timeout
+        return await request_esme(self.esme, pdu, window=self.window, timeout=timeout)
 
     async def _upstream_unbind(self, request: Pdu) -> None:
         """The SMSC unbinds (§4.2): its answers still in flight may arrive (bounded), then unbind_resp;
