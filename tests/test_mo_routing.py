@@ -8,6 +8,7 @@ submit to that number.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,10 @@ from hypothesis import strategies as st
 
 from gateway.config import ConfigError
 from gateway.policy.mo_routes import MoRoute, MoRouter, address_key
-from gateway.smpp.constants import CommandStatus
+from gateway.smpp.constants import CommandStatus, EsmClass
+from gateway.store.memory import MemoryStore
+from gateway.store.model import utcnow
+from gateway.store.sqlite import SQLiteStore
 from tests.esme import Esme
 from tests.stack import BASE, Stack, make_config, running_stack
 
@@ -212,3 +216,74 @@ async def test_unrouted_mos_go_to_the_default_account(tmp_path: Path) -> None:
         finally:
             other.close()
             acme.close()
+
+
+# --- receipts ------------------------------------------------------------------------------------
+
+
+async def receipt(stack: Stack, message_id: str) -> int:
+    resp = await stack.smsc.deliver(
+        source_addr=NUMBER,
+        destination_addr="ACME",
+        esm_class=EsmClass.SMSC_DELIVERY_RECEIPT,
+        text=f"id:{message_id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD",
+    )
+    return int(resp.command_status)
+
+
+def receipt_ids(esme: Esme) -> list[str]:
+    return [d.short_message.decode().split()[0][3:] for d in esme.delivered if d.esm_class & 0x04]
+
+
+@pytest.mark.anyio
+async def test_receipts_reach_the_sender_on_any_bind_and_after_a_restart(tmp_path: Path) -> None:
+    async with running_stack(tmp_path, SHARED) as stack:
+        other = await bound(stack, "other", "otherpw", "trx")
+        acme = await bound(stack, "acme", "acmepw", "trx")
+        try:
+            resp = await to_thread.run_sync(lambda: acme.submit("447700900999", b"Your code"))
+            assert resp.status == S.ESME_ROK
+            message_id = resp.message_id.decode()
+            for _ in range(2):  # the simulator takes turns: one of them arrives on other's bind
+                assert await receipt(stack, message_id) == S.ESME_ROK
+            await to_thread.run_sync(lambda: acme.wait_delivered(2))
+            assert receipt_ids(acme) == [message_id] * 2
+            assert other.delivered == []
+        finally:
+            other.close()
+            acme.close()
+
+    # A new process on the same store: the id map survived; nothing is in memory.
+    async with running_stack(tmp_path, SHARED) as stack:
+        other = await bound(stack, "other", "otherpw", "trx")
+        acme_rx = await bound(stack, "acme", "acmepw", "rx")
+        try:
+            for _ in range(2):
+                assert await receipt(stack, message_id) == S.ESME_ROK
+            await to_thread.run_sync(lambda: acme_rx.wait_delivered(2))
+            assert receipt_ids(acme_rx) == [message_id] * 2
+            assert other.delivered == []
+            # A receipt for an id nobody here sent stays on the bind it came on (as before).
+            for _ in range(2):
+                assert await receipt(stack, "unknown-id") == S.ESME_ROK
+            await anyio.sleep(0.3)
+            assert len(other.delivered) + len(acme_rx.delivered) == 4
+        finally:
+            other.close()
+            acme_rx.close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_receipt_routes_expire(tmp_path: Path, backend: str) -> None:
+    store = MemoryStore() if backend == "memory" else SQLiteStore(tmp_path / "s.db")
+    async with store:
+        now = utcnow()
+        await store.record_receipt_routes([("sim", "m1", "acme", "s1", now + timedelta(seconds=10))])
+        assert await store.receipt_route("sim", "m1", now) == ("acme", "s1")
+        assert await store.receipt_route("sim", "m1", now + timedelta(seconds=11)) is None
+        await store.record_receipt_routes([("sim", "m1", "beta", "s2", now + timedelta(seconds=20))])
+        assert await store.receipt_route("sim", "m1", now + timedelta(seconds=11)) == ("beta", "s2")
+        assert await store.receipt_route("other", "m1", now) is None
+        assert await store.purge_receipt_routes(now + timedelta(seconds=21)) == 1
+        assert await store.receipt_route("sim", "m1", now) is None

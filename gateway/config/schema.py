@@ -193,6 +193,8 @@ class MoConfig:
     routes: tuple[MoRoute, ...] = ()
     #: Where an MO no rule matches goes; None: to the account of the bind it arrived on.
     default_account: str | None = None
+    #: Seconds a message id is remembered to route its receipts (accounts sharing an upstream).
+    receipt_ttl: float = 259200.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from .audit import Audit, account_event
 from .bounded import BoundedMap
 from .changes import OptoutChanges
 from .confirm import Confirmations
+from .receipt_routes import ReceiptRoutes
 from .receipts import ReceiptIds
 
 
@@ -78,6 +79,8 @@ class MoPolicy:
         self.router = MoRouter(())
         #: Where MOs no route matches go; None: the account of the session they arrived on.
         self.default_account: str | None = None
+        #: Where receipts go when accounts share an upstream (set by the engine).
+        self.receipt_routes: ReceiptRoutes | None = None
 
     def route(self, pdu: DeliverSm | DataSm, text: str | None) -> str | None:
         """The ``system_id`` an MO is routed to by its address (or the default account); None if
@@ -92,7 +95,10 @@ class MoPolicy:
     def on_deliver(self, session: SessionInfo[AccountConfig], pdu: Pdu) -> Decision:
         assert isinstance(pdu, (DeliverSm, DataSm))
         if is_receipt(pdu):
-            return self.receipts.on_receipt(pdu)
+            decision = self.receipts.on_receipt(pdu)
+            if self.receipt_routes is not None:
+                return self.receipt_routes.route(session, pdu, decision)
+            return decision
         message = read_text(pdu)
         if message is None:
             return Forward(pdu, account=self.route(pdu, None))

@@ -332,9 +332,13 @@ class Proxy:
             upstream, self.config.session, backoff, log=log, pdu_counts=self.pdu_counts, clock=self.clock
         )
 
-    def mo_receiver(self, system_id: str) -> EsmeSession | None:
-        """The next receiver of ``system_id`` for a routed MO (round-robin); None if none is bound."""
+    def mo_receiver(self, system_id: str, prefer: str | None = None) -> EsmeSession | None:
+        """Session ``prefer`` if it can receive, else the next receiver of ``system_id`` for a
+        routed MO or receipt (round-robin); None if none is bound."""
         receivers = [s for s in self.sessions if s.bound and s.account.system_id == system_id and s.receiving]
+        for session in receivers:
+            if session.session_id == prefer:
+                return session
         if not receivers:
             return None
         if len(receivers) == 1:

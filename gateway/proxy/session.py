@@ -275,7 +275,8 @@ class EsmeSession:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
                 upstream.send_nowait(pdu, esme_sequence, frame, relay=True)
                 return
-            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received)
+            sampled = not self._relayed % LATENCY_SAMPLE  # one in 64, whether or not a callback is set
+            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received if sampled else 0.0)
             upstream.send_nowait(pdu, relay, frame)
         except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
             self.log.warning("request too large to relay", error=str(exc))
@@ -356,11 +357,9 @@ class EsmeSession:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
 
-    # --- MOs routed to an account (whatever bind they came on): see .mo_delivery ------------------
-
     @property
     def receiving(self) -> bool:
-        """Whether this session can take an MO now: bound to receive, not closing."""
+        """Whether this session can take a routed MO or receipt now (see :mod:`.mo_delivery`)."""
         esme = self.esme
         return (
             self._bind_mode is not None
@@ -374,7 +373,7 @@ class EsmeSession:
         included; none bound: ESME_RX_T_APPN so the SMSC redelivers (any opt-out in it is committed)."""
         pdu = decision.pdu
         assert decision.account is not None
-        target = self.proxy.mo_receiver(decision.account)
+        target = self.proxy.mo_receiver(decision.account, decision.session)
         if target is self:
             self._forward_down(pdu, upstream_sequence, decision.on_response)
         elif target is None:

@@ -62,6 +62,7 @@ class SessionHost(Protocol):
         """Count a PDU the core rejected on ``leg`` ("esme" or "upstream")."""
         ...
 
-    def mo_receiver(self, system_id: str) -> MoReceiver | None:
-        """The next receiver of ``system_id`` for a routed MO, round-robin; None if none is bound."""
+    def mo_receiver(self, system_id: str, prefer: str | None = None) -> MoReceiver | None:
+        """Session ``prefer`` if it can receive, else the next receiver of ``system_id``
+        (round-robin); None if none is bound."""
         ...

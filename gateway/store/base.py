@@ -241,7 +241,26 @@ class SentCounters(Protocol):
         """(day, scope, campaign, count) with day >= ``since_day``, ordered by day, scope, campaign."""
 
 
-class Store(SuppressionWriter, SuppressionReader, EventLog, ChangeFeed, SentCounters, Protocol):
+class ReceiptRoutes(Protocol):
+    """Which account sent a message, by (upstream, SMSC message id): where its receipts go (issue 14)."""
+
+    @abc.abstractmethod
+    async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+        """Remember (upstream, message_id, account, session, expires_at); a later row replaces one
+        with the same (upstream, message_id)."""
+
+    @abc.abstractmethod
+    async def receipt_route(self, upstream: str, message_id: str, now: datetime) -> tuple[str, str] | None:
+        """(account, session) of ``message_id`` on ``upstream``, unless unknown or expired at ``now``."""
+
+    @abc.abstractmethod
+    async def purge_receipt_routes(self, now: datetime) -> int:
+        """Forget the rows expired at ``now``; how many."""
+
+
+class Store(
+    SuppressionWriter, SuppressionReader, EventLog, ChangeFeed, SentCounters, ReceiptRoutes, Protocol
+):
     """Durable opt-out state plus its audit log, behind a small async API."""
 
     @abc.abstractmethod
