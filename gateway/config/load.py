@@ -20,6 +20,7 @@ from gateway.config.errors import ConfigError
 from gateway.config.locate import key_lines, line_of
 from gateway.config.mo_routing import MO_KEYS, MO_ROUTE_KEYS, parse_mo, parse_mo_route
 from gateway.config.reader import Errors, Table
+from gateway.config.routes import ROUTE_KEYS, check_routes, parse_route
 from gateway.config.schema import (
     AccountConfig,
     AdminConfig,
@@ -54,13 +55,14 @@ from gateway.config.sections import (
 )
 from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
 from gateway.policy.mo_routes import MoRoute
+from gateway.policy.routes import RouteRule
 
 _T = TypeVar("_T")
 NO_TABLES: list[object] = []
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account", "mo", "mo_route"}
+    | {"upstream", "account", "mo", "mo_route", "route"}
 )
 
 
@@ -190,6 +192,18 @@ def parse_config(
     for acct in accounts.values():
         mo_routes.extend(acct.numbers)
     mo = attempt(lambda: parse_mo(root.table("mo", MO_KEYS), tuple(mo_routes), accounts), MoConfig())
+    routes: list[RouteRule] = []
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("route"), NO_TABLES)):
+        try:
+            routes.append(parse_route(Table(raw, f"route[{i}]", ROUTE_KEYS, errors), i))
+        except ConfigError as exc:
+            errors.add(exc)
+    if not errors:
+        try:
+            check_routes(tuple(routes), upstreams, accounts)
+        except ConfigError as exc:
+            for error in exc.errors:
+                errors.add(error)
     if errors:
         raise ConfigError.of(errors.all())
 
@@ -206,4 +220,5 @@ def parse_config(
         accounts=accounts,
         source_path=source_path,
         mo=mo,
+        routes=tuple(routes),
     )

@@ -14,6 +14,7 @@ from typing import Literal
 
 from gateway.config.passwords import verify_password as _verify_password
 from gateway.policy.mo_routes import MoRoute
+from gateway.policy.routes import RouteRule
 from gateway.smpp.constants import CommandStatus
 
 LogFormat = Literal["auto", "json", "console"]
@@ -213,3 +214,5 @@ class Config:
     accounts: dict[str, AccountConfig]
     source_path: Path | None = None
     mo: MoConfig = field(default_factory=MoConfig)
+    #: The MT route table (``[[route]]``, in order); empty: each account's own upstream.
+    routes: tuple[RouteRule, ...] = ()
