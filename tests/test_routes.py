@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +158,81 @@ def test_config_route_errors(tmp_path: Path, routes: list[dict[str, Any]], messa
     with pytest.raises(ConfigError) as info:
         make_config(tmp_path, 2775, {"route": routes})
     assert message in str(info.value)
+
+
+# --- operator surface -------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, override: dict[str, Any], name: str = "stopgate.toml") -> Path:
+    from tests.config_file import write_config
+
+    return write_config(tmp_path / name, 2775, override)
+
+
+def test_cli_routes_check(tmp_path: Path) -> None:
+    from gateway.ops.cli.main import main
+
+    path = write(tmp_path, TWO_SMSCS)
+    runner = CliRunner()
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(path), "--account", "acme", "--to", "07700 900123"]
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines() == [
+        "+447700900123: route uk: to=+3531,+44 -> failover [sim, agg]",
+        "  1. sim",
+        "  2. agg",
+    ]
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(path), "--account", "acme", "--to", "+33612345678"]
+    )
+    assert "route acme-rr" in out.output and out.output.splitlines()[1:] == ["  1. sim", "  2. agg"]
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(path), "--account", "other", "--to", "+33612345678"]
+    )
+    assert "route default" in out.output and out.output.splitlines()[1:] == ["  1. agg", "  2. sim"]
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(path), "--account", "nobody", "--to", "+33612345678"]
+    )
+    assert out.exit_code == 2 and "unknown account 'nobody'" in out.output
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(path), "--account", "acme", "--to", "hello"]
+    )
+    assert out.exit_code == 2
+    plain = write(tmp_path, {}, "plain.toml")
+    out = runner.invoke(
+        main, ["routes", "check", "--config", str(plain), "--account", "acme", "--to", "+33612345678"]
+    )
+    assert out.exit_code == 0 and "no [[route]] configured" in out.output and "  1. sim" in out.output
+    out = runner.invoke(main, ["check-config", "--config", str(path)])
+    assert "routes (first match wins):" in out.output
+
+
+@pytest.mark.anyio
+async def test_admin_get_routes(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.stack import running_stack
+
+    token = "t" * 32
+    override = {**TWO_SMSCS, "admin": {"enabled": True, "listen": "127.0.0.1:0", "tokens": [token]}}
+    async with running_stack(tmp_path, override) as stack:
+        admin = stack.app.admin
+        assert admin is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{admin.port}", timeout=5) as client:  # type: ignore[attr-defined]
+            assert (await client.get("/v1/routes")).status_code == 401
+            body = (await client.get("/v1/routes", headers={"Authorization": f"Bearer {token}"})).json()
+    assert body["configured"] is True
+    assert [r["name"] for r in body["routes"]] == ["uk", "acme-rr", "default"]
+    assert body["routes"][0]["prefixes"] == ["+3531", "+44"]
+    assert body["routes"][2] | {} == {
+        "name": "default",
+        "accounts": [],
+        "prefixes": [],
+        "sources": [],
+        "service_types": [],
+        "upstreams": ["agg", "sim"],
+        "strategy": "weighted",
+        "weights": [3, 1],
+    }
+    assert json.dumps(body)

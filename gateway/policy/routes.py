@@ -6,10 +6,8 @@ service_type; every condition left out matches anything. Its action is one or mo
 strategy (``failover`` in order, ``round_robin``, ``weighted``); applying the strategy is the
 connectors' job, not this module's.
 
-The lookup is by prefix, not a scan: rules with destination prefixes sit in a dict by prefix, the
-destination's prefixes are looked up once per distinct prefix length, and within each candidate list
-(in rule order) the first rule whose other conditions hold is the best from that list. With 1,000
-prefix rules a lookup costs a few dict accesses (``tools/bench_routes.py``).
+The lookup is by prefix, not a scan (:class:`RouteTable`): a few dict accesses whatever the number
+of rules (``tools/bench_routes.py``).
 
 :func:`check_rules` is what the config load runs: a default route (matching everything) is required,
 nothing may follow it, and no two rules may match the same things.
@@ -75,46 +73,58 @@ class RouteRule:
 
 
 class RouteTable:
-    """The rules, indexed for :meth:`match`."""
+    """The rules, indexed for :meth:`match`.
+
+    Each destination prefix named by a rule maps to every rule that can match a number starting with
+    it (the rules of that prefix, of its shorter prefixes, and those with no prefix), in rule order.
+    A lookup finds the longest such prefix of the destination (one dict access per prefix length,
+    longest first, stopping at the first hit) and returns the first of its rules whose other
+    conditions hold: usually the first one.
+    """
 
     def __init__(self, rules: Sequence[RouteRule]) -> None:
         self.rules = tuple(rules)
-        by_prefix: dict[str, list[tuple[int, RouteRule]]] = {}
-        anywhere: list[tuple[int, RouteRule]] = []
+        own: dict[str, list[int]] = {}
+        anywhere: list[int] = []
         for order, rule in enumerate(self.rules):
-            if rule.prefixes:
-                for prefix in rule.prefixes:
-                    by_prefix.setdefault(prefix, []).append((order, rule))
-            else:
-                anywhere.append((order, rule))
-        self._by_prefix = {prefix: tuple(rules) for prefix, rules in by_prefix.items()}
-        self._anywhere = tuple(anywhere)
-        self._lengths = tuple(sorted({len(prefix) for prefix in by_prefix}))
+            for prefix in rule.prefixes:
+                own.setdefault(prefix, []).append(order)
+            if not rule.prefixes:
+                anywhere.append(order)
+        self._lengths = tuple(sorted({len(prefix) for prefix in own}, reverse=True))
+        self._by_prefix: dict[str, tuple[tuple[RouteRule, bool], ...]] = {}
+        for prefix in own:
+            orders = set(anywhere)
+            for length in range(1, len(prefix) + 1):
+                orders.update(own.get(prefix[:length], ()))
+            self._by_prefix[prefix] = self._candidates(sorted(orders))
+        self._anywhere = self._candidates(anywhere)
+
+    def _candidates(self, orders: Iterable[int]) -> tuple[tuple[RouteRule, bool], ...]:
+        """(rule, whether it needs no check beyond the destination), in rule order."""
+        rules = self.rules
+        return tuple(
+            (rules[order], not (rules[order].accounts or rules[order].sources or rules[order].service_types))
+            for order in orders
+        )
 
     def match(
         self, account: str, destination: str, source: str = "", service_type: str = ""
     ) -> RouteRule | None:
         """The first rule (in order) matching a submit; ``destination`` as E.164 digits (no ``+``)."""
-        best_order = len(self.rules)
-        best: RouteRule | None = None
         by_prefix = self._by_prefix
+        candidates = self._anywhere
+        size = len(destination)
         for length in self._lengths:
-            if length > len(destination):
-                break
-            candidates = by_prefix.get(destination[:length])
-            if candidates is not None:
-                for order, rule in candidates:
-                    if order >= best_order:
-                        break
-                    if rule.accepts(account, source, service_type):
-                        best_order, best = order, rule
-                        break
-        for order, rule in self._anywhere:
-            if order >= best_order:
-                break
-            if rule.accepts(account, source, service_type):
+            if length <= size:
+                found = by_prefix.get(destination[:length])
+                if found is not None:
+                    candidates = found
+                    break
+        for rule, unconditional in candidates:
+            if unconditional or rule.accepts(account, source, service_type):
                 return rule
-        return best
+        return None
 
 
 def check_rules(rules: Sequence[RouteRule], upstreams: Iterable[str]) -> tuple[list[str], list[str]]:

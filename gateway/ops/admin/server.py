@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.ops.admin import events, health, openapi, suppressions
+from gateway.ops.admin import events, health, openapi, routing, suppressions
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
@@ -38,6 +38,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Operation]], ...] = (
         {"GET": suppressions.GET_SUPPRESSION, "DELETE": suppressions.REMOVE_SUPPRESSION},
     ),
     ("/v1/events", {"GET": events.LIST_EVENTS}),
+    ("/v1/routes", {"GET": routing.LIST_ROUTES}),
     ("/openapi.json", {"GET": openapi.OPENAPI_JSON}),
     ("/docs", {"GET": openapi.DOCS_PAGE}),
 )
