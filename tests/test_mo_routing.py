@@ -287,3 +287,26 @@ async def test_receipt_routes_expire(tmp_path: Path, backend: str) -> None:
         assert await store.receipt_route("other", "m1", now) is None
         assert await store.purge_receipt_routes(now + timedelta(seconds=21)) == 1
         assert await store.receipt_route("sim", "m1", now) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("ttl", "tracked"), [(None, {"acme", "acmeotp", "other"}), (0, set())])
+async def test_only_accounts_sharing_an_upstream_are_tracked(
+    tmp_path: Path, ttl: float | None, tracked: set[str]
+) -> None:
+    from gateway.optout.engine import OptoutPolicy
+    from gateway.store.index import SuppressionIndex
+
+    override: dict[str, Any] = {} if ttl is None else {"mo": {"receipt_ttl": ttl}}
+    async with MemoryStore() as store:
+        policy = OptoutPolicy(make_config(tmp_path, 2775, override), store, SuppressionIndex())
+        assert policy.receipt_routes.tracked == tracked
+        assert (policy.on_submit == policy.mt.on_submit) is (not tracked)
+    own = {
+        "upstream": [*BASE["upstream"], {**BASE["upstream"][0], "name": "sim2"}],
+        "account": accounts(other={"upstream": "sim2"}),
+        **override,
+    }
+    async with MemoryStore() as store:
+        policy = OptoutPolicy(make_config(tmp_path, 2775, own), store, SuppressionIndex())
+        assert policy.receipt_routes.tracked == ({"acme", "acmeotp"} if ttl is None else set())

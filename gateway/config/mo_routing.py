@@ -69,7 +69,7 @@ def parse_mo(t: Table, routes: tuple[MoRoute, ...], accounts: Mapping[str, Accou
         MoRouter(routes)
     except ValueError as exc:
         raise ConfigError(f"mo_route: {exc}", key="mo_route") from None
-    ttl = t.seconds("receipt_ttl", MoConfig().receipt_ttl)
+    ttl = t.seconds("receipt_ttl", MoConfig().receipt_ttl, allow_zero=True)
     return MoConfig(routes=routes, default_account=default, receipt_ttl=ttl)
 
 

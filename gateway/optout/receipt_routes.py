@@ -58,7 +58,7 @@ class ReceiptRoutes:
         self.tracked: frozenset[str] = frozenset()
         self.accounts: Mapping[str, AccountConfig] = {}
         self.memory: BoundedMap = BoundedMap(MAX_REMEMBERED)
-        self._pending: list[tuple[str, str, str, str, datetime]] = []
+        self._pending: list[tuple[str, str, str, str]] = []
         self._flushing = False
         self._purged = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
@@ -86,7 +86,7 @@ class ReceiptRoutes:
                 self.record(sender, resp)
                 return relay(resp) if relay is not None else resp
 
-            return dataclasses.replace(decision, on_response=on_response)
+            return Forward(decision.pdu, on_response, decision.frame)
         if kind is ForwardParts:
             assert isinstance(decision, ForwardParts)
             parts = decision.on_response
@@ -112,7 +112,7 @@ class ReceiptRoutes:
             return
         upstream, account, session = sender
         self.memory[(upstream, message_id)] = (account, session)
-        self._pending.append((upstream, message_id, account, session, utcnow() + self.ttl))
+        self._pending.append((upstream, message_id, account, session))
         if not self._flushing:
             self._flushing = True
             self.spawn(self._flush_soon)
@@ -126,7 +126,11 @@ class ReceiptRoutes:
 
     async def flush(self) -> None:
         """Write the remembered ids to the store (kept in memory only if it fails), purge old ones."""
-        rows, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        expires = utcnow() + self.ttl  # from the write: at most a batch's delay later than the submit
+        rows = [(*row, expires) for row in pending]
         try:
             await self.store.record_receipt_routes(rows)
             now = utcnow()
