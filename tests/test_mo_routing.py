@@ -235,9 +235,12 @@ def receipt_ids(esme: Esme) -> list[str]:
     return [d.short_message.decode().split()[0][3:] for d in esme.delivered if d.esm_class & 0x04]
 
 
+RECEIPTS = dict(SHARED, mo={"route_receipts": True})
+
+
 @pytest.mark.anyio
 async def test_receipts_reach_the_sender_on_any_bind_and_after_a_restart(tmp_path: Path) -> None:
-    async with running_stack(tmp_path, SHARED) as stack:
+    async with running_stack(tmp_path, RECEIPTS) as stack:
         other = await bound(stack, "other", "otherpw", "trx")
         acme = await bound(stack, "acme", "acmepw", "trx")
         try:
@@ -254,7 +257,7 @@ async def test_receipts_reach_the_sender_on_any_bind_and_after_a_restart(tmp_pat
             acme.close()
 
     # A new process on the same store: the id map survived; nothing is in memory.
-    async with running_stack(tmp_path, SHARED) as stack:
+    async with running_stack(tmp_path, RECEIPTS) as stack:
         other = await bound(stack, "other", "otherpw", "trx")
         acme_rx = await bound(stack, "acme", "acmepw", "rx")
         try:
@@ -290,14 +293,16 @@ async def test_receipt_routes_expire(tmp_path: Path, backend: str) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("ttl", "tracked"), [(None, {"acme", "acmeotp", "other"}), (0, set())])
+@pytest.mark.parametrize(("ttl", "tracked"), [(None, {"acme", "acmeotp", "other"}), (0, set()), (-1, set())])
 async def test_only_accounts_sharing_an_upstream_are_tracked(
     tmp_path: Path, ttl: float | None, tracked: set[str]
 ) -> None:
     from gateway.optout.engine import OptoutPolicy
     from gateway.store.index import SuppressionIndex
 
-    override: dict[str, Any] = {} if ttl is None else {"mo": {"receipt_ttl": ttl}}
+    override: dict[str, Any] = {"mo": {"route_receipts": True}}
+    if ttl is not None:
+        override = {"mo": {"route_receipts": ttl >= 0, "receipt_ttl": max(ttl, 0)}}
     async with MemoryStore() as store:
         policy = OptoutPolicy(make_config(tmp_path, 2775, override), store, SuppressionIndex())
         assert policy.receipt_routes.tracked == tracked

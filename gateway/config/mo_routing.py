@@ -13,7 +13,8 @@
 
     [mo]
     default_account = "acme"  # MOs no rule matches; without it, the account of the bind they came on
-    receipt_ttl = 259200.0    # how long message ids are kept to route receipts (shared upstreams)
+    route_receipts = true     # receipts by message id to the sending account (shared upstreams)
+    receipt_ttl = 259200.0    # how long message ids are kept to route receipts
 
 The rules are checked together (:class:`~gateway.policy.mo_routes.MoRouter`): one number (and
 keyword) routed to two accounts is an error.
@@ -28,7 +29,7 @@ from gateway.config.reader import Table, show
 from gateway.config.schema import AccountConfig, MoConfig
 from gateway.policy.mo_routes import MoRoute, MoRouter
 
-MO_KEYS = frozenset({"default_account", "receipt_ttl"})
+MO_KEYS = frozenset({"default_account", "route_receipts", "receipt_ttl"})
 MO_ROUTE_KEYS = frozenset({"number", "keyword", "account"})
 _NUMBER_KEYS = frozenset({"number", "keyword"})
 
@@ -70,7 +71,8 @@ def parse_mo(t: Table, routes: tuple[MoRoute, ...], accounts: Mapping[str, Accou
     except ValueError as exc:
         raise ConfigError(f"mo_route: {exc}", key="mo_route") from None
     ttl = t.seconds("receipt_ttl", MoConfig().receipt_ttl, allow_zero=True)
-    return MoConfig(routes=routes, default_account=default, receipt_ttl=ttl)
+    route_receipts = t.boolean("route_receipts", MoConfig().route_receipts)
+    return MoConfig(routes=routes, default_account=default, route_receipts=route_receipts, receipt_ttl=ttl)
 
 
 def _route(t: Table, key: str, number: str, keyword: str | None, account: str) -> MoRoute:

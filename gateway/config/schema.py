@@ -194,7 +194,10 @@ class MoConfig:
     routes: tuple[MoRoute, ...] = ()
     #: Where an MO no rule matches goes; None: to the account of the bind it arrived on.
     default_account: str | None = None
-    #: Seconds a message id is remembered to route its receipts (accounts sharing an upstream).
+    #: Route receipts by message id for accounts sharing an upstream (costs every such submit its
+    #: response decoded and its id kept: off by default).
+    route_receipts: bool = False
+    #: Seconds a message id is remembered to route its receipts.
     receipt_ttl: float = 259200.0
 
 

@@ -146,8 +146,9 @@ class OptoutPolicy:
         """MOs and receipts to the account they belong to (issue 14)."""
         self.mo.router = MoRouter(config.mo.routes)
         self.mo.default_account = config.mo.default_account
-        tracked = shared_upstream_accounts(config.accounts) if config.mo.receipt_ttl > 0 else frozenset()
-        self.receipt_routes.tracked = tracked
+        mo = config.mo
+        on = mo.route_receipts and mo.receipt_ttl > 0
+        self.receipt_routes.tracked = shared_upstream_accounts(config.accounts) if on else frozenset()
         self.receipt_routes.accounts = config.accounts
 
     def reload(self, config: Config) -> None:
