@@ -152,7 +152,9 @@ class ReceiptRoutes:
         self, session: SessionInfo[AccountConfig], pdu: DeliverSm | DataSm, decision: Decision
     ) -> Decision:
         """``decision`` (a receipt's) sent to the account and session that sent the message."""
-        if type(decision) is not Forward or session.account.system_id not in self.tracked:
+        if not self.tracked or type(decision) is not Forward or not getattr(session, "bound", True):
+            return decision  # (a receipt may come down before the ESME's bind is answered)
+        if session.account.system_id not in self.tracked:
             return decision
         assert isinstance(decision, Forward)
         message_id = receipt_message_id(pdu)
