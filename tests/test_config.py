@@ -118,10 +118,12 @@ def test_example_documents_every_key() -> None:
         c.UpstreamConfig,
         c.KeywordsConfig,
         c.AccountConfig,
+        c.MoConfig,
     ):
         expected |= {f.name for f in fields(cls)}
     expected |= {"enabled", "listen", "tokens", "token_env", "open_health", "open_metrics"}
-    expected -= {"optout", "keywords"}  # sections, not keys
+    expected -= {"optout", "keywords", "routes"}  # sections, not keys; routes: [[mo_route]] + numbers
+    expected |= {"number", "keyword"}  # [[mo_route]]
     assert expected - documented == set()
 
 

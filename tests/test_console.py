@@ -260,19 +260,19 @@ async def test_sqlite_counts_kept_by_triggers_match_a_scan_of_the_log(tmp_path: 
     assert kept["daily"] == scanned["daily"]
 
 
-async def test_migration_0006_counts_a_log_written_before_it(tmp_path: Path) -> None:
+async def test_migration_0007_counts_a_log_written_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     async with SQLiteStore(path) as store:
         await _fill(store)
         expected = await _counts(store)
-    # Roll the file back to schema 5 (drop what 0006 made), as a store written by the last release.
+    # Roll the file back to schema 6 (drop what 0007 made), as a store written by the last release.
     conn = sqlite3.connect(path, isolation_level=None)
     for table in ("event_days", "optout_keywords", "optout_campaigns", "suppression_counts"):
         conn.execute(f"DROP TABLE {table}")
-    for statement in split_sql(migrations()[5][1]):
+    for statement in split_sql(migrations()[6][1]):
         if statement.startswith("CREATE TRIGGER"):
             conn.execute(f"DROP TRIGGER {statement.split()[2]}")
-    conn.execute("PRAGMA user_version = 5")
+    conn.execute("PRAGMA user_version = 6")
     conn.close()
     async with SQLiteStore(path) as store:
         assert await _counts(store) == expected

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from gateway.config.errors import ConfigError
+from gateway.config.mo_routing import parse_account_numbers
 from gateway.config.passwords import HASH_FORMAT, parse_password_hash
 from gateway.config.reader import Table, keys_of
 from gateway.config.schema import (
@@ -105,6 +106,7 @@ def parse_account(
         replies=replies,
         optout=parse_optout(t, optout_defaults),
         keywords=_parse_keywords(t.table("keywords", KEYWORD_KEYS), languages),
+        numbers=parse_account_numbers(t, system_id),
     )
 
 

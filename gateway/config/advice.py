@@ -14,6 +14,7 @@ import re
 from gateway.config.schema import AccountConfig, Config
 from gateway.config.texts import promises_no_further_messages
 from gateway.policy.keywords import DEFAULT_KEYWORDS
+from gateway.policy.routes import check_rules
 from gateway.text.gsm import is_gsm
 
 
@@ -57,4 +58,5 @@ def account_warnings(account: AccountConfig) -> list[str]:
 
 def config_warnings(config: Config) -> list[str]:
     """Every warning about ``config``, account by account."""
-    return [w for account in config.accounts.values() for w in account_warnings(account)]
+    warnings = [w for account in config.accounts.values() for w in account_warnings(account)]
+    return warnings + check_rules(config.routes, config.upstreams)[1]

@@ -124,4 +124,20 @@ def describe(c: Config) -> str:
         ]
         if kw:
             lines.append("      keywords: " + " ".join(kw))
+    lines.extend(route_lines(c))
     return "\n".join(lines)
+
+
+def route_lines(c: Config) -> list[str]:
+    """The MT route table in order (or what applies without one), and the MO routes."""
+    if c.routes:
+        lines = ["  routes (first match wins):"]
+        lines += [f"    {i + 1}. {rule.describe()}" for i, rule in enumerate(c.routes)]
+    else:
+        lines = ["  routes: none configured; each account's submits go to its own upstream"]
+    for route in c.mo.routes:
+        keyword = f" keyword {route.keyword}" if route.keyword else ""
+        lines.append(f"  mo route: {route.number}{keyword} -> {route.account}")
+    if c.mo.default_account:
+        lines.append(f"  mo default account: {c.mo.default_account}")
+    return lines

@@ -28,13 +28,16 @@ from gateway.config.integrations import (
     parse_webhooks,
 )
 from gateway.config.locate import key_lines, line_of
+from gateway.config.mo_routing import MO_KEYS, MO_ROUTE_KEYS, parse_mo, parse_mo_route
 from gateway.config.reader import Errors, Table
+from gateway.config.routes import ROUTE_KEYS, check_routes, parse_route
 from gateway.config.schema import (
     AccountConfig,
     AdminConfig,
     Config,
     ListenConfig,
     LoggingConfig,
+    MoConfig,
     NumbersConfig,
     OptoutConfig,
     SecurityConfig,
@@ -61,13 +64,15 @@ from gateway.config.sections import (
     parse_storage,
 )
 from gateway.config.upstreams import UPSTREAM_KEYS, parse_upstream
+from gateway.policy.mo_routes import MoRoute
+from gateway.policy.routes import RouteRule
 
 _T = TypeVar("_T")
 NO_TABLES: list[object] = []
 
 TOP_KEYS = frozenset(
     {"listen", "storage", "numbers", "logging", "session", "security", "admin", "optout"}
-    | {"upstream", "account", "webhook", "audit", "web"}
+    | {"upstream", "account", "webhook", "audit", "web", "mo", "mo_route", "route"}
 )
 
 
@@ -197,6 +202,27 @@ def parse_config(
             key = f"account[{i}].footer"
             message = f"{key}: {{optout_url}} needs [web] public_url (the links' base)"
             errors.add(ConfigError(message, key=key))
+    mo_routes: list[MoRoute] = []
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("mo_route"), NO_TABLES)):
+        try:
+            mo_routes.append(parse_mo_route(Table(raw, f"mo_route[{i}]", MO_ROUTE_KEYS, errors), accounts))
+        except ConfigError as exc:
+            errors.add(exc)
+    for acct in accounts.values():
+        mo_routes.extend(acct.numbers)
+    mo = attempt(lambda: parse_mo(root.table("mo", MO_KEYS), tuple(mo_routes), accounts), MoConfig())
+    routes: list[RouteRule] = []
+    for i, raw in enumerate(attempt(lambda: root.array_of_tables("route"), NO_TABLES)):
+        try:
+            routes.append(parse_route(Table(raw, f"route[{i}]", ROUTE_KEYS, errors), i))
+        except ConfigError as exc:
+            errors.add(exc)
+    if not errors:
+        try:
+            check_routes(tuple(routes), upstreams, accounts)
+        except ConfigError as exc:
+            for error in exc.errors:
+                errors.add(error)
     if errors:
         raise ConfigError.of(errors.all())
 
@@ -215,4 +241,6 @@ def parse_config(
         webhooks=webhooks,
         audit=audit,
         web=web,
+        mo=mo,
+        routes=tuple(routes),
     )

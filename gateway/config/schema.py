@@ -15,6 +15,8 @@ from typing import Literal
 from gateway.config.integrations import AuditConfig, WebConfig, WebhookConfig
 from gateway.config.passwords import verify_password as _verify_password
 from gateway.config.texts import Replies
+from gateway.policy.mo_routes import MoRoute
+from gateway.policy.routes import RouteRule
 from gateway.smpp.constants import CommandStatus
 
 LogFormat = Literal["auto", "json", "console"]
@@ -241,6 +243,9 @@ class AccountConfig:
     #: Effective opt-out settings: ``[optout]`` merged with this account's overrides.
     optout: OptoutConfig = field(default_factory=OptoutConfig)
     keywords: KeywordsConfig = field(default_factory=KeywordsConfig)
+    #: The numbers (short codes, long numbers; with a keyword for a shared short code) whose MOs
+    #: belong to this account, whatever bind they arrive on (``numbers = [...]``).
+    numbers: tuple[MoRoute, ...] = ()
 
     def replies_in(self, language: str | None) -> Replies:
         """The replies for an MO keyword in ``language`` (the account's own texts if none or unknown)."""
@@ -255,6 +260,20 @@ class AccountConfig:
         CPU-heavy the first time a hash is checked against a given password: call from a thread.
         """
         return _verify_password(password, plain=self.password, hashed=self.password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class MoConfig:
+    """MO routing: ``[[mo_route]]`` rules, then every account's ``numbers``; ``[mo] default_account``."""
+
+    routes: tuple[MoRoute, ...] = ()
+    #: Where an MO no rule matches goes; None: to the account of the bind it arrived on.
+    default_account: str | None = None
+    #: Route receipts by message id for accounts sharing an upstream (costs every such submit its
+    #: response decoded and its id kept: off by default).
+    route_receipts: bool = False
+    #: Seconds a message id is remembered to route its receipts.
+    receipt_ttl: float = 259200.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,3 +294,6 @@ class Config:
     webhooks: tuple[WebhookConfig, ...] = ()
     audit: AuditConfig = field(default_factory=AuditConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    mo: MoConfig = field(default_factory=MoConfig)
+    #: The MT route table (``[[route]]``, in order); empty: each account's own upstream.
+    routes: tuple[RouteRule, ...] = ()

@@ -5,6 +5,11 @@ classified against the account's keywords; a long MO is reassembled first, or de
 part when that alone carries the keyword. STOP / START are committed to the store *before* the answer
 goes back to the SMSC (a failed commit answers ESME_RX_T_APPN so the SMSC redelivers), the index is
 updated at once, and one confirmation is sent (:mod:`gateway.optout.confirm`).
+
+The account whose keywords, scope and confirmation apply is the one the address texted belongs to
+(:class:`~gateway.policy.mo_routes.MoRouter`: account ``numbers`` and ``[[mo_route]]``), else
+``[mo] default_account``, else the account of the session the MO arrived on (as before routing). A
+routed MO is forwarded to that account's receivers (``Forward.account``), whichever bind it came on.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from gateway.numbers import mask_number
 from gateway.policy.decisions import Decision, Defer, Forward, Respond, SessionInfo
 from gateway.policy.keywords import STOP_ALL, Intent, Match, classify_mo
 from gateway.policy.messages import is_receipt, read_text
+from gateway.policy.mo_routes import MoRouter
 from gateway.policy.reassembly import Reassembler
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, make_response
@@ -31,6 +37,7 @@ from .audit import Audit, account_event
 from .bounded import BoundedMap
 from .changes import OptoutChanges
 from .confirm import Confirmations
+from .receipt_routes import ReceiptRoutes
 from .receipts import ReceiptIds
 
 
@@ -69,16 +76,39 @@ class MoPolicy:
         self.arm = arm
         #: Long MOs whose first part carried a keyword: decided then, not again when complete.
         self._first_part_matched: BoundedMap = BoundedMap(10_000)
+        #: The account an MO belongs to by the address texted (set from the config by the engine).
+        self.router = MoRouter(())
+        #: Where MOs no route matches go; None: the account of the session they arrived on.
+        self.default_account: str | None = None
+        #: Where receipts go when accounts share an upstream (set by the engine).
+        self.receipt_routes: ReceiptRoutes | None = None
+
+    def route(self, pdu: DeliverSm | DataSm, text: str | None) -> str | None:
+        """The ``system_id`` an MO is routed to by its address (or the default account); None if
+        it stays with the session it arrived on."""
+        if self.router:
+            routed = self.router.route(pdu.destination_addr, text)
+            if routed is not None and routed in self.accounts:
+                return routed
+        default = self.default_account
+        return default if default is not None and default in self.accounts else None
 
     def on_deliver(self, session: SessionInfo[AccountConfig], pdu: Pdu) -> Decision:
         assert isinstance(pdu, (DeliverSm, DataSm))
         if is_receipt(pdu):
-            return self.receipts.on_receipt(pdu, session)
+            decision = self.receipts.on_receipt(pdu, session)
+            if self.receipt_routes is not None:
+                return self.receipt_routes.route(session, pdu, decision)
+            return decision
         message = read_text(pdu)
         if message is None:
-            return Forward(pdu)
-        account = account_for(self.accounts, session.account, self.default_country)
+            return Forward(pdu, account=self.route(pdu, None))
         text = message.text
+        routed = self.route(pdu, text)
+        if routed is not None:
+            account = self.accounts[routed]
+        else:
+            account = account_for(self.accounts, session.account, self.default_country)
         concat = message.concat
         if concat is not None and concat.total > 1:
             key = (pdu.source_addr, concat.reference)
@@ -95,8 +125,8 @@ class MoPolicy:
         else:
             match = classify_mo(text, account.keywords)
         if match is None:
-            return Forward(pdu)
-        return Defer(lambda: self._keyword(session, account, pdu, match, text))
+            return Forward(pdu, account=routed)
+        return Defer(lambda: self._keyword(session, account, pdu, match, text, routed))
 
     def _reassemble(self, key: tuple[str, int], total: int, seq: int, text: str) -> str | None:
         reassembler = self.reassembler
@@ -126,12 +156,13 @@ class MoPolicy:
         pdu: DeliverSm | DataSm,
         match: Match,
         text: str,
+        routed: str | None,
     ) -> Forward | Respond:
         number = account.normalize(pdu.source_addr, pdu.source_addr_ton)
         log = self.log.bind(account=account.config.system_id, scope=account.scope, keyword=match.keyword)
         if number is None:
             log.info("keyword from a sender that is not a phone number; nothing recorded")
-            return Forward(pdu)
+            return Forward(pdu, account=routed)
         scope = account.scope
         config = account.config
         confirm = self.confirmations.confirm
@@ -153,13 +184,13 @@ class MoPolicy:
             confirm(session, account, pdu, number, "opt_out", replies.confirmation)
         else:
             if match.conditional and not self.index.contains_e164(scope, number):
-                return Forward(pdu)  # "YES" from a subscribed number is just a message
+                return Forward(pdu, account=routed)  # "YES" from a subscribed number is just a message
             if not await self._commit(EventType.OPT_IN, number, account, match, text, log, pdu):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             await self._record_consent(number, account, match, text, log)
             confirm(session, account, pdu, number, "opt_in", replies.resubscribe_confirmation)
         if config.optout.forward_keywords:
-            return Forward(pdu)
+            return Forward(pdu, account=routed)
         return Respond(make_response(pdu, CommandStatus.ESME_ROK))
 
     async def _record_consent(

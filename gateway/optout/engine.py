@@ -30,6 +30,7 @@ import structlog
 from gateway.config import AccountConfig, Config
 from gateway.metrics import Metrics
 from gateway.policy.decisions import Decision, SessionInfo
+from gateway.policy.mo_routes import MoRouter
 from gateway.policy.reassembly import Reassembler
 from gateway.smpp.pdu import Pdu
 from gateway.store.base import Store
@@ -43,6 +44,7 @@ from .confirm import Confirmations
 from .deliver import MoPolicy
 from .held import HeldMessages
 from .ids import ConcatReferences
+from .receipt_routes import ReceiptRoutes, shared_upstream_accounts
 from .receipts import ReceiptIds
 from .submit import MtPolicy
 
@@ -133,8 +135,22 @@ class OptoutPolicy:
             clock=clock,
             spawn=self._spawn,
         )
+        self.receipt_routes = ReceiptRoutes(store, self.log, self._spawn, config.mo.receipt_ttl)
+        self.mo.receipt_routes = self.receipt_routes
+        self._route_mo(config)
         self.on_submit = self.mt.on_submit
+        if self.receipt_routes.tracked:  # else submit responses keep relaying undecoded
+            self.on_submit = self.receipt_routes.tracking(self.mt.on_submit)
         self.on_deliver = self.mo.on_deliver
+
+    def _route_mo(self, config: Config) -> None:
+        """MOs and receipts to the account they belong to (issue 14)."""
+        self.mo.router = MoRouter(config.mo.routes)
+        self.mo.default_account = config.mo.default_account
+        mo = config.mo
+        on = mo.route_receipts and mo.receipt_ttl > 0
+        self.receipt_routes.tracked = shared_upstream_accounts(config.accounts) if on else frozenset()
+        self.receipt_routes.accounts = config.accounts
 
     def reload(self, config: Config) -> None:
         """Adopt new accounts, keywords, texts, footers and limits (bound sessions see them at once).
@@ -148,6 +164,7 @@ class OptoutPolicy:
         for step in (self.mo, self.mt):
             step.accounts = self.accounts
             step.default_country = country
+        self._route_mo(config)
         optout = config.optout
         self.reassembler.reconfigure(timeout=optout.reassembly_timeout, max_messages=optout.max_held_messages)
         self.mo.report_evicted()  # a lower capacity may have dropped some
@@ -198,6 +215,7 @@ class OptoutPolicy:
     async def flush(self) -> None:
         """Write queued stateless events and sent counters to the store now (kept on failure, bounded)."""
         await self.audit.flush()
+        await self.receipt_routes.flush()
 
     def _arm(self, deadline: float) -> None:
         """A step has something due at ``deadline``: wake the timer if it sleeps until later."""

@@ -32,11 +32,16 @@ class Forward:
     ``on_response``, if given, sees the other leg's response and returns the one to relay back.
     ``frame``, if given, is what goes out instead of ``pdu``'s bytes: ``pdu`` rewritten on the wire
     by the policy (a footer spliced in), its sequence number replaced as usual.
+    ``account``, if given (an MO routed by the address texted), is the ``system_id`` whose receivers
+    get it, whichever session it came from; None: the session's own ESME. ``session``, if given
+    (a receipt), is the session of that account to prefer while it can receive.
     """
 
     pdu: Pdu
     on_response: Callable[[Pdu], Pdu] | None = None
     frame: bytes | None = None
+    account: str | None = None
+    session: str | None = None
 
 
 @dataclass(slots=True)

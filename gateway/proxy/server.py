@@ -129,6 +129,8 @@ class Proxy:
         self.on_bound_change: Any = None
         #: Observes the sampled time a relayed submit spends inside the proxy (a Histogram).
         self.latency_histogram: Any = None
+        #: Routed MOs given to each account so far: its receivers take turns.
+        self._mo_turns: dict[str, int] = {}
 
     @property
     def task_group(self) -> anyio.abc.TaskGroup:
@@ -365,6 +367,22 @@ class Proxy:
         return await connect_with_backoff(
             upstream, self.config.session, backoff, log=log, pdu_counts=self.pdu_counts, clock=self.clock
         )
+
+    def mo_receiver(self, system_id: str, prefer: str | None = None) -> EsmeSession | None:
+        """Session ``prefer`` if it can receive, else the next receiver of ``system_id`` for a
+        routed MO or receipt (round-robin); None if none is bound."""
+        receivers = [s for s in self.sessions if s.bound and s.account.system_id == system_id and s.receiving]
+        for session in receivers:
+            if session.session_id == prefer:
+                return session
+        if not receivers:
+            return None
+        if len(receivers) == 1:
+            return receivers[0]
+        receivers.sort(key=lambda s: s.session_id)  # a stable order for the turns
+        turn = self._mo_turns.get(system_id, 0)
+        self._mo_turns[system_id] = turn + 1
+        return receivers[turn % len(receivers)]
 
     def rejected(self, leg: str, error: ProtocolError) -> None:
         if self.on_rejected is not None:

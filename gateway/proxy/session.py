@@ -33,6 +33,7 @@ from gateway.smpp.pdu import Pdu, Unbind, make_response
 from gateway.smpp.states import State
 
 from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .mo_delivery import forward_across, request_esme
 from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
@@ -302,7 +303,8 @@ class EsmeSession:
             if on_response is None and self._relayed % LATENCY_SAMPLE:
                 upstream.send_nowait(pdu, esme_sequence, frame, relay=True)
                 return
-            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received)
+            sampled = not self._relayed % LATENCY_SAMPLE  # one in 64, whether or not a callback is set
+            relay = RelayContext(esme_sequence, on_response, self.esme.conn.last_received if sampled else 0.0)
             upstream.send_nowait(pdu, relay, frame)
         except PduTooLarge as exc:  # e.g. grown by the footer: the SMSC would drop the whole session
             self.log.warning("request too large to relay", error=str(exc))
@@ -351,7 +353,10 @@ class EsmeSession:
     def _decide_down(self, decision: Decision, pdu: Pdu) -> None:
         decision_type = type(decision)
         if decision_type is Forward:
-            self._forward_down(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
+            if decision.account is not None:  # type: ignore[union-attr]
+                self._route_down(decision, pdu.sequence_number)  # type: ignore[arg-type]
+            else:
+                self._forward_down(decision.pdu, pdu.sequence_number, decision.on_response)  # type: ignore[union-attr]
         elif decision_type is Respond:
             assert self.upstream is not None
             self.upstream.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
@@ -379,6 +384,39 @@ class EsmeSession:
         except PduTooLarge as exc:
             self.log.warning("request too large to relay", error=str(exc))
             upstream.respond(make_response(pdu, CommandStatus.ESME_RINVMSGLEN), upstream_sequence)
+
+    @property
+    def receiving(self) -> bool:
+        """Whether this session can take a routed MO or receipt now (see :mod:`.mo_delivery`)."""
+        esme = self.esme
+        return (
+            self._bind_mode is not None
+            and not self._closing
+            and not esme.closed
+            and esme.conn.state in (State.BOUND_RX, State.BOUND_TRX)
+        )
+
+    def _route_down(self, decision: Forward, upstream_sequence: int) -> None:
+        """An MO routed to ``decision.account``: to one of its receivers (round-robin), this session
+        included; none bound: ESME_RX_T_APPN so the SMSC redelivers (any opt-out in it is committed)."""
+        pdu = decision.pdu
+        assert decision.account is not None
+        target = self.proxy.mo_receiver(decision.account, decision.session)
+        if target is self:
+            self._forward_down(pdu, upstream_sequence, decision.on_response)
+        elif target is None:
+            self.log.info("no receiver of the account bound; SMSC to redeliver", routed=decision.account)
+            if self.upstream is not None:
+                self.upstream.respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN), upstream_sequence)
+        else:
+            self._spawn(forward_across, target, decision, self.upstream, upstream_sequence)
+
+    async def deliver_mo(self, pdu: Pdu) -> Pdu:
+        """An MO routed here from another session's bind (see :mod:`.mo_delivery`)."""
+        if not self.receiving:
+            return make_response(pdu, CommandStatus.ESME_RX_T_APPN)
+        timeout = self.proxy.config.session.response_timeout
+        return await request_esme(self.esme, pdu, window=self.window, timeout=timeout)
 
     async def _upstream_unbind(self, request: Pdu) -> None:
         """The SMSC unbinds (§4.2): its answers still in flight may arrive (bounded), then unbind_resp;

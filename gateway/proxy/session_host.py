@@ -17,6 +17,14 @@ from gateway.smpp.pdu import Pdu
 from .link import Link
 
 
+class MoReceiver(Protocol):
+    """A bound session that can take MOs routed to its account from another session's bind."""
+
+    async def deliver_mo(self, pdu: Pdu) -> Pdu:
+        """Send ``pdu`` down to the ESME and return its answer (an error status if none came)."""
+        ...
+
+
 class SessionHost(Protocol):
     config: Config
     policy: Policy
@@ -52,4 +60,9 @@ class SessionHost(Protocol):
 
     def rejected(self, leg: str, error: ProtocolError) -> None:
         """Count a PDU the core rejected on ``leg`` ("esme" or "upstream")."""
+        ...
+
+    def mo_receiver(self, system_id: str, prefer: str | None = None) -> MoReceiver | None:
+        """Session ``prefer`` if it can receive, else the next receiver of ``system_id``
+        (round-robin); None if none is bound."""
         ...

@@ -46,6 +46,7 @@ from gateway.store.model import (
     Total,
     TotalBy,
 )
+from gateway.store.routing import ReceiptRoutes
 from gateway.store.selfservice import ConsentRecords, Erasure, WebhookOutbox, WebTokens
 
 #: Rows per round trip used by the default streaming implementations.
@@ -282,7 +283,7 @@ class SentCounters(Protocol):
 class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol):
     """Counts for the console's overview, by UTC day.
 
-    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0006),
+    A backend for big stores keeps them as events are written (SQLite: triggers, migration 0007),
     so reading them costs the number of days, not the number of events. These defaults scan the
     log and the change feed instead: correct, but only for small stores (the in-memory one). They
     attribute an opt-out without a campaign to the campaign last sent to the number *now*, where a
@@ -369,6 +370,7 @@ def _midnight(day: date) -> datetime:
 class Store(
     SuppressionWriter,
     Aggregates,
+    ReceiptRoutes,
     ConsentRecords,
     Erasure,
     WebhookOutbox,

@@ -58,6 +58,7 @@ class MemoryStore(Store):
         self._webhooks: dict[str, WebhookState] = {}
         self._dead: list[DeadLetter] = []
         self._tokens: dict[str, WebToken] = {}
+        self._receipt_routes: dict[tuple[str, str], tuple[str, str, datetime]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -395,3 +396,24 @@ class MemoryStore(Store):
 
     async def check_writable(self) -> None:
         await self._write()
+
+    # -- receipt routes ------------------------------------------------------------------------
+
+    async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+        await self._write()
+        for upstream, message_id, account, session, expires in rows:
+            self._receipt_routes[(upstream, message_id)] = (account, session, as_utc(expires))
+
+    async def receipt_route(self, upstream: str, message_id: str, now: datetime) -> tuple[str, str] | None:
+        await self._read()
+        row = self._receipt_routes.get((upstream, message_id))
+        if row is None or row[2] <= as_utc(now):
+            return None
+        return row[0], row[1]
+
+    async def purge_receipt_routes(self, now: datetime) -> int:
+        await self._write()
+        expired = [key for key, row in self._receipt_routes.items() if row[2] <= as_utc(now)]
+        for key in expired:
+            del self._receipt_routes[key]
+        return len(expired)

@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.ops.admin import events, health, integrations, lockouts, openapi, suppressions
+from gateway.ops.admin import events, health, integrations, lockouts, openapi, routing, suppressions
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
@@ -46,6 +46,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Operation]], ...] = (
     ("/v1/consents/{number}", {"GET": integrations.GET_CONSENTS}),
     ("/v1/redactions", {"POST": integrations.REDACT}),
     ("/v1/lockouts", {"GET": lockouts.LIST_LOCKOUTS, "DELETE": lockouts.LIFT_LOCKOUTS}),
+    ("/v1/routes", {"GET": routing.LIST_ROUTES}),
     ("/openapi.json", {"GET": openapi.OPENAPI_JSON}),
     ("/docs", {"GET": openapi.DOCS_PAGE}),
 )

@@ -10,6 +10,7 @@ from gateway.ops.cli.exports import audit
 from gateway.ops.cli.optouts import optouts
 from gateway.ops.cli.redact import audit_redact
 from gateway.ops.cli.report import report
+from gateway.ops.cli.routes import routes
 from gateway.ops.cli.run import run
 from gateway.ops.cli.security import security
 from gateway.ops.cli.store_commands import store
@@ -22,7 +23,7 @@ def main() -> None:
     """Stopgate: SMPP 3.4 proxy with SMS opt-out compliance."""
 
 
-for command in (run, check_config, hash_password, optouts, audit, report, store, security):
+for command in (run, check_config, hash_password, optouts, audit, report, store, security, routes):
     main.add_command(command)
 main.add_command(webhooks)
 main.add_command(consent)

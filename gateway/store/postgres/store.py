@@ -31,6 +31,7 @@ from gateway.store.postgres import issue16, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener
+from gateway.store.rows import to_micros
 
 
 class PostgresStore(Store):
@@ -232,3 +233,30 @@ class PostgresStore(Store):
 
     async def web_token(self, token: str) -> WebToken | None:
         return await issue16.web_token(self.db, token)
+
+    # -- receipt routes (issue 14) -------------------------------------------------------------
+
+    async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+        if not rows:
+            return
+        async with self.db.transaction("recording receipt routes") as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO receipt_routes (upstream, message_id, account, session, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (upstream, message_id) DO UPDATE SET"
+                " account = EXCLUDED.account, session = EXCLUDED.session, expires_at = EXCLUDED.expires_at",
+                [(u, m, a, s, to_micros(e)) for u, m, a, s, e in rows],
+            )
+
+    async def receipt_route(self, upstream: str, message_id: str, now: datetime) -> tuple[str, str] | None:
+        rows = await self.db.fetch(
+            "reading a receipt route",
+            "SELECT account, session FROM receipt_routes"
+            " WHERE upstream = %s AND message_id = %s AND expires_at > %s",
+            (upstream, message_id, to_micros(now)),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    async def purge_receipt_routes(self, now: datetime) -> int:
+        async with self.db.transaction("purging receipt routes") as conn:
+            cur = await conn.execute("DELETE FROM receipt_routes WHERE expires_at <= %s", (to_micros(now),))
+            return cur.rowcount

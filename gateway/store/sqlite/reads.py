@@ -203,7 +203,7 @@ async def sent_counts(
     return [(day, sc, campaign, int(n)) for day, sc, campaign, n in rows]
 
 
-# -- console aggregates (tables kept by the triggers of migration 0006) --------------------------
+# -- console aggregates (tables kept by the triggers of migration 0007) --------------------------
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 

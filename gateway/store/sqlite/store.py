@@ -40,6 +40,7 @@ from gateway.store.model import (
     WebhookState,
     WebToken,
 )
+from gateway.store.rows import to_micros
 from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
@@ -184,7 +185,7 @@ class SQLiteStore(Store):
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
 
-    # -- console aggregates (kept by triggers, migration 0006) ---------------------------------
+    # -- console aggregates (kept by triggers, migration 0007) ---------------------------------
 
     async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
         return await reads.daily_counts(self.db, since, scope)
@@ -258,6 +259,31 @@ class SQLiteStore(Store):
 
     async def web_token(self, token: str) -> WebToken | None:
         return await outbox.web_token(self.db, token)
+    # -- receipt routes ----------------------------------------------------------------------
+
+    async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
+        if not rows:
+            return
+        async with self.db.transaction("recording receipt routes") as conn:
+            await conn.executemany(
+                "INSERT OR REPLACE INTO receipt_routes (upstream, message_id, account, session, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(u, m, a, s, to_micros(e)) for u, m, a, s, e in rows],
+            )
+
+    async def receipt_route(self, upstream: str, message_id: str, now: datetime) -> tuple[str, str] | None:
+        rows = await self.db.fetch(
+            "reading a receipt route",
+            "SELECT account, session FROM receipt_routes"
+            " WHERE upstream = ? AND message_id = ? AND expires_at > ?",
+            (upstream, message_id, to_micros(now)),
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    async def purge_receipt_routes(self, now: datetime) -> int:
+        async with self.db.transaction("purging receipt routes") as conn:
+            cursor = await conn.execute("DELETE FROM receipt_routes WHERE expires_at <= ?", (to_micros(now),))
+            return cursor.rowcount
 
     # -- health --------------------------------------------------------------------------------
 
