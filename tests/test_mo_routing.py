@@ -159,7 +159,7 @@ async def test_stop_to_acme_on_another_accounts_bind_is_acmes(tmp_path: Path) ->
             assert await stack.app.store.get_suppression("acme", E164) is not None
             assert await stack.app.store.get_suppression("other", E164) is None
             refused = await to_thread.run_sync(lambda: acme_tx.submit(NUMBER, b"Big sale"))
-            assert refused.status == S.STOPGATE_OPTED_OUT
+            assert refused.status == S.ESME_RSUBMITFAIL
             # other's own marketing to the number is untouched (a different scope).
             sent = await to_thread.run_sync(lambda: other.submit(NUMBER, b"Other news"))
             assert sent.status == S.ESME_ROK
