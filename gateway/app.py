@@ -54,7 +54,12 @@ class App:
                 interval=config.optout.feed_interval,
                 on_health=lambda ok: self.metrics.store_ready.set(1 if ok else 0),
             )
-            self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=self.feed)
+            feed = self.feed
+            self.metrics.feed_lag.set_function(feed.lag)
+            # One sync before serving: until then the feed's lag is unknown (infinite), and the
+            # watch would refuse marketing for the first moment of every start.
+            await feed.sync()
+            self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=feed)
             self.proxy = Proxy(config, self.policy, pdu_counts=self.metrics.pdu_counts)
             self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
                 leg, f"0x{error.status:08x}"
@@ -70,6 +75,8 @@ class App:
                 await tg.start(self._signals)
                 await tg.start(self.policy.run)
                 tg.start_soon(self.feed.run)
+                if config.optout.max_feed_lag > 0:
+                    tg.start_soon(self.feed.watch, config.optout.max_feed_lag, self._on_blind)
                 await tg.start(self.proxy.serve)
                 if config.admin.enabled:
                     self.admin = self._admin_server(self.feed)
@@ -87,6 +94,11 @@ class App:
                     await self.policy.flush()
                 await self.store.close()
             self.log.info("stopped")
+
+    def _on_blind(self, blind: bool) -> None:
+        self.metrics.feed_blind.set(1 if blind else 0)
+        if self.policy is not None:
+            self.policy.mt.blind = blind
 
     def _admin_server(self, feed: ChangeFollower) -> AdminServer:
         # Imported only when enabled: Starlette and uvicorn add ~0.1 s to the start of the process.
@@ -121,6 +133,12 @@ class App:
                     reasons.append(
                         f"upstream {health.upstream} is unreachable (account {health.system_id} is bound)"
                     )
+        if self.policy is not None and self.policy.mt.blind:
+            checks["change feed"] = "behind"
+            reasons.append(
+                f"change feed {self.feed.lag() if self.feed else float('inf'):.1f} s behind"
+                f" (optout.max_feed_lag {self.config.optout.max_feed_lag:g} s): marketing refused"
+            )
         return not reasons, {"checks": checks, "reasons": reasons}
 
     async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

@@ -116,6 +116,9 @@ class OptoutConfig:
     confirmation_window: float = 86400.0
     forward_keywords: bool = True
     feed_interval: float = 0.25
+    #: Refuse marketing (temporary error) while the change feed is this many seconds behind: another
+    #: process may have recorded an opt-out this one cannot see. 0: never.
+    max_feed_lag: float = 5.0
     reassembly_timeout: float = 60.0
     max_held_messages: int = 10000
     hold_timeout: float = 30.0

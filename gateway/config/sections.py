@@ -183,6 +183,7 @@ def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:
         ),
         forward_keywords=t.boolean("forward_keywords", d.forward_keywords),
         feed_interval=t.seconds("feed_interval", d.feed_interval),
+        max_feed_lag=t.seconds("max_feed_lag", d.max_feed_lag, allow_zero=True),
         reassembly_timeout=t.seconds("reassembly_timeout", d.reassembly_timeout),
         max_held_messages=t.integer("max_held_messages", d.max_held_messages, 1, 100_000_000),
         hold_timeout=t.seconds("hold_timeout", d.hold_timeout),

@@ -74,6 +74,11 @@ class MtPolicy:
         self.footers = metrics.footers
         self.splits = metrics.splits
         self.blocked = metrics.blocked
+        self.blind_refusals = metrics.blind_refusals
+        #: True while the change feed is behind by more than ``optout.max_feed_lag`` (set by the
+        #: app's watch on the feed): an opt-out made elsewhere may be unseen, so marketing is refused
+        #: with a temporary error, and the ESME retries it later. Transactional traffic goes on.
+        self.blind = False
         #: When each (scope, number) last got the footer (``footer_mode = "first_in_days"``).
         self._footered: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
 
@@ -94,6 +99,8 @@ class MtPolicy:
             return self._block(session, account, sm, number)
         if not account.marketing:
             return Forward(sm)
+        if self.blind:
+            return self._blind(sm)
         if number is not None:
             self.audit.count_sent(account, sm, number)
         if account.footer_on_octets and pdu_type is SubmitSm:
@@ -150,6 +157,11 @@ class MtPolicy:
         return make_response(original, CommandStatus.ESME_ROK, message_id=first_id)
 
     # --- refusals ---------------------------------------------------------------------------------
+
+    def _blind(self, pdu: SubmitSm | DataSm | SubmitMulti) -> Respond:
+        """Marketing while this process cannot tell whether the number opted out elsewhere."""
+        self.blind_refusals.inc()
+        return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
 
     def _refused(self, account: AccountPolicy, pdu: SubmitSm | DataSm | SubmitMulti, number: str) -> None:
         """Count and audit one message (or submit_multi destination) refused to a suppressed number."""
@@ -208,6 +220,8 @@ class MtPolicy:
     # --- submit_multi -----------------------------------------------------------------------------
 
     def _submit_multi(self, account: AccountPolicy, pdu: SubmitMulti) -> Decision:
+        if self.blind and account.marketing:
+            return self._blind(pdu)
         refused: list[UnsuccessSme] = []
         allowed = []
         status = account.config.optout.block_status
