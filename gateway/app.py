@@ -4,6 +4,7 @@ in one process, started together and stopped together."""
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
 class App:
     """Everything `stopgate run` serves."""
 
-    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+    def __init__(self, config: Config, config_path: Path | None = None, *, worker: int = 0) -> None:
         self.config = config
         self.config_path = config_path
+        #: Index among the workers of ``stopgate run --workers`` (0 alone serves the admin API).
+        self.worker = worker
         self.log = structlog.get_logger("stopgate")
         self.metrics = Metrics()
         self.store = make_store(config.storage.path, config.storage.url)
@@ -78,7 +81,7 @@ class App:
                 if config.optout.max_feed_lag > 0:
                     tg.start_soon(self.feed.watch, config.optout.max_feed_lag, self._on_blind)
                 await tg.start(self.proxy.serve)
-                if config.admin.enabled:
+                if config.admin.enabled and self.worker == 0:
                     self.admin = self._admin_server(self.feed)
                     await tg.start(self.admin.serve)
                 self.log.info(
@@ -173,6 +176,7 @@ class App:
         except ConfigError as exc:
             self.log.error("reload refused: invalid config; keeping the current one", error=str(exc))
             return False
+        config = replace(config, listen=replace(config.listen, workers=self.config.listen.workers))
         if config.listen != self.config.listen or config.storage != self.config.storage:
             self.log.warning("listen and storage changes need a restart; other changes applied")
         self.config = config
@@ -184,13 +188,15 @@ class App:
         return True
 
 
-def run(config_path: Path) -> None:
-    """Load the config and serve until SIGTERM (blocking)."""
+def run(config_path: Path, *, worker: int = 0, workers: int = 1) -> None:
+    """Load the config and serve until SIGTERM (blocking); one of ``workers`` sharing the port."""
     from gateway.ops.logs import configure_logging
 
     config = load_config(config_path)
+    if workers != config.listen.workers:  # `--workers` on the command line
+        config = replace(config, listen=replace(config.listen, workers=workers))
     configure_logging(config.logging)
-    app = App(config, config_path)
+    app = App(config, config_path, worker=worker)
     backend_options: dict[str, Any] = {}
     try:
         import uvloop  # noqa: F401

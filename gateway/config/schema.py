@@ -41,6 +41,8 @@ class ListenConfig:
     tls_key: Path | None = None
     #: Extra port for the TLS listener; None with tls_cert set means ``port`` itself speaks TLS.
     tls_port: int | None = None
+    #: Processes sharing the SMPP port (SO_REUSEPORT), under a supervisor (``stopgate run --workers``).
+    workers: int = 1
 
     @property
     def tls_enabled(self) -> bool:
