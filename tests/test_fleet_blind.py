@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 __all__ = ["pg_url"]  # the fixture, imported for pytest
 
 SHORT_CODE = "88088"
-MAX_LAG = 1.0
+MAX_LAG = 3.0  # long enough that a loaded machine (a slow poll) does not flap it
 
 
 def through(url: str, port: int) -> str:
