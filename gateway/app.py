@@ -4,6 +4,7 @@ in one process, started together and stopped together."""
 from __future__ import annotations
 
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,11 @@ if TYPE_CHECKING:
 class App:
     """Everything `stopgate run` serves."""
 
-    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+    def __init__(self, config: Config, config_path: Path | None = None, *, worker: int = 0) -> None:
         self.config = config
         self.config_path = config_path
+        #: Index among the workers of ``stopgate run --workers`` (0 alone serves the admin API).
+        self.worker = worker
         self.log = structlog.get_logger("stopgate")
         self.metrics = Metrics()
         self.store = make_store(config.storage.path, config.storage.url)
@@ -61,7 +64,12 @@ class App:
                 interval=config.optout.feed_interval,
                 on_health=lambda ok: self.metrics.store_ready.set(1 if ok else 0),
             )
-            self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=self.feed)
+            feed = self.feed
+            self.metrics.feed_lag.set_function(feed.lag)
+            # One sync before serving: until then the feed's lag is unknown (infinite), and the
+            # watch would refuse marketing for the first moment of every start.
+            await feed.sync()
+            self.policy = OptoutPolicy(config, self.store, index, self.metrics, feed=feed)
             self.proxy = Proxy(config, self.policy, pdu_counts=self.metrics.pdu_counts)
             self.proxy.on_rejected = lambda leg, error: self.metrics.rejected.labels(
                 leg, f"0x{error.status:08x}"
@@ -81,8 +89,10 @@ class App:
                 tg.start_soon(self.feed.run)
                 # Before the proxy: footers' {optout_url} needs the link issuer from the first message.
                 await self._start_integrations(tg)
+                if config.optout.max_feed_lag > 0:
+                    tg.start_soon(self.feed.watch, config.optout.max_feed_lag, self._on_blind)
                 await tg.start(self.proxy.serve)
-                if config.admin.enabled:
+                if config.admin.enabled and self.worker == 0:
                     self.admin = self._admin_server(self.feed)
                     await tg.start(self.admin.serve)
                 self.log.info(
@@ -196,6 +206,11 @@ class App:
         except Exception as exc:
             self.log.warning("web confirmation not sent", account=account.system_id, error=str(exc))
 
+    def _on_blind(self, blind: bool) -> None:
+        self.metrics.feed_blind.set(1 if blind else 0)
+        if self.policy is not None:
+            self.policy.mt.blind = blind
+
     def _admin_server(self, feed: ChangeFollower) -> AdminServer:
         # Imported only when enabled: Starlette and uvicorn add ~0.1 s to the start of the process.
         from gateway.ops.admin import AdminContext, AdminServer
@@ -244,6 +259,12 @@ class App:
                 checks[key] = "ok" if up else "unreachable"
                 if not up:
                     reasons.append(f"upstream {name} is unreachable (TCP connect probe; no account bound)")
+        if self.policy is not None and self.policy.mt.blind:
+            checks["change feed"] = "behind"
+            reasons.append(
+                f"change feed {self.feed.lag() if self.feed else float('inf'):.1f} s behind"
+                f" (optout.max_feed_lag {self.config.optout.max_feed_lag:g} s): marketing refused"
+            )
         return not reasons, {"checks": checks, "reasons": reasons}
 
     async def _signals(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -278,6 +299,7 @@ class App:
         except ConfigError as exc:
             self.log.error("reload refused: invalid config; keeping the current one", error=str(exc))
             return False
+        config = replace(config, listen=replace(config.listen, workers=self.config.listen.workers))
         if config.listen != self.config.listen or config.storage != self.config.storage:
             self.log.warning("listen and storage changes need a restart; other changes applied")
         self.config = config
@@ -289,13 +311,15 @@ class App:
         return True
 
 
-def run(config_path: Path) -> None:
-    """Load the config and serve until SIGTERM (blocking)."""
+def run(config_path: Path, *, worker: int = 0, workers: int = 1) -> None:
+    """Load the config and serve until SIGTERM (blocking); one of ``workers`` sharing the port."""
     from gateway.ops.logs import configure_logging
 
     config = load_config(config_path)
+    if workers != config.listen.workers:  # `--workers` on the command line
+        config = replace(config, listen=replace(config.listen, workers=workers))
     configure_logging(config.logging)
-    app = App(config, config_path)
+    app = App(config, config_path, worker=worker)
     backend_options: dict[str, Any] = {}
     try:
         import uvloop  # noqa: F401

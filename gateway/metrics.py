@@ -217,6 +217,21 @@ class Metrics:
             "stopgate_suppressed_numbers", "Numbers in the suppression index", registry=r
         )
         self.store_ready = Gauge("stopgate_store_ready", "1 when the store accepts commits", registry=r)
+        self.feed_lag = Gauge(
+            "stopgate_feed_lag_seconds",
+            "How far the suppression index may be behind the store (+Inf before the first sync)",
+            registry=r,
+        )
+        self.feed_blind = Gauge(
+            "stopgate_feed_blind",
+            "1 while the feed is behind by more than optout.max_feed_lag (marketing refused)",
+            registry=r,
+        )
+        self.blind_refusals = Counter(
+            "stopgate_blind_refusals",
+            "Marketing messages refused with a temporary error while the feed was behind",
+            registry=r,
+        )
         # Leak detectors: tasks here, and process_open_fds / process_resident_memory_bytes (Linux).
         self.tasks = Gauge("stopgate_tasks", "asyncio tasks alive in the process", registry=r)
         self.tasks.set_function(_task_count)

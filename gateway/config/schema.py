@@ -47,6 +47,8 @@ class ListenConfig:
     tls_key: Path | None = None
     #: Extra port for the TLS listener; None with tls_cert set means ``port`` itself speaks TLS.
     tls_port: int | None = None
+    #: Processes sharing the SMPP port (SO_REUSEPORT), under a supervisor (``stopgate run --workers``).
+    workers: int = 1
 
     @property
     def tls_enabled(self) -> bool:
@@ -167,6 +169,9 @@ class OptoutConfig:
     confirmation_window: float = 86400.0
     forward_keywords: bool = True
     feed_interval: float = 0.25
+    #: Refuse marketing (temporary error) while the change feed is this many seconds behind: another
+    #: process may have recorded an opt-out this one cannot see. 0: never.
+    max_feed_lag: float = 5.0
     reassembly_timeout: float = 60.0
     max_held_messages: int = 10000
     hold_timeout: float = 30.0

@@ -59,7 +59,12 @@ def parse_listen(t: Table, base: Path) -> ListenConfig:
         t.fail("tls_port", "set tls_cert and tls_key to enable the TLS listener")
     if tls_port is not None and tls_port == port:
         t.fail("tls_port", f"must differ from listen.port ({port}); omit it to serve TLS on port")
-    return ListenConfig(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, tls_port=tls_port)
+    workers = t.integer("workers", d.workers, 1, 256)
+    if workers > 1 and port == 0:
+        t.fail("workers", "several workers share one fixed port: set listen.port")
+    return ListenConfig(
+        host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, tls_port=tls_port, workers=workers
+    )
 
 
 def parse_storage(t: Table, base: Path) -> StorageConfig:
@@ -220,6 +225,7 @@ def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:
         ),
         forward_keywords=t.boolean("forward_keywords", d.forward_keywords),
         feed_interval=t.seconds("feed_interval", d.feed_interval),
+        max_feed_lag=t.seconds("max_feed_lag", d.max_feed_lag, allow_zero=True),
         reassembly_timeout=t.seconds("reassembly_timeout", d.reassembly_timeout),
         max_held_messages=t.integer("max_held_messages", d.max_held_messages, 1, 100_000_000),
         hold_timeout=t.seconds("hold_timeout", d.hold_timeout),

@@ -83,6 +83,11 @@ class MtPolicy:
         #: Issues a web opt-out link for (scope, number, account, campaign): the footer's
         #: ``{optout_url}`` (set by the app when ``[web] public_url`` is configured).
         self.links: Callable[[str, str, str | None, str | None], str] | None = None
+        self.blind_refusals = metrics.blind_refusals
+        #: True while the change feed is behind by more than ``optout.max_feed_lag`` (set by the
+        #: app's watch on the feed): an opt-out made elsewhere may be unseen, so marketing is refused
+        #: with a temporary error, and the ESME retries it later. Transactional traffic goes on.
+        self.blind = False
         #: When each (scope, number) last got the footer (``footer_mode = "first_in_days"``).
         self._footered: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
 
@@ -103,6 +108,8 @@ class MtPolicy:
             return self._block(session, account, sm, number)
         if not account.marketing:
             return Forward(sm)
+        if self.blind:
+            return self._blind(sm)
         if account.config.require_consent and (number is None or (scope, number) not in self.consents):
             return self._block(session, account, sm, number or sm.destination_addr, NO_CONSENT)
         if number is not None:
@@ -179,6 +186,11 @@ class MtPolicy:
 
     # --- refusals ---------------------------------------------------------------------------------
 
+    def _blind(self, pdu: SubmitSm | DataSm | SubmitMulti) -> Respond:
+        """Marketing while this process cannot tell whether the number opted out elsewhere."""
+        self.blind_refusals.inc()
+        return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
+
     def _refused(
         self,
         account: AccountPolicy,
@@ -252,6 +264,8 @@ class MtPolicy:
     # --- submit_multi -----------------------------------------------------------------------------
 
     def _submit_multi(self, account: AccountPolicy, pdu: SubmitMulti) -> Decision:
+        if self.blind and account.marketing:
+            return self._blind(pdu)
         refused: list[UnsuccessSme] = []
         allowed = []
         status = account.config.optout.block_status

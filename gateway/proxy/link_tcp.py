@@ -259,10 +259,11 @@ class TcpCarrier(asyncio.Protocol, anyio.TypedAttributeProvider):
 
 
 async def start_tcp_server(
-    host: str, port: int, on_connection: Callable[[TcpCarrier], object]
+    host: str, port: int, on_connection: Callable[[TcpCarrier], object], *, reuse_port: bool = False
 ) -> list[asyncio.Server]:
     """Listen on every address ``host`` resolves to (port 0: one free port, the same on all of them);
-    each accepted connection is a :class:`TcpCarrier` handed to ``on_connection``."""
+    each accepted connection is a :class:`TcpCarrier` handed to ``on_connection``. ``reuse_port``:
+    SO_REUSEPORT, so that several worker processes share the port (the kernel spreads connections)."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -270,7 +271,11 @@ async def start_tcp_server(
     try:
         for address in addresses:
             server = await loop.create_server(
-                lambda: TcpCarrier(on_connection), address, port, backlog=BACKLOG_CONNECTIONS
+                lambda: TcpCarrier(on_connection),
+                address,
+                port,
+                backlog=BACKLOG_CONNECTIONS,
+                reuse_port=reuse_port or None,
             )
             servers.append(server)
             port = port or server.sockets[0].getsockname()[1]

@@ -184,6 +184,7 @@ class Proxy:
                     tls_tcp = await anyio.create_tcp_listener(
                         local_host=listen.host,
                         local_port=listen.port if listen.tls_port is None else listen.tls_port,
+                        reuse_port=listen.workers > 1,
                     )
                     # A silent client is dropped after bind_timeout whether it stalls the handshake
                     # or the bind.
@@ -195,7 +196,9 @@ class Proxy:
                         handshake_timeout=self.config.session.bind_timeout,
                     )
                 if tls_context is None or listen.tls_port is not None:
-                    servers = await start_tcp_server(listen.host, listen.port, self._accepted)
+                    servers = await start_tcp_server(
+                        listen.host, listen.port, self._accepted, reuse_port=listen.workers > 1
+                    )
                     self.ports.append(servers[0].sockets[0].getsockname()[1])
                 if tls_listener is not None:
                     self.ports.append(tls_port)

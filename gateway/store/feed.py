@@ -149,3 +149,27 @@ class ChangeFollower:
                 await self.store.wait_for_change(self.interval)
             except StoreError:
                 await anyio.sleep(self.interval)
+
+    async def watch(
+        self, max_lag: float, on_blind: Callable[[bool], object], *, every: float | None = None
+    ) -> None:
+        """Tell ``on_blind`` when :meth:`lag` goes over ``max_lag`` and when it is back under (forever).
+
+        This runs beside the feed rather than in it: a poll stuck on an unreachable server must not
+        stop the clock. Checked every ``max_lag / 10`` (at most 0.5 s), so a process is known blind
+        at most that late; the submit path only reads the flag this sets.
+        """
+        period = every if every is not None else min(0.5, max_lag / 10)
+        blind = False
+        while True:
+            lag = self.lag()
+            now_blind = lag > max_lag
+            if now_blind != blind:
+                blind = now_blind
+                if blind:
+                    log.warning("change feed behind: refusing marketing", lag=round(lag, 3), max_lag=max_lag)
+                else:
+                    log.info("change feed caught up: marketing accepted again", lag=round(lag, 3))
+                on_blind(blind)
+            await anyio.sleep(period)
+

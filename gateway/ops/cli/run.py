@@ -16,7 +16,7 @@ import structlog
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.config.schema import join_host_port
-from gateway.ops.cli.checks import startup_problems
+from gateway.ops.cli.checks import config_problems, startup_problems
 from gateway.ops.cli.errors import exit_with
 from gateway.ops.cli.options import config_option
 from gateway.store.model import StoreError
@@ -24,21 +24,38 @@ from gateway.store.model import StoreError
 
 @click.command()
 @config_option
-def run(config_path: Path) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes sharing the SMPP port under a supervisor (default: listen.workers, 1).",
+)
+def run(config_path: Path, workers: int | None) -> None:
     """Run the proxy (and the admin API) until SIGTERM."""
     from gateway.app import run as run_app  # the whole proxy: not imported by the other commands
     from gateway.ops.logs import configure_logging
+    from gateway.ops.workers import supervise, worker_index
 
     try:
         config = load_config(config_path)
     except ConfigError as exc:
         exit_with(f"invalid config: {exc}")
-    for problem in startup_problems(config):
+    index = worker_index()
+    # A worker shares ports its supervisor checked (and its siblings hold): only the config is its own.
+    for problem in startup_problems(config) if index is None else config_problems(config):
         exit_with(f"cannot start: {problem}")
+    count = workers or config.listen.workers
+    if count > 1 and config.listen.port == 0:
+        exit_with("cannot start: several workers share one fixed port: set listen.port")
     configure_logging(config.logging)
-    structlog.get_logger("stopgate").info("config loaded", path=str(Path(config_path).resolve()))
+    structlog.get_logger("stopgate").info(
+        "config loaded", path=str(Path(config_path).resolve()), worker=index
+    )
     try:
-        run_app(config_path)
+        if count > 1 and index is None:
+            supervise(config_path, count)
+        else:
+            run_app(config_path, worker=index or 0, workers=count)
     except KeyboardInterrupt:
         exit_with("interrupted", 130)
     except BaseException as exc:
