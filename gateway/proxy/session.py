@@ -19,7 +19,6 @@ import anyio.abc
 from gateway.config import AccountConfig
 from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond
 from gateway.smpp.constants import (
-    RETRYABLE_STATUSES,
     SMPP_VERSION_34,
     BindMode,
     CommandId,
@@ -34,6 +33,7 @@ from gateway.smpp.states import State
 
 from .link import Expired, Link, LinkClosed, ResponseTimeout
 from .mo_delivery import forward_across, request_esme
+from .parts import SplitSender
 from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
@@ -67,6 +67,7 @@ class EsmeSession:
         self.upstream_window = proxy.config.session.window
         self._relayed = 0
         self._on_submit = proxy.policy.on_submit
+        self.parts = SplitSender(esme, lambda: self.upstream, lambda: self.log, self._spawn)
 
     # --- SessionInfo (what a policy sees) ---------------------------------------------------------
 
@@ -242,53 +243,9 @@ class EsmeSession:
             if upstream is not None and upstream.conn.outstanding >= self.upstream_window:
                 self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
             else:
-                self._send_part(Parts(decision, pdu))  # type: ignore[arg-type]
+                self.parts.send(Parts(decision, pdu))  # type: ignore[arg-type]
         else:
             self._spawn(self._deferred, decision, pdu, True)
-
-    def _send_part(self, parts: Parts) -> None:
-        request = parts.request
-        upstream = self.upstream
-        if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
-            self.esme.respond(make_response(request, CommandStatus.ESME_RSYSERR), parts.sequence_number)
-            return
-        try:
-            upstream.send_nowait(parts.decision.parts[parts.index], parts)
-        except PduTooLarge as exc:
-            self.log.warning("request too large to relay", error=str(exc))
-            self.esme.respond(make_response(request, CommandStatus.ESME_RINVMSGLEN), parts.sequence_number)
-
-    def _part_answered(self, parts: Parts, response: Pdu) -> None:
-        decision = parts.decision
-        status = response.command_status
-        if parts.index and status != CommandStatus.ESME_ROK:  # an earlier part is out: finish the message
-            delay = parts.retry_delay(status)
-            if delay is not None:
-                self._spawn(self._retry_part, parts, delay)
-                return
-            if status in RETRYABLE_STATUSES:
-                self.log.warning(
-                    "split message left incomplete: a later part kept being refused",
-                    part=parts.index + 1, parts=len(decision.parts), status=f"0x{status:08x}",
-                    retries=parts.retries,
-                )
-                if not self.esme.closed:  # permanent: a retry would send the accepted parts again
-                    self.esme.respond(make_response(parts.request, CommandStatus.ESME_RSUBMITFAIL),
-                                      parts.sequence_number)
-                return
-        if decision.on_response is not None:
-            decision.on_response(parts.index, response)
-        parts.responses.append(response)
-        if status == CommandStatus.ESME_ROK and parts.index + 1 < len(decision.parts):
-            parts.index += 1
-            parts.retries = 0
-            self._send_part(parts)
-        elif not self.esme.closed:
-            self.esme.respond(decision.answer(parts.responses), parts.sequence_number)
-
-    async def _retry_part(self, parts: Parts, delay: float) -> None:
-        await anyio.sleep(delay)
-        self._send_part(parts)
 
     def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
         upstream = self.upstream
@@ -330,7 +287,7 @@ class EsmeSession:
             self.esme.relay_responses(event)
         elif event_type is Response:
             if type(event.context) is Parts:
-                self._part_answered(event.context, event.pdu)
+                self.parts.answered(event.context, event.pdu)
             else:
                 relay_response(self.esme, event.pdu, event.context, link, self.proxy.latency_histogram)
         elif event_type is Request:

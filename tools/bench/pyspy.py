@@ -55,7 +55,7 @@ BREAKDOWN_RULES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("footer: read text, append, re-encode, splice", (
         "footer_parts (", "read_text (", "text_parts (", "with_message (", "append_footer (",
     )),
-    ("split: task per message, awaited part requests", ("_send_parts (", "Link.request (", "_deferred (")),
+    ("split: task per message, awaited part requests", ("SplitSender.", "Link.request (", "_deferred (")),
     ("SMPP framing + decode", ("Connection.next_event (", "FrameBuffer.", "decode (")),
     ("SMPP encode + sequence rewrite", ("send_request (", "send_response (", "with_sequence (", "encode")),
     ("socket writes (writer task)", ("_SelectorSocketTransport.write (", "Link._writer (", "Link.flush (")),
