@@ -87,6 +87,6 @@ async def test_a_process_cut_off_past_max_feed_lag_refuses_marketing_and_recover
                 await anyio.sleep(0.1)
         assert "stopgate_feed_blind 0.0" in (await a.admin("/metrics")).text
         resp = await marketing.request(submit_to(opted))
-        assert resp.command_status == CommandStatus.STOPGATE_OPTED_OUT  # caught up: the opt-out is seen
+        assert resp.command_status == CommandStatus.ESME_RSUBMITFAIL  # caught up: the opt-out is seen
         assert (await marketing.request(submit_to(other))).command_status == CommandStatus.ESME_ROK
         assert not a.smsc.submits_to(opted)

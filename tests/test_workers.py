@@ -99,7 +99,7 @@ async def test_kill_9_of_one_worker_under_load_restarts_it_and_loses_no_acknowle
                         await esme.bind("acme", "acmepw")
                         for number in sorted(result.acked)[:20] + sorted(after.acked)[:20]:
                             resp = await esme.request(submit_to(number))
-                            assert resp.command_status == CommandStatus.STOPGATE_OPTED_OUT, number
+                            assert resp.command_status == CommandStatus.ESME_RSUBMITFAIL, number
                 assert smsc.submit_count == before
             supervisor.send_signal(signal.SIGTERM)
             with anyio.fail_after(20):

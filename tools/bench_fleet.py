@@ -93,7 +93,7 @@ async def _refused_after(esme: SmppPeer, number: str, started: float, limit: flo
     with anyio.fail_after(limit):
         while True:
             resp = await esme.request(pdu)
-            if resp.command_status == CommandStatus.STOPGATE_OPTED_OUT:
+            if resp.command_status == CommandStatus.ESME_RSUBMITFAIL:
                 return time.perf_counter() - started
             await anyio.sleep(POLL)
 
