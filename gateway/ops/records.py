@@ -64,3 +64,24 @@ def event_record(e: Event) -> dict[str, Any]:
         "operator": e.operator,
         "address": e.address,
     }
+
+
+#: The columns of an exported suppression and event (CSV headers; JSONL keys are the same), in the
+#: order of :func:`suppression_record` and :func:`event_record`.
+SUPPRESSION_FIELDS = ("number", "scope", "since", "channel", "keyword", "reason")
+EVENT_FIELDS = (
+    "id",
+    "ts",
+    "type",
+    "scope",
+    "number",
+    "channel",
+    "account",
+    "keyword",
+    "text",
+    "message_ids",
+    "reason",
+    "campaign",
+    "operator",
+    "address",
+)

@@ -14,26 +14,9 @@ from gateway.ops.cli.errors import handle_errors
 from gateway.ops.cli.options import config_option, format_option, parse_time, scope_option
 from gateway.ops.cli.output import RecordWriter
 from gateway.ops.cli.store import with_store
-from gateway.ops.records import event_record, suppression_record
+from gateway.ops.records import EVENT_FIELDS, SUPPRESSION_FIELDS, event_record, suppression_record
 from gateway.store.base import Store
 from gateway.store.model import EventType
-
-SUPPRESSION_FIELDS = ["number", "scope", "since", "channel", "keyword", "reason"]
-EVENT_FIELDS = [
-    "id",
-    "ts",
-    "type",
-    "scope",
-    "number",
-    "channel",
-    "account",
-    "keyword",
-    "text",
-    "message_ids",
-    "reason",
-    "campaign",
-    "operator",
-]
 
 
 @click.command("export")

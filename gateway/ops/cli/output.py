@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -15,7 +16,7 @@ def short_time(ts: datetime) -> str:
 class RecordWriter:
     """Rows as CSV (with a header) or JSON lines."""
 
-    def __init__(self, out: IO[str], fmt: str, fields: list[str]) -> None:
+    def __init__(self, out: IO[str], fmt: str, fields: Sequence[str]) -> None:
         self.out = out
         self.fmt = fmt
         self.fields = fields

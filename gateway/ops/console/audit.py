@@ -19,24 +19,10 @@ from starlette.responses import Response, StreamingResponse
 from gateway.ops.console.context import ConsoleContext
 from gateway.ops.console.sessions import Signed
 from gateway.ops.console.web import SECURITY_HEADERS, PageError, render
-from gateway.ops.records import event_record
+from gateway.ops.records import EVENT_FIELDS, event_record
 from gateway.store import Event
 
 FORMATS = ("jsonl", "csv")
-EVENT_FIELDS = (
-    "id",
-    "ts",
-    "type",
-    "scope",
-    "number",
-    "channel",
-    "account",
-    "keyword",
-    "text",
-    "message_ids",
-    "reason",
-    "campaign",
-)
 #: Events read per round trip.
 PAGE = 1000
 
