@@ -223,6 +223,7 @@ class App:
             readiness=self.readiness,
             lockouts=lambda: [_lockout_record(x) for x in self._proxy().lockouts()],
             unlock=lambda ip, system_id: [_lockout_record(x) for x in self._proxy().unlock(ip, system_id)],
+            upstreams=lambda: self._proxy().upstream_status(),
         )
         return AdminServer(context)
 

@@ -27,8 +27,10 @@ from gateway.smpp.states import Role
 
 from .link import Link, LinkTimers
 from .link_tcp import TcpCarrier, start_tcp_server
+from .pool_status import UpstreamStatus
 from .probe import UpstreamProbe
 from .session import EsmeSession
+from .status_view import upstream_status
 from .throttle import BindThrottle, Lockout
 from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
 
@@ -162,6 +164,10 @@ class Proxy:
                 up = link is not None and not link.closed
                 health.append(UpstreamHealth(account.system_id, account.upstream, up))
         return health
+
+    def upstream_status(self) -> list[UpstreamStatus]:
+        """A snapshot of each upstream and its binds (``GET /v1/upstreams``; per-session mode)."""
+        return upstream_status(self)
 
     # --- serving ----------------------------------------------------------------------------------
 

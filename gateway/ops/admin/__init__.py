@@ -11,6 +11,9 @@ Starlette on uvicorn (``server.py``), run as one more task of the process (``[ad
 ``GET /v1/suppressions/{number}``           one number (``?scope=``) with its history
 ``DELETE /v1/suppressions/{number}``        lift an opt-out (``?scope=``; ``reason`` required)
 ``GET /v1/events``                          the audit log (``since``, ``until``, ``number``, ``type``, ...)
+``GET /v1/lockouts``, ``DELETE``            the proxy's bind lockouts, and lifting them
+``GET /v1/routes``                          the MT route table in order, and the MO routes
+``GET /v1/upstreams``                       each upstream's health, throughput and binds
 ``GET /openapi.json``, ``GET /docs``        the OpenAPI 3.1 document and a plain HTML index of it
 ``/ui/...``                                 the compliance console (``gateway.ops.console``)
 ==========================================  ===============================================================

@@ -22,7 +22,16 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.ops.admin import events, health, integrations, lockouts, openapi, routing, suppressions
+from gateway.ops.admin import (
+    events,
+    health,
+    integrations,
+    lockouts,
+    openapi,
+    routing,
+    suppressions,
+    upstreams,
+)
 from gateway.ops.admin.context import AdminContext
 from gateway.ops.admin.http import error_response
 from gateway.ops.admin.routes import ApiRoute, Operation
@@ -47,6 +56,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Operation]], ...] = (
     ("/v1/redactions", {"POST": integrations.REDACT}),
     ("/v1/lockouts", {"GET": lockouts.LIST_LOCKOUTS, "DELETE": lockouts.LIFT_LOCKOUTS}),
     ("/v1/routes", {"GET": routing.LIST_ROUTES}),
+    ("/v1/upstreams", {"GET": upstreams.LIST_UPSTREAMS}),
     ("/openapi.json", {"GET": openapi.OPENAPI_JSON}),
     ("/docs", {"GET": openapi.DOCS_PAGE}),
 )
