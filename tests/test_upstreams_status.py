@@ -10,11 +10,15 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from click.testing import CliRunner, Result
 
 from gateway.ops.admin.upstreams import upstream_json
+from gateway.ops.cli.main import main
+from gateway.ops.cli.upstreams import UPSTREAM_COLUMNS
 from gateway.proxy.pool_status import BindStatus, UpstreamStatus
 from tests.esme import Esme
-from tests.stack import running_stack
+from tests.stack import BASE, merge, running_stack
+from tools.config_toml import to_toml
 
 pytestmark = pytest.mark.anyio
 
@@ -40,6 +44,21 @@ OVERRIDE: dict[str, Any] = {
 def _recent(text: str) -> bool:
     when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return when.tzinfo is not None and abs((datetime.now(UTC) - when).total_seconds()) < 600
+
+
+def _config_file(directory: Path, admin_port: int, smsc_port: int, token: str = TOKEN) -> Path:
+    data = merge(BASE, OVERRIDE)
+    data["admin"] = {"enabled": True, "listen": f"127.0.0.1:{admin_port}", "tokens": [token]}
+    for upstream in data["upstream"]:
+        upstream["port"] = smsc_port
+    path = directory / "cli.toml"
+    path.write_text(to_toml(data), encoding="utf-8")
+    return path
+
+
+def _cli(directory: Path, admin_port: int, smsc_port: int, token: str = TOKEN) -> Result:
+    path = _config_file(directory, admin_port, smsc_port, token)
+    return CliRunner().invoke(main, ["upstreams", "--config", str(path)])
 
 
 def _leave(esme: Esme) -> None:
@@ -78,6 +97,18 @@ async def test_upstreams_lists_each_session_bind_and_health(tmp_path: Path) -> N
                 assert {b["state"] for b in sim["binds"]} == {"bound"}
                 assert all(_recent(b["since"]) and b["in_flight"] == 0 for b in sim["binds"])
                 assert spare["binds"] == []
+
+                # The CLI prints the same, asked through the API named in the config file.
+                shown = await anyio.to_thread.run_sync(_cli, tmp_path, admin.port, stack.smsc.port)  # type: ignore[attr-defined]
+                assert shown.exit_code == 0, shown.output
+                lines = shown.output.splitlines()
+                assert lines[0].split() == UPSTREAM_COLUMNS
+                sim_row = next(line.split() for line in lines if line.startswith("sim "))
+                assert sim_row[1:3] == [f"127.0.0.1:{stack.smsc.port}", "bound"]
+                assert sim_row[-1] == "2/2" and "no" in sim_row
+                bind_lines = [line.split() for line in lines if line.startswith("sim ")][1:]
+                assert sorted(b[2] for b in bind_lines) == ["transceiver", "transmitter"]
+                assert all(b[3] == "bound" and b[-1] == "0" for b in bind_lines)
 
                 # One session's upstream link lost: that bind is down, the upstream degraded.
                 proxy = stack.app.proxy
@@ -129,3 +160,17 @@ def test_the_json_of_a_pooled_upstream() -> None:
             {"index": 1, "mode": "transceiver", "state": "connecting", "since": later, "in_flight": 0},
         ],
     }
+
+
+def test_the_cli_without_a_running_proxy_lists_the_config_and_fails_in_one_line(tmp_path: Path) -> None:
+    from tools.ports import free_port
+
+    result = _cli(tmp_path, free_port(), 2776)
+    assert result.exit_code == 2
+    out = result.output.splitlines()
+    assert [line.split()[:3] for line in out[2:4]] == [
+        ["sim", "127.0.0.1:2776", "?"],
+        ["spare", "127.0.0.1:2776", "?"],
+    ]
+    assert out[-1].startswith("stopgate: cannot reach the admin API at 127.0.0.1:")
+    assert out[-1].endswith("live state unknown")

@@ -4,6 +4,8 @@
 - :mod:`.run`: ``run``; :mod:`.config_commands`: ``check-config``, ``hash-password``.
 - :mod:`.optouts`: ``optouts add|remove|status``, with ``optouts import`` from :mod:`.imports` and
   ``optouts export`` from :mod:`.exports` (which also has ``audit export``); :mod:`.report`: ``report``.
+- :mod:`.security` (``security lockouts|unlock``) and :mod:`.upstreams` (``upstreams``) ask the running
+  process through its admin API (:mod:`.admin_client`); :mod:`.routes`: ``routes check``.
 - :mod:`.errors`, :mod:`.options`, :mod:`.output`, :mod:`.store`: what the commands share.
 
 The operator commands read ``--config`` and work on the store named there, directly: a running proxy

@@ -14,6 +14,7 @@ from gateway.ops.cli.routes import routes
 from gateway.ops.cli.run import run
 from gateway.ops.cli.security import security
 from gateway.ops.cli.store_commands import store
+from gateway.ops.cli.upstreams import upstreams
 from gateway.ops.cli.webhooks import webhooks
 
 
@@ -26,5 +27,6 @@ def main() -> None:
 for command in (run, check_config, hash_password, optouts, audit, report, store, security, routes):
     main.add_command(command)
 main.add_command(webhooks)
+main.add_command(upstreams)
 main.add_command(consent)
 audit.add_command(audit_redact)

@@ -8,50 +8,21 @@ address with the configured token (or ``--token`` / the token variable), not wri
 from __future__ import annotations
 
 import ipaddress
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import click
 
 from gateway.config import Config, load_config
+from gateway.ops.cli.admin_client import call_admin, token_option
 from gateway.ops.cli.errors import fail, handle_errors
 from gateway.ops.cli.options import config_option
-
-
-def _admin_url(config: Config, query: dict[str, str] | None = None) -> str:
-    host = config.admin.host
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1" if host != "::" else "::1"  # a wildcard listener answers on loopback
-    if ":" in host:
-        host = f"[{host}]"
-    suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
-    return f"http://{host}:{config.admin.port}/v1/lockouts{suffix}"
 
 
 def _call(config: Config, method: str, token: str | None, query: dict[str, str] | None = None) -> Any:
     if not config.admin.enabled:
         fail("the admin API is disabled ([admin] enabled = false): lockouts are only visible through it")
-    token = token or (config.admin.tokens[0] if config.admin.tokens else None)
-    if not token:
-        fail(f"no admin token: set [admin] tokens, {config.admin.token_env} or pass --token")
-    url = _admin_url(config, query)
-    request = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.load(exc).get("error", "")
-        except (ValueError, AttributeError):
-            detail = ""
-        fail(f"admin API at {config.admin.listen} answered {exc.code}: {detail or exc.reason}")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        fail(f"cannot reach the admin API at {config.admin.listen} (is stopgate running?): {reason}")
+    return call_admin(config, method, "/v1/lockouts", token, query)
 
 
 def _show(items: list[dict[str, Any]], empty: str) -> None:
@@ -61,11 +32,6 @@ def _show(items: list[dict[str, Any]], empty: str) -> None:
         click.echo(
             f"{item['ip']}\t{item['system_id']}\t{item['remaining_seconds']}s left\tlockout #{item['count']}"
         )
-
-
-token_option = click.option(
-    "--token", default=None, help="Admin API token (default: the first of [admin] tokens)."
-)
 
 
 @click.group()
