@@ -1,9 +1,12 @@
-"""`make run`: the simulated SMSC, a real `stopgate run` in front of it, and a short walkthrough.
+"""`make run`: the simulated SMSCs, a real `stopgate run` in front of them, and a short walkthrough.
 
-1. starts the simulated SMSC on the config's first upstream (control port = that port + 1),
+1. starts a simulated SMSC for each distinct local address among the config's upstreams (127.0.0.1,
+   localhost, ::1; the first upstream's when none is local), each with its control port on the next
+   port up (any free port when that one is another simulator's), and prints them,
 2. starts `stopgate run --config FILE` as its own process,
 3. binds an ESME (smpplib, the same third-party client the tests use) as the first marketing account,
-   sends a message, has the SMSC deliver "STOP" from the subscriber, and sends again,
+   sends a message, has the SMSC its submits go to (the first upstream of its route) deliver "STOP"
+   from the subscriber, and sends again,
 4. keeps everything running, with the demo's ESME still bound (it prints what it receives), so you can
    inject MOs and point your own ESME at the proxy; Ctrl-C stops both.
 
@@ -21,6 +24,7 @@ import random
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -30,6 +34,7 @@ import structlog
 
 from gateway.config import AccountConfig, Config, load_config
 from gateway.ops.logs import configure_logging
+from gateway.ops.route_view import check_route
 from gateway.store.model import Channel, Event, EventType
 from gateway.store.sqlite import SQLiteStore
 from tools.smsc_sim import SimulatedSmsc
@@ -37,6 +42,48 @@ from tools.smsc_sim import SimulatedSmsc
 #: Fictional UK mobiles (Ofcom's drama range): the walkthrough's subscriber is one of these.
 POOL = [f"447700900{n:03d}" for n in range(1000)]
 SHORT_CODE = "88088"
+
+
+#: Addresses a simulator can listen on for an upstream.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class SimPlan:
+    """One simulator to start: where, which upstreams it stands for, who may bind."""
+
+    host: str
+    port: int
+    #: 0: any free port (the next port up is another simulator's).
+    control_port: int
+    upstreams: tuple[str, ...]
+    users: dict[str, str]
+
+
+def plan_sims(config: Config) -> list[SimPlan]:
+    """One simulator per distinct local (host, port) of the upstreams, in config order."""
+    upstreams = list(config.upstreams.values())
+    local = [u for u in upstreams if u.host in LOCAL_HOSTS] or upstreams[:1]
+    by_address: dict[tuple[str, int], list[str]] = {}
+    users: dict[tuple[str, int], dict[str, str]] = {}
+    for upstream in local:
+        address = (upstream.host, upstream.port)
+        by_address.setdefault(address, []).append(upstream.name)
+        users.setdefault(address, {})[upstream.system_id] = upstream.password
+    taken = {port for _, port in by_address}
+    plans = []
+    for (host, port), names in by_address.items():
+        control = port + 1 if port + 1 not in taken else 0
+        taken.add(control)
+        plans.append(SimPlan(host, port, control, tuple(names), users[(host, port)]))
+    return plans
+
+
+def sim_of(sims: dict[str, SimulatedSmsc], config: Config, subscriber: str) -> SimulatedSmsc:
+    """The simulator the demo account's submits to ``subscriber`` go to first."""
+    account = demo_account(config)
+    first = check_route(config, account.system_id, f"+{subscriber}")["upstreams"][0]
+    return sims.get(first) or next(iter(sims.values()))
 
 
 def demo_account(config: Config) -> AccountConfig:
@@ -153,17 +200,28 @@ def walkthrough(
 async def main(config_path: Path, walk: bool) -> int:
     config = load_config(config_path)
     configure_logging(config.logging)
-    upstream = next(iter(config.upstreams.values()))
-    smsc = SimulatedSmsc(
-        host=upstream.host,
-        port=upstream.port,
-        users={upstream.system_id: upstream.password},
-        control_port=upstream.port + 1,
-        log=structlog.get_logger("smsc_sim"),
-    )
-    subscriber = await pick_subscriber(config) if walk else ""
+    plans = plan_sims(config)
+    smscs = [
+        SimulatedSmsc(
+            host=plan.host,
+            port=plan.port,
+            users=plan.users,
+            control_port=plan.control_port,
+            log=structlog.get_logger("smsc_sim").bind(upstream=",".join(plan.upstreams)),
+        )
+        for plan in plans
+    ]
+    sims = {name: sim for plan, sim in zip(plans, smscs, strict=True) for name in plan.upstreams}
+    subscriber = await pick_subscriber(config) if walk else POOL[0]
+    smsc = sim_of(sims, config, subscriber)
     async with anyio.create_task_group() as tg:
-        await tg.start(smsc.serve)
+        for each in smscs:
+            await tg.start(each.serve)
+        for plan, each in zip(plans, smscs, strict=True):
+            say(
+                f"simulated SMSC for {', '.join(plan.upstreams)} on {plan.host}:{each.port} "
+                f"(control port {each.control_port})"
+            )
         process = await anyio.open_process(
             [sys.executable, "-m", "gateway", "run", "--config", str(config_path)], stdout=None, stderr=None
         )
@@ -191,10 +249,10 @@ async def main(config_path: Path, walk: bool) -> int:
                 f"{next((t.token for t in config.admin.credentials if t.token), 'from [admin] tokens')!r})"
             )
             say(
-                f"Stopgate listens on {config.listen.host}:{config.listen.port}, the simulated SMSC on "
-                f"{upstream.port} (control port {upstream.port + 1}); the demo's ESME stays bound as "
-                f"{demo_account(config).system_id!r} and prints what it receives. Try:\n"
-                f"    .venv/bin/python -m tools.smsc_ctl --port {upstream.port + 1} deliver "
+                f"Stopgate listens on {config.listen.host}:{config.listen.port}, the simulated SMSC "
+                f"of the walkthrough on {smsc.port} (control port {smsc.control_port}); the demo's ESME "
+                f"stays bound as {demo_account(config).system_id!r} and prints what it receives. Try:\n"
+                f"    .venv/bin/python -m tools.smsc_ctl --port {smsc.control_port} deliver "
                 f"--from 447700900401 --to {SHORT_CODE} --text STOP\n"
                 "Ctrl-C to stop."
             )
@@ -209,7 +267,8 @@ async def main(config_path: Path, walk: bool) -> int:
                         await process.wait()
                     if process.returncode is None:
                         process.kill()
-                await smsc.stop()
+                for each in smscs:
+                    await each.stop()
         tg.cancel_scope.cancel()
     return 0
 
