@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Collection
+from typing import Protocol
+
+from gateway.config import Config
 
 from .pool_status import BindState, BindStatus, Health, UpstreamStatus
+from .session import EsmeSession
 
-if TYPE_CHECKING:
-    from .server import Proxy
-    from .session import EsmeSession
+
+class SessionsHost(Protocol):
+    """What this reads of the proxy (:class:`~.server.Proxy`)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def sessions(self) -> Collection[EsmeSession]: ...
+
+    def upstream_probes(self) -> dict[str, bool]: ...
 
 
 class _Since:
@@ -41,10 +53,10 @@ class _Since:
             del self.states[key]
 
 
-_MEMORY: weakref.WeakKeyDictionary[Proxy, _Since] = weakref.WeakKeyDictionary()
+_MEMORY: weakref.WeakKeyDictionary[SessionsHost, _Since] = weakref.WeakKeyDictionary()
 
 
-def upstream_status(proxy: Proxy, now: float | None = None) -> list[UpstreamStatus]:
+def upstream_status(proxy: SessionsHost, now: float | None = None) -> list[UpstreamStatus]:
     """A snapshot of every configured upstream, in config order (per-session mode)."""
     now = time.time() if now is None else now
     memory = _MEMORY.setdefault(proxy, _Since())
