@@ -1,8 +1,9 @@
 """``GET /v1/upstreams``: each upstream's health, throughput, breaker and counters, and its binds (issue 14).
 
-A snapshot taken by the running proxy (:class:`~gateway.proxy.pool_status.UpstreamStatus`): in pooled
-mode (routes configured) the binds Stopgate holds itself, in per-session mode each bound ESME
-session's own upstream bind. Times are ISO-8601 UTC.
+A snapshot taken by the running proxy (:class:`gateway.proxy.pool_status.UpstreamStatus`, read here
+through :class:`UpstreamView` so the API never imports the proxy): in pooled mode (routes configured)
+the binds Stopgate holds itself, in per-session mode each bound ESME session's own upstream bind.
+Times are ISO-8601 UTC.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.ops.admin.auth import Access
-from gateway.ops.admin.context import AdminContext
+from gateway.ops.admin.context import AdminContext, BindView, UpstreamView
 from gateway.ops.admin.routes import Operation, Reply, Schema
-from gateway.proxy.pool_status import BindStatus, UpstreamStatus
 
 _TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 UTC"}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -75,7 +75,7 @@ def iso(unix: float) -> str:
     return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def bind_json(bind: BindStatus) -> dict[str, Any]:
+def bind_json(bind: BindView) -> dict[str, Any]:
     return {
         "index": bind.index,
         "mode": bind.mode,
@@ -85,7 +85,7 @@ def bind_json(bind: BindStatus) -> dict[str, Any]:
     }
 
 
-def upstream_json(status: UpstreamStatus) -> dict[str, Any]:
+def upstream_json(status: UpstreamView) -> dict[str, Any]:
     return {
         "name": status.name,
         "health": status.health,
