@@ -32,6 +32,8 @@ from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener
 from gateway.store.rows import to_micros
+from gateway.store.sql import queries
+from gateway.store.sql.dialect import POSTGRES
 
 
 class PostgresStore(Store):
@@ -86,7 +88,7 @@ class PostgresStore(Store):
     # -- suppressions --------------------------------------------------------------------------
 
     async def get_suppression(self, scope: str, number: str) -> Suppression | None:
-        return await reads.get_suppression(self.db, scope, number)
+        return await queries.get_suppression(self.db, POSTGRES, scope, number)
 
     async def list_suppressions(
         self,
@@ -95,7 +97,7 @@ class PostgresStore(Store):
         limit: int = 100,
     ) -> list[Suppression]:
         check_limit(limit)
-        return await reads.list_suppressions(self.db, scope, after, limit)
+        return await queries.list_suppressions(self.db, POSTGRES, scope, after, limit)
 
     async def load_suppressions(self, batch: int = 100_000) -> AsyncIterator[list[tuple[str, str]]]:
         async for scope, numbers in self.load_numbers(batch):
@@ -121,8 +123,9 @@ class PostgresStore(Store):
     ) -> list[Event]:
         if limit is not None:
             check_limit(limit)
-        return await reads.events(
+        return await queries.events(
             self.db,
+            POSTGRES,
             since=since,
             until=until,
             number=number,
@@ -166,12 +169,12 @@ class PostgresStore(Store):
             await writes.record_last_campaigns(conn, rows)
 
     async def last_campaign(self, scope: str, number: str) -> str | None:
-        return await reads.last_campaign(self.db, scope, number)
+        return await queries.last_campaign(self.db, POSTGRES, scope, number)
 
     async def sent_counts(
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
-        return await reads.sent_counts(self.db, since_day, scope)
+        return await queries.sent_counts(self.db, POSTGRES, since_day, scope)
 
     # -- health --------------------------------------------------------------------------------
 

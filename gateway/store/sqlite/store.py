@@ -41,6 +41,8 @@ from gateway.store.model import (
     WebToken,
 )
 from gateway.store.rows import to_micros
+from gateway.store.sql import queries
+from gateway.store.sql.dialect import SQLITE
 from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
@@ -108,7 +110,7 @@ class SQLiteStore(Store):
     # -- suppressions --------------------------------------------------------------------------
 
     async def get_suppression(self, scope: str, number: str) -> Suppression | None:
-        return await reads.get_suppression(self.db, scope, number)
+        return await queries.get_suppression(self.db, SQLITE, scope, number)
 
     async def list_suppressions(
         self,
@@ -117,7 +119,7 @@ class SQLiteStore(Store):
         limit: int = 100,
     ) -> list[Suppression]:
         check_limit(limit)
-        return await reads.list_suppressions(self.db, scope, after, limit)
+        return await queries.list_suppressions(self.db, SQLITE, scope, after, limit)
 
     async def load_suppressions(self, batch: int = 100_000) -> AsyncIterator[list[tuple[str, str]]]:
         async for scope, numbers in self.load_numbers(batch):
@@ -143,8 +145,9 @@ class SQLiteStore(Store):
     ) -> list[Event]:
         if limit is not None:
             check_limit(limit)
-        return await reads.events(
+        return await queries.events(
             self.db,
+            SQLITE,
             since=since,
             until=until,
             number=number,
@@ -178,12 +181,12 @@ class SQLiteStore(Store):
             await writes.record_last_campaigns(conn, rows)
 
     async def last_campaign(self, scope: str, number: str) -> str | None:
-        return await reads.last_campaign(self.db, scope, number)
+        return await queries.last_campaign(self.db, SQLITE, scope, number)
 
     async def sent_counts(
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
-        return await reads.sent_counts(self.db, since_day, scope)
+        return await queries.sent_counts(self.db, SQLITE, since_day, scope)
 
     # -- console aggregates (kept by triggers, migration 0007) ---------------------------------
 

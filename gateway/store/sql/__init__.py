@@ -1,0 +1,5 @@
+"""What the SQL backends (:mod:`gateway.store.sqlite`, :mod:`gateway.store.postgres`) share.
+
+:mod:`.ports` says what a backend supplies (Protocols), :mod:`.dialect` how its SQL is spelled,
+:mod:`.queries` the reads written once for both dialects.
+"""
