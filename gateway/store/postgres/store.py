@@ -27,12 +27,12 @@ from gateway.store.model import (
     WebhookState,
     WebToken,
 )
-from gateway.store.postgres import issue16, reads, writes
+from gateway.store.postgres import consents, outbox, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener
 from gateway.store.rows import to_micros
-from gateway.store.sql import queries
+from gateway.store.sql import queries, selfservice
 from gateway.store.sql.dialect import POSTGRES
 
 
@@ -189,53 +189,53 @@ class PostgresStore(Store):
         if consent.id is not None:
             raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
         async with self.db.transaction("adding a consent") as conn:
-            new_id = await issue16.add_consent(conn, consent, Channel(channel))
+            new_id = await consents.add_consent(conn, consent, Channel(channel))
         return replace(consent, id=new_id)
 
     async def consents(self, scope: str, number: str) -> list[Consent]:
-        return await issue16.consents(self.db, scope, number)
+        return await selfservice.consents(self.db, POSTGRES, scope, number)
 
     async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
         async with self.db.transaction("redacting a number") as conn:
-            return await issue16.redact_number(conn, number, operator, Channel(channel))
+            return await consents.redact_number(conn, number, operator, Channel(channel))
 
     async def redact_texts_before(self, before: datetime) -> int:
         async with self.db.transaction("redacting old texts") as conn:
-            return await issue16.redact_texts_before(conn, before)
+            return await consents.redact_texts_before(conn, before)
 
     async def webhook_state(self, name: str) -> WebhookState:
-        found = await issue16.webhook_states(self.db, name)
+        found = await selfservice.webhook_states(self.db, POSTGRES, name)
         return found[0] if found else WebhookState(name=name)
 
     async def webhook_states(self) -> list[WebhookState]:
-        return await issue16.webhook_states(self.db)
+        return await selfservice.webhook_states(self.db, POSTGRES)
 
     async def advance_webhook(
         self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
     ) -> bool:
         async with self.db.transaction("advancing a webhook cursor") as conn:
-            return await issue16.advance(conn, name, expected, cursor, dead_letter)
+            return await outbox.advance(conn, name, expected, cursor, dead_letter)
 
     async def set_webhook_cursor(self, name: str, cursor: int) -> None:
         async with self.db.transaction("setting a webhook cursor") as conn:
-            await issue16.set_cursor(conn, name, cursor)
+            await selfservice.set_cursor(conn, POSTGRES, name, cursor)
 
     async def note_webhook_error(self, name: str, error: str | None) -> None:
         async with self.db.transaction("noting a webhook error") as conn:
-            await issue16.note_error(conn, name, error)
+            await selfservice.note_error(conn, POSTGRES, name, error)
 
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         check_limit(limit)
-        return await issue16.dead_letters(self.db, name, limit)
+        return await selfservice.dead_letters(self.db, POSTGRES, name, limit)
 
     async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
         if not tokens:
             return
         async with self.db.transaction("adding web tokens") as conn:
-            await issue16.add_tokens(conn, tokens)
+            await outbox.add_tokens(conn, tokens)
 
     async def web_token(self, token: str) -> WebToken | None:
-        return await issue16.web_token(self.db, token)
+        return await selfservice.web_token(self.db, POSTGRES, token)
 
     # -- receipt routes (issue 14) -------------------------------------------------------------
 

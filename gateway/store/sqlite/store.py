@@ -41,7 +41,7 @@ from gateway.store.model import (
     WebToken,
 )
 from gateway.store.rows import to_micros
-from gateway.store.sql import queries
+from gateway.store.sql import queries, selfservice
 from gateway.store.sql.dialect import SQLITE
 from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
@@ -215,7 +215,7 @@ class SQLiteStore(Store):
         return replace(consent, id=new_id)
 
     async def consents(self, scope: str, number: str) -> list[Consent]:
-        return await consents.consents(self.db, scope, number)
+        return await selfservice.consents(self.db, SQLITE, scope, number)
 
     async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
         async with self.db.transaction("redacting a number") as conn:
@@ -228,11 +228,11 @@ class SQLiteStore(Store):
     # -- webhook outbox ------------------------------------------------------------------------
 
     async def webhook_state(self, name: str) -> WebhookState:
-        found = await outbox.webhook_states(self.db, name)
+        found = await selfservice.webhook_states(self.db, SQLITE, name)
         return found[0] if found else WebhookState(name=name)
 
     async def webhook_states(self) -> list[WebhookState]:
-        return await outbox.webhook_states(self.db)
+        return await selfservice.webhook_states(self.db, SQLITE)
 
     async def advance_webhook(
         self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
@@ -242,15 +242,15 @@ class SQLiteStore(Store):
 
     async def set_webhook_cursor(self, name: str, cursor: int) -> None:
         async with self.db.transaction("setting a webhook cursor") as conn:
-            await outbox.set_cursor(conn, name, cursor)
+            await selfservice.set_cursor(conn, SQLITE, name, cursor)
 
     async def note_webhook_error(self, name: str, error: str | None) -> None:
         async with self.db.transaction("noting a webhook error") as conn:
-            await outbox.note_error(conn, name, error)
+            await selfservice.note_error(conn, SQLITE, name, error)
 
     async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
         check_limit(limit)
-        return await outbox.dead_letters(self.db, name, limit)
+        return await selfservice.dead_letters(self.db, SQLITE, name, limit)
 
     # -- web tokens ----------------------------------------------------------------------------
 
@@ -261,7 +261,7 @@ class SQLiteStore(Store):
             await outbox.add_tokens(conn, tokens)
 
     async def web_token(self, token: str) -> WebToken | None:
-        return await outbox.web_token(self.db, token)
+        return await selfservice.web_token(self.db, SQLITE, token)
     # -- receipt routes ----------------------------------------------------------------------
 
     async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
