@@ -1,4 +1,4 @@
-"""The reads every SQL backend runs alike: suppressions, events and report counters.
+"""The reads every SQL backend runs alike: suppressions, events, report counters, receipt routes.
 
 Written once against a :class:`~gateway.store.sql.dialect.Dialect` (the placeholder spelling); the
 reads whose SQL or strategy differs (bulk load, change feed, console aggregates) stay in each
@@ -20,7 +20,7 @@ from gateway.store.rows import (
     to_micros,
 )
 from gateway.store.sql.dialect import Dialect
-from gateway.store.sql.ports import SQLDatabase
+from gateway.store.sql.ports import Connection, SQLDatabase
 
 # -- suppressions --------------------------------------------------------------------------------
 
@@ -148,3 +148,27 @@ async def sent_counts(
         params,
     )
     return [(day, sc, campaign, int(n)) for day, sc, campaign, n in rows]
+
+
+# -- receipt routes ------------------------------------------------------------------------------
+
+
+async def receipt_route(
+    db: SQLDatabase[Any], d: Dialect, upstream: str, message_id: str, now: datetime
+) -> tuple[str, str] | None:
+    p = d.param
+    rows = await db.fetch(
+        "reading a receipt route",
+        "SELECT account, session FROM receipt_routes"
+        f" WHERE upstream = {p} AND message_id = {p} AND expires_at > {p}",
+        (upstream, message_id, to_micros(now)),
+    )
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+async def purge_receipt_routes(conn: Connection, d: Dialect, now: datetime) -> int:
+    """The body of the write transaction that forgets the routes expired at ``now``; how many."""
+    cursor = await conn.execute(
+        f"DELETE FROM receipt_routes WHERE expires_at <= {d.param}", (to_micros(now),)
+    )
+    return cursor.rowcount
