@@ -12,8 +12,9 @@ from gateway.store.model import REDACTED, Channel, Consent
 from gateway.store.postgres.connection import Connection
 from gateway.store.postgres.writes import INSERT_EVENT
 from gateway.store.rows import CONSENT_INSERT_COLUMNS, consent_values, event_values, to_micros
+from gateway.store.selfservice import consent_event
 from gateway.store.sql.dialect import POSTGRES
-from gateway.store.sql.selfservice import consent_event, redact_records
+from gateway.store.sql.selfservice import redact_records
 
 
 async def add_consent(conn: Connection, consent: Consent, channel: Channel) -> int:

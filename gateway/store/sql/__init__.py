@@ -4,5 +4,6 @@
 transaction framing, delegation); :mod:`.ports` says what a backend supplies (Protocols its modules
 implement), :mod:`.dialect` how its SQL is spelled; :mod:`.queries` holds the reads and
 :mod:`.selfservice` the consent, erasure, webhook cursor and web token statements written once for
-both dialects. Model <-> column conversions are in :mod:`gateway.store.rows`.
+both dialects; :mod:`.scripts` finds a backend's numbered migrations. Model <-> column conversions
+are in :mod:`gateway.store.rows`.
 """

@@ -38,20 +38,6 @@ from gateway.store.sql.ports import Connection, SQLDatabase
 # -- consent and erasure -------------------------------------------------------------------------
 
 
-def consent_event(consent: Consent, channel: Channel) -> Event:
-    """The CONSENT event logged with ``consent``."""
-    return Event(
-        type=EventType.CONSENT,
-        number=consent.number,
-        scope=consent.scope,
-        channel=channel,
-        account=consent.account,
-        text=consent.wording,
-        reason=consent.source,
-        ts=consent.ts,
-    )
-
-
 async def consents(db: SQLDatabase[Any], d: Dialect, scope: str, number: str) -> list[Consent]:
     p = d.param
     rows = await db.fetch(

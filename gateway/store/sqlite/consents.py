@@ -12,8 +12,9 @@ import aiosqlite
 
 from gateway.store.model import REDACTED, Channel, Consent
 from gateway.store.rows import CONSENT_INSERT_COLUMNS, consent_values, event_values, to_micros
+from gateway.store.selfservice import consent_event
 from gateway.store.sql.dialect import SQLITE
-from gateway.store.sql.selfservice import consent_event, redact_records
+from gateway.store.sql.selfservice import redact_records
 from gateway.store.sqlite.writes import INSERT_EVENT
 
 
