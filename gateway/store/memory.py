@@ -36,6 +36,7 @@ from gateway.store.model import (
     as_utc,
     utcnow,
 )
+from gateway.store.selfservice import consent_event
 
 Key = tuple[str, str]
 
@@ -280,17 +281,7 @@ class MemoryStore(Store):
         await self._write()
         stored = dataclasses.replace(consent, id=len(self._consents) + 1)
         self._consents.append(stored)
-        event = Event(
-            type=EventType.CONSENT,
-            number=consent.number,
-            scope=consent.scope,
-            channel=channel,
-            account=consent.account,
-            text=consent.wording,
-            reason=consent.source,
-            ts=consent.ts,
-        )
-        self._append(event, None)
+        self._append(consent_event(consent, channel), None)
         return stored
 
     async def consents(self, scope: str, number: str) -> list[Consent]:

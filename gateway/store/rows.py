@@ -1,8 +1,8 @@
 """Model objects <-> the column values a SQL backend stores, independent of the SQL dialect.
 
-The SQLite store uses these today and a PostgreSQL store can reuse them: timestamps are stored as
-integer microseconds since the Unix epoch (exact, sortable, the same in every database), message ids
-as a JSON list, enums as their string values. The column tuples fix the order the conversions use.
+Both SQL backends use these: timestamps are stored as integer microseconds since the Unix epoch
+(exact, sortable, the same in every database), message ids and consent evidence as JSON, enums as
+their string values. The column tuples fix the order the conversions use.
 """
 
 from __future__ import annotations
@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.store.model import Channel, Event, EventType, Suppression, as_utc
+from gateway.store.model import (
+    Channel,
+    Consent,
+    DeadLetter,
+    Event,
+    EventType,
+    Suppression,
+    WebhookState,
+    WebToken,
+    as_utc,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -29,6 +39,16 @@ EVENT_INSERT_COLUMNS = (
 )
 #: The columns of a suppression row, in the order of :class:`Suppression`'s fields.
 SUPPRESSION_COLUMNS = "scope, number, since, channel, keyword, reason, event_id"
+#: The columns :func:`consent_values` fills, in its order (the id is the database's).
+CONSENT_INSERT_COLUMNS = "ts, scope, number, source, wording, evidence, account, ended"
+#: The columns :func:`consent_from_row` reads, in its order.
+CONSENT_COLUMNS = f"id, {CONSENT_INSERT_COLUMNS}"
+#: The columns of a webhook cursor row, in the order of :class:`WebhookState`'s fields.
+WEBHOOK_STATE_COLUMNS = "name, cursor, dead_letters, last_error, updated"
+#: The columns of a dead letter row, in the order of :class:`DeadLetter`'s fields.
+DEAD_LETTER_COLUMNS = "webhook, event_id, ts, error"
+#: The columns of a web token row, in the order of :class:`WebToken`'s fields.
+WEB_TOKEN_COLUMNS = "token, scope, number, account, campaign, expires"
 
 
 def to_micros(ts: datetime) -> int:
@@ -118,3 +138,65 @@ def suppression_from_row(row: Sequence[Any]) -> Suppression:
     """A :class:`Suppression` from the values of :data:`SUPPRESSION_COLUMNS`."""
     scope, number, since, channel, keyword, reason, event_id = row
     return Suppression(scope, number, from_micros(since), channel, keyword, reason, event_id)
+
+
+def consent_values(consent: Consent) -> tuple[Any, ...]:
+    """The values of :data:`CONSENT_INSERT_COLUMNS` for ``consent``."""
+    return (
+        to_micros(consent.ts),
+        consent.scope,
+        consent.number,
+        consent.source,
+        consent.wording,
+        json.dumps(consent.evidence, sort_keys=True) if consent.evidence else None,
+        consent.account,
+        None if consent.ended is None else to_micros(consent.ended),
+    )
+
+
+def consent_from_row(row: Sequence[Any]) -> Consent:
+    """A :class:`Consent` from the values of :data:`CONSENT_COLUMNS`."""
+    id_, ts, scope, number, source, wording, evidence, account, ended = row
+    return Consent(
+        id=id_,
+        ts=from_micros(ts),
+        scope=scope,
+        number=number,
+        source=source,
+        wording=wording,
+        evidence=json.loads(evidence) if evidence else {},
+        account=account,
+        ended=None if ended is None else from_micros(ended),
+    )
+
+
+def webhook_state_from_row(row: Sequence[Any]) -> WebhookState:
+    """A :class:`WebhookState` from the values of :data:`WEBHOOK_STATE_COLUMNS`."""
+    name, cursor, dead, error, updated = row
+    return WebhookState(
+        name=name, cursor=cursor, dead_letters=dead, last_error=error, updated=from_micros(updated)
+    )
+
+
+def dead_letter_from_row(row: Sequence[Any]) -> DeadLetter:
+    """A :class:`DeadLetter` from the values of :data:`DEAD_LETTER_COLUMNS`."""
+    webhook, event_id, ts, error = row
+    return DeadLetter(webhook=webhook, event_id=event_id, ts=from_micros(ts), error=error)
+
+
+def web_token_values(token: WebToken) -> tuple[Any, ...]:
+    """The values of :data:`WEB_TOKEN_COLUMNS` for ``token``."""
+    return (token.token, token.scope, token.number, token.account, token.campaign, to_micros(token.expires))
+
+
+def web_token_from_row(row: Sequence[Any]) -> WebToken:
+    """A :class:`WebToken` from the values of :data:`WEB_TOKEN_COLUMNS`."""
+    token, scope, number, account, campaign, expires = row
+    return WebToken(
+        token=token,
+        scope=scope,
+        number=number,
+        account=account,
+        campaign=campaign,
+        expires=from_micros(expires),
+    )

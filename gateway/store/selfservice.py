@@ -10,7 +10,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from gateway.store.model import Channel, Consent, DeadLetter, WebhookState, WebToken
+from gateway.store.model import Channel, Consent, DeadLetter, Event, EventType, WebhookState, WebToken
+
+
+def consent_event(consent: Consent, channel: Channel) -> Event:
+    """The CONSENT event :meth:`ConsentRecords.add_consent` logs with ``consent``."""
+    return Event(
+        type=EventType.CONSENT,
+        number=consent.number,
+        scope=consent.scope,
+        channel=channel,
+        account=consent.account,
+        text=consent.wording,
+        reason=consent.source,
+        ts=consent.ts,
+    )
 
 
 class ConsentRecords(Protocol):

@@ -7,32 +7,20 @@ transaction recorded in ``schema_migrations``; the others then find nothing left
 
 from __future__ import annotations
 
-import re
-from importlib import resources
 from typing import Any
 
 import psycopg
 
 from gateway.store.model import StoreError
+from gateway.store.sql.scripts import numbered_scripts
 
-_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 #: pg_advisory_lock key held while migrating ("stopgate" in ASCII, truncated to 63 bits).
 MIGRATION_LOCK = 0x73746F7067617465
 
 
 def migrations() -> list[tuple[int, str]]:
     """(version, sql) of every file in ``migrations/``, in order; versions must be 1, 2, 3..."""
-    found: list[tuple[int, str]] = []
-    folder = resources.files(__package__ or "gateway.store.postgres").joinpath("migrations")
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"store migrations must be numbered 0001, 0002, ...; found {versions}")
-    return found
+    return numbered_scripts(__package__ or "gateway.store.postgres")
 
 
 async def applied_versions(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> list[int]:

@@ -2,144 +2,48 @@
 
 Same interface and semantics as :class:`~gateway.store.sqlite.SQLiteStore`, with two differences a
 fleet needs: the change feed's cursor is commit-safe across processes (:mod:`.reads`), and followers
-are woken by NOTIFY (:mod:`.listener`) instead of only polling. This class checks arguments and
-frames transactions; :mod:`.connection` owns the pool, :mod:`.writes` and :mod:`.bulk_import` the
-write transactions, :mod:`.reads` the queries, :mod:`.schema` the migrations.
+are woken by NOTIFY (:mod:`.listener`) instead of only polling.
+:class:`~gateway.store.sql.facade.SQLStore` checks arguments and frames transactions; this class
+supplies :mod:`.connection` (the pool), :mod:`.writes`, :mod:`.consents`, :mod:`.outbox` and
+:mod:`.bulk_import` (the write transactions) and :mod:`.reads` (the queries of its own); :mod:`.schema`
+holds the migrations.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
-from itertools import repeat
-
-from gateway.store.base import Store
-from gateway.store.checks import check_limit, check_stateless, check_suppressing, check_unsuppressing
-from gateway.store.model import (
-    Change,
-    Channel,
-    Consent,
-    DeadLetter,
-    Event,
-    EventType,
-    Suppression,
-    WebhookState,
-    WebToken,
-)
-from gateway.store.postgres import issue16, reads, writes
-from gateway.store.postgres.bulk_import import import_suppressions
-from gateway.store.postgres.connection import Database
+from gateway.store.postgres import bulk_import, consents, outbox, reads, writes
+from gateway.store.postgres.connection import Connection, Database
 from gateway.store.postgres.listener import Listener
-from gateway.store.rows import to_micros
+from gateway.store.sql.dialect import POSTGRES
+from gateway.store.sql.facade import SQLStore
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore[Database, Connection]):
     """:class:`Store` on the PostgreSQL database at ``url`` (``postgresql://user@host/db``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, min_size: int = 1, max_size: int = 8) -> None:
         self.url = url
-        self.db = Database(url, timeout=timeout, min_size=min_size, max_size=max_size)
+        super().__init__(
+            Database(url, timeout=timeout, min_size=min_size, max_size=max_size),
+            dialect=POSTGRES,
+            reads=reads,
+            bulk=bulk_import,
+            writes=writes,
+            consent_writes=consents,
+            outbox=outbox,
+        )
         self.listener = Listener(url, timeout)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.db.name!r})"
 
-    async def open(self) -> None:
-        await self.db.open()
+    # -- lifecycle -----------------------------------------------------------------------------
 
     async def close(self) -> None:
         await self.listener.close()
-        await self.db.close()
+        await super().close()
 
-    # -- state changes -------------------------------------------------------------------------
-
-    async def opt_out(self, event: Event) -> bool:
-        check_suppressing(event)
-        async with self.db.transaction("opt-out") as conn:
-            return await writes.opt_out(conn, event)
-
-    async def opt_in(self, event: Event) -> bool:
-        check_unsuppressing(event)
-        async with self.db.transaction("opt-in") as conn:
-            return await writes.opt_in(conn, event)
-
-    async def append_events(self, events: Sequence[Event]) -> None:
-        check_stateless(events)
-        if not events:
-            return
-        async with self.db.transaction("appending events") as conn:
-            await writes.append_events(conn, events)
-
-    async def import_suppressions(
-        self,
-        rows: Iterable[tuple[str, str]],
-        *,
-        channel: Channel,
-        reason: str | None,
-        operator: str | None = None,
-    ) -> int:
-        return await import_suppressions(
-            self.db, rows, channel=Channel(channel), reason=reason, operator=operator
-        )
-
-    # -- suppressions --------------------------------------------------------------------------
-
-    async def get_suppression(self, scope: str, number: str) -> Suppression | None:
-        return await reads.get_suppression(self.db, scope, number)
-
-    async def list_suppressions(
-        self,
-        scope: str | None = None,
-        after: tuple[str, str] | None = None,
-        limit: int = 100,
-    ) -> list[Suppression]:
-        check_limit(limit)
-        return await reads.list_suppressions(self.db, scope, after, limit)
-
-    async def load_suppressions(self, batch: int = 100_000) -> AsyncIterator[list[tuple[str, str]]]:
-        async for scope, numbers in self.load_numbers(batch):
-            yield list(zip(repeat(scope), numbers))
-
-    async def load_numbers(self, batch: int = 100_000) -> AsyncIterator[tuple[str, list[str]]]:
-        check_limit(batch)
-        async for chunk in reads.load_numbers(self.db, batch):
-            yield chunk
-
-    # -- events --------------------------------------------------------------------------------
-
-    async def events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        number: str | None = None,
-        types: Sequence[EventType] | None = None,
-        scope: str | None = None,
-        after_id: int = 0,
-        limit: int | None = None,
-    ) -> list[Event]:
-        if limit is not None:
-            check_limit(limit)
-        return await reads.events(
-            self.db,
-            since=since,
-            until=until,
-            number=number,
-            types=types,
-            scope=scope,
-            after_id=after_id,
-            limit=limit,
-        )
-
-    # -- change feed ---------------------------------------------------------------------------
-
-    async def changes_since(self, after_id: int, limit: int = 10_000) -> list[Change]:
-        check_limit(limit)
-        return await reads.changes_since(self.db, after_id, limit)
-
-    async def last_change_id(self) -> int:
-        return await reads.last_change_id(self.db)
+    # -- change feed: commit marks and NOTIFY wake-ups -----------------------------------------
 
     async def commit_mark(self) -> int:
         return await reads.snapshot_bound(self.db, "xmax")
@@ -150,113 +54,3 @@ class PostgresStore(Store):
     async def wait_for_change(self, timeout: float) -> None:
         self.db.check_open()
         await self.listener.wait(timeout)
-
-    # -- report counters -----------------------------------------------------------------------
-
-    async def add_sent_counts(self, counts: Mapping[tuple[str, str, str], int]) -> None:
-        if not counts:
-            return
-        async with self.db.transaction("adding sent counts") as conn:
-            await writes.add_sent_counts(conn, counts)
-
-    async def record_last_campaigns(self, rows: Sequence[tuple[str, str, str, datetime]]) -> None:
-        if not rows:
-            return
-        async with self.db.transaction("recording last campaigns") as conn:
-            await writes.record_last_campaigns(conn, rows)
-
-    async def last_campaign(self, scope: str, number: str) -> str | None:
-        return await reads.last_campaign(self.db, scope, number)
-
-    async def sent_counts(
-        self, since_day: str | None = None, scope: str | None = None
-    ) -> list[tuple[str, str, str, int]]:
-        return await reads.sent_counts(self.db, since_day, scope)
-
-    # -- health --------------------------------------------------------------------------------
-
-    async def check_writable(self) -> None:
-        """Commit a heartbeat row: proves the server is reachable and accepts commits."""
-        async with self.db.transaction("write check") as conn:
-            await writes.heartbeat(conn)
-
-    # -- consent, erasure, webhook cursors, web tokens (issue 16) -----------------------------
-
-    async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
-        if consent.id is not None:
-            raise ValueError(f"consent already has id {consent.id}; pass a new Consent")
-        async with self.db.transaction("adding a consent") as conn:
-            new_id = await issue16.add_consent(conn, consent, Channel(channel))
-        return replace(consent, id=new_id)
-
-    async def consents(self, scope: str, number: str) -> list[Consent]:
-        return await issue16.consents(self.db, scope, number)
-
-    async def redact_number(self, number: str, *, operator: str | None, channel: Channel) -> int:
-        async with self.db.transaction("redacting a number") as conn:
-            return await issue16.redact_number(conn, number, operator, Channel(channel))
-
-    async def redact_texts_before(self, before: datetime) -> int:
-        async with self.db.transaction("redacting old texts") as conn:
-            return await issue16.redact_texts_before(conn, before)
-
-    async def webhook_state(self, name: str) -> WebhookState:
-        found = await issue16.webhook_states(self.db, name)
-        return found[0] if found else WebhookState(name=name)
-
-    async def webhook_states(self) -> list[WebhookState]:
-        return await issue16.webhook_states(self.db)
-
-    async def advance_webhook(
-        self, name: str, expected: int, cursor: int, dead_letter: DeadLetter | None = None
-    ) -> bool:
-        async with self.db.transaction("advancing a webhook cursor") as conn:
-            return await issue16.advance(conn, name, expected, cursor, dead_letter)
-
-    async def set_webhook_cursor(self, name: str, cursor: int) -> None:
-        async with self.db.transaction("setting a webhook cursor") as conn:
-            await issue16.set_cursor(conn, name, cursor)
-
-    async def note_webhook_error(self, name: str, error: str | None) -> None:
-        async with self.db.transaction("noting a webhook error") as conn:
-            await issue16.note_error(conn, name, error)
-
-    async def dead_letters(self, name: str, limit: int = 100) -> list[DeadLetter]:
-        check_limit(limit)
-        return await issue16.dead_letters(self.db, name, limit)
-
-    async def add_web_tokens(self, tokens: Sequence[WebToken]) -> None:
-        if not tokens:
-            return
-        async with self.db.transaction("adding web tokens") as conn:
-            await issue16.add_tokens(conn, tokens)
-
-    async def web_token(self, token: str) -> WebToken | None:
-        return await issue16.web_token(self.db, token)
-
-    # -- receipt routes (issue 14) -------------------------------------------------------------
-
-    async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
-        if not rows:
-            return
-        async with self.db.transaction("recording receipt routes") as conn, conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO receipt_routes (upstream, message_id, account, session, expires_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (upstream, message_id) DO UPDATE SET"
-                " account = EXCLUDED.account, session = EXCLUDED.session, expires_at = EXCLUDED.expires_at",
-                [(u, m, a, s, to_micros(e)) for u, m, a, s, e in rows],
-            )
-
-    async def receipt_route(self, upstream: str, message_id: str, now: datetime) -> tuple[str, str] | None:
-        rows = await self.db.fetch(
-            "reading a receipt route",
-            "SELECT account, session FROM receipt_routes"
-            " WHERE upstream = %s AND message_id = %s AND expires_at > %s",
-            (upstream, message_id, to_micros(now)),
-        )
-        return (str(rows[0][0]), str(rows[0][1])) if rows else None
-
-    async def purge_receipt_routes(self, now: datetime) -> int:
-        async with self.db.transaction("purging receipt routes") as conn:
-            cur = await conn.execute("DELETE FROM receipt_routes WHERE expires_at <= %s", (to_micros(now),))
-            return cur.rowcount

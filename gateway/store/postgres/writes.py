@@ -108,6 +108,19 @@ async def record_last_campaigns(
         )
 
 
+async def record_receipt_routes(
+    conn: Connection, rows: Sequence[tuple[str, str, str, str, datetime]]
+) -> None:
+    """Remember (upstream, message_id, account, session, expires_at), replacing an older route."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO receipt_routes (upstream, message_id, account, session, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (upstream, message_id) DO UPDATE SET"
+            " account = EXCLUDED.account, session = EXCLUDED.session, expires_at = EXCLUDED.expires_at",
+            [(u, m, a, s, to_micros(e)) for u, m, a, s, e in rows],
+        )
+
+
 async def heartbeat(conn: Connection) -> None:
     await conn.execute(
         "INSERT INTO heartbeat (id, ts) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts",

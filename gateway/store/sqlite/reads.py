@@ -1,74 +1,20 @@
-"""The read side: queries on the read-only connection (suppressions, events, change feed, counters).
+"""The SQLite reads of its own: the bulk load, the change feed and the console aggregates.
 
-Each function runs its statements as separate short reads, so none waits behind a commit's fsync.
-Pagination is by key ranges the primary keys and indexes serve directly.
+The reads both SQL backends share are in :mod:`gateway.store.sql.queries`. Each function runs its
+statements as separate short reads on the read-only connection, so none waits behind a commit's fsync.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import date, datetime
+from collections.abc import AsyncIterator
+from datetime import date
 from operator import itemgetter
 from typing import Any
 
-from gateway.store.model import (
-    Change,
-    DayCount,
-    Event,
-    EventType,
-    StoreError,
-    Suppression,
-    Total,
-    TotalBy,
-)
-from gateway.store.rows import (
-    EVENT_COLUMNS,
-    SUPPRESSION_COLUMNS,
-    event_from_row,
-    suppression_from_row,
-    to_micros,
-)
+from gateway.store.model import Change, DayCount, EventType, Total, TotalBy
 from gateway.store.sqlite.connection import Database
 
-# -- suppressions --------------------------------------------------------------------------------
-
-
-async def get_suppression(db: Database, scope: str, number: str) -> Suppression | None:
-    rows = await db.fetch(
-        "reading a suppression",
-        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions WHERE scope = ? AND number = ?",
-        (scope, number),
-    )
-    return suppression_from_row(rows[0]) if rows else None
-
-
-async def list_suppressions(
-    db: Database, scope: str | None, after: tuple[str, str] | None, limit: int
-) -> list[Suppression]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if scope is None:
-        if after is not None:
-            clauses.append("(scope, number) > (?, ?)")
-            params.extend(after)
-    else:
-        # Spelled out so the primary key range is used: "scope = ? AND (scope, number) > ..."
-        # would make SQLite scan the scope from its start for every page.
-        if after is not None and after[0] > scope:
-            db.reader()  # still refuse a closed store
-            return []
-        clauses.append("scope = ?")
-        params.append(scope)
-        if after is not None and after[0] == scope:
-            clauses.append("number > ?")
-            params.append(after[1])
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = await db.fetch(
-        "listing suppressions",
-        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions {where} ORDER BY scope, number LIMIT ?",
-        (*params, limit),
-    )
-    return [suppression_from_row(row) for row in rows]
+# -- the bulk load of the index ------------------------------------------------------------------
 
 
 async def load_numbers(db: Database, batch: int) -> AsyncIterator[tuple[str, list[str]]]:
@@ -102,54 +48,6 @@ async def _scopes(db: Database) -> list[str]:
     return scopes
 
 
-# -- events --------------------------------------------------------------------------------------
-
-
-async def events(
-    db: Database,
-    *,
-    since: datetime | None,
-    until: datetime | None,
-    number: str | None,
-    types: Sequence[EventType] | None,
-    scope: str | None,
-    after_id: int,
-    limit: int | None,
-) -> list[Event]:
-    # Time filters are evaluated during the id-ordered scan on purpose: an index on ts would
-    # tempt the planner into sorting every matching row for each page of a keyset walk.
-    clauses = ["id > ?"]
-    params: list[Any] = [after_id]
-    if since is not None:
-        clauses.append("ts >= ?")
-        params.append(to_micros(since))
-    if until is not None:
-        clauses.append("ts < ?")
-        params.append(to_micros(until))
-    if number is not None:
-        clauses.append("number = ?")
-        params.append(number)
-    if scope is not None:
-        clauses.append("scope = ?")
-        params.append(scope)
-    if types is not None:
-        wanted = sorted({EventType(t).value for t in types})
-        if not wanted:
-            db.reader()  # still refuse a closed store
-            return []
-        clauses.append(f"type IN ({', '.join('?' * len(wanted))})")
-        params.extend(wanted)
-    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    rows = await db.fetch("reading events", sql, params)
-    try:
-        return [event_from_row(row) for row in rows]
-    except (ValueError, TypeError) as exc:  # e.g. an event type written by a newer release
-        raise StoreError(f"unreadable event row: {exc}") from exc
-
-
 # -- change feed ---------------------------------------------------------------------------------
 
 
@@ -169,38 +67,6 @@ async def last_change_id(db: Database) -> int:
         "SELECT max(id) FROM events INDEXED BY events_changes WHERE suppressed IS NOT NULL",
     )
     return int(rows[0][0] or 0)
-
-
-# -- report counters -----------------------------------------------------------------------------
-
-
-async def last_campaign(db: Database, scope: str, number: str) -> str | None:
-    rows = await db.fetch(
-        "reading the last campaign",
-        "SELECT campaign FROM last_campaigns WHERE scope = ? AND number = ?",
-        (scope, number),
-    )
-    return str(rows[0][0]) if rows else None
-
-
-async def sent_counts(
-    db: Database, since_day: str | None, scope: str | None
-) -> list[tuple[str, str, str, int]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if since_day is not None:
-        clauses.append("day >= ?")
-        params.append(since_day)
-    if scope is not None:
-        clauses.append("scope = ?")
-        params.append(scope)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = await db.fetch(
-        "reading sent counts",
-        f"SELECT day, scope, campaign, sent FROM sent_counts {where} ORDER BY day, scope, campaign",
-        params,
-    )
-    return [(day, sc, campaign, int(n)) for day, sc, campaign, n in rows]
 
 
 # -- console aggregates (tables kept by the triggers of migration 0007) --------------------------

@@ -5,29 +5,18 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-from importlib import resources
 from pathlib import Path
 
 import aiosqlite
 import anyio
 
 from gateway.store.model import StoreError
-
-_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+from gateway.store.sql.scripts import numbered_scripts
 
 
 def migrations() -> list[tuple[int, str]]:
     """(version, sql) of every file in ``migrations/``, in order; versions must be 1, 2, 3..."""
-    found: list[tuple[int, str]] = []
-    for entry in resources.files(__package__ or "gateway.store.sqlite").joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [version for version, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"store migrations must be numbered 0001, 0002, ...; found {versions}")
-    return found
+    return numbered_scripts(__package__ or "gateway.store.sqlite")
 
 
 def split_sql(script: str) -> list[str]:

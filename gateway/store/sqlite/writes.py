@@ -1,6 +1,6 @@
 """The write side: each function is the body of one write transaction on the writer connection.
 
-The caller (:class:`~gateway.store.sqlite.store.SQLiteStore`) has validated the arguments and opened
+The caller (:class:`~gateway.store.sql.facade.SQLStore`) has validated the arguments and opened
 the transaction (``BEGIN IMMEDIATE``, shielded, under the write lock); it commits when the function
 returns, so what a function writes becomes durable together or not at all.
 """
@@ -87,4 +87,15 @@ async def heartbeat(conn: aiosqlite.Connection) -> None:
     """Overwrite the one heartbeat row: a write that proves commits work."""
     await conn.execute(
         "INSERT OR REPLACE INTO heartbeat (id, ts) VALUES (1, ?)", (to_micros(utcnow()),)
+    )
+
+
+async def record_receipt_routes(
+    conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, str, str, datetime]]
+) -> None:
+    """Remember (upstream, message_id, account, session, expires_at), replacing an older route."""
+    await conn.executemany(
+        "INSERT OR REPLACE INTO receipt_routes (upstream, message_id, account, session, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(u, m, a, s, to_micros(e)) for u, m, a, s, e in rows],
     )
