@@ -1,16 +1,18 @@
 """How fast the console's overview renders on a big store (issue 17: <= 300 ms at 10M / 50M).
 
 Builds a SQLite store at schema version 1 (the log before the console existed) straight inside
-SQLite: ``--suppressions`` numbers opted out by import (one IMPORT event each) and enough other
-events (blocked 80%, opt-outs, HELP, confirmations, opt-ins, operator changes) to make
-``--events`` in all, spread over 400 days, three scopes, 40 campaigns and six keywords. Opening it
-with :class:`SQLiteStore` applies migration 0002, which fills the daily counts from the log (timed:
-what an upgrade costs once). Then it signs in to the console over ASGI and times ``GET /ui/`` for
-30, 90 and 365 days, all scopes and one, and a number lookup; and the cost the counting trigger adds
+SQLite (or, with ``--postgres URL``, a PostgreSQL one at version 6: :mod:`tools.bench_console_pg`):
+``--suppressions`` numbers opted out by import (one IMPORT event each) and enough other events
+(blocked 80%, opt-outs, HELP, confirmations, opt-ins, operator changes) to make ``--events`` in all,
+spread over 400 days, three scopes, 40 campaigns and six keywords. Opening it applies migration
+0007, which fills the daily counts from the log (timed: what an upgrade costs once). Then it signs
+in to the console over ASGI and times ``GET /ui/`` for 30, 90 and 365 days, all scopes and one, and a number lookup; and the cost the counting trigger adds
 to appending blocked events (batches of 100, as the proxy flushes them).
 
     python -m tools.bench_console --suppressions 1000000 --events 5000000
     python -m tools.bench_console --suppressions 10000000 --events 50000000 --keep /tmp/big.db
+    createdb -h 127.0.0.1 -U postgres console_bench
+    python -m tools.bench_console --postgres postgresql://postgres@127.0.0.1/console_bench
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ import httpx
 from gateway.config import parse_config
 from gateway.metrics import Metrics
 from gateway.ops.admin import AdminContext, AdminServer
-from gateway.store import ChangeFollower, Event, EventType, SuppressionIndex
+from gateway.store import ChangeFollower, Event, EventType, Store, SuppressionIndex
 from gateway.store.model import Channel
 from gateway.store.sqlite import SQLiteStore, migrations, split_sql
+from tools import bench_console_pg
 
 SCOPES = ("acme", "beta", "gamma")
 DAYS = 400
@@ -129,12 +132,36 @@ def _json_list(items: tuple[str, ...]) -> str:
     return "[" + ",".join(f'"{i}"' for i in items) + "]"
 
 
-async def timed_pages(path: Path, runs: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+async def timed_sqlite(path: Path, runs: int) -> dict[str, Any]:
     started = time.perf_counter()
     store = SQLiteStore(path, pragmas={"cache_size": -262144})
-    await store.open()  # applies migration 0002 (fills the daily counts from the log)
-    results["open_and_migrate_s"] = round(time.perf_counter() - started, 2)
+    await store.open()  # applies migration 0007 (fills the daily counts from the log)
+    results: dict[str, Any] = {"open_and_migrate_s": round(time.perf_counter() - started, 2)}
+    try:
+        results.update(await timed_pages(store, path.parent, runs))
+        results["append_blocked_us_per_event"] = await append_cost(store)
+    finally:
+        await store.close()
+    return results
+
+
+async def timed_postgres(url: str, runs: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    store, applied = await bench_console_pg.open_store(url)
+    results: dict[str, Any] = {
+        "open_and_migrate_s": round(time.perf_counter() - started, 2),
+        "migrations_applied": applied,
+    }
+    try:
+        results.update(await timed_pages(store, Path.cwd(), runs))
+        results["append_blocked_us_per_event"] = await bench_console_pg.append_cost(store)
+    finally:
+        await store.close()
+    return results
+
+
+async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
     config = parse_config(
         {
             "admin": {"listen": "127.0.0.1:0", "tokens": [TOKEN]},
@@ -143,7 +170,7 @@ async def timed_pages(path: Path, runs: int) -> dict[str, Any]:
             ],
             "account": [{"system_id": s, "password": "pw", "upstream": "sim", "scope": s} for s in SCOPES],
         },
-        path.parent,
+        folder,
     )
     context = AdminContext(
         store=store,
@@ -153,37 +180,33 @@ async def timed_pages(path: Path, runs: int) -> dict[str, Any]:
         readiness=lambda: (True, {"checks": {}, "reasons": []}),
     )
     server = AdminServer(context)
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=server.asgi), base_url="http://admin", timeout=60
-        ) as client:
-            form = await client.get("/ui/sign-in")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert csrf is not None
-            signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
-            assert signed.status_code == 303, signed.text
-            pages = {
-                "overview 30 days, all scopes": "/ui/?days=30",
-                "overview 90 days, all scopes": "/ui/?days=90",
-                "overview 365 days, all scopes": "/ui/?days=365",
-                "overview 365 days, scope acme": "/ui/?days=365&scope=acme",
-                "number lookup": "/ui/numbers?number=07700000042",
-                "suppression list, first page": "/ui/suppressions",
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server.asgi), base_url="http://admin", timeout=60
+    ) as client:
+        form = await client.get("/ui/sign-in")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
+        assert signed.status_code == 303, signed.text
+        pages = {
+            "overview 30 days, all scopes": "/ui/?days=30",
+            "overview 90 days, all scopes": "/ui/?days=90",
+            "overview 365 days, all scopes": "/ui/?days=365",
+            "overview 365 days, scope acme": "/ui/?days=365&scope=acme",
+            "number lookup": "/ui/numbers?number=07700000042",
+            "suppression list, first page": "/ui/suppressions",
+        }
+        for name, url in pages.items():
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                resp = await client.get(url)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert resp.status_code == 200, (url, resp.status_code, resp.text[:500])
+            results[name] = {
+                "median_ms": round(statistics.median(times), 1),
+                "max_ms": round(max(times), 1),
             }
-            for name, url in pages.items():
-                times = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    resp = await client.get(url)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    assert resp.status_code == 200, (url, resp.status_code, resp.text[:500])
-                results[name] = {
-                    "median_ms": round(statistics.median(times), 1),
-                    "max_ms": round(max(times), 1),
-                }
-        results["append_blocked_us_per_event"] = await append_cost(store)
-    finally:
-        await store.close()
     return results
 
 
@@ -213,7 +236,7 @@ async def append_cost(store: SQLiteStore) -> dict[str, float]:
     # a freshly migrated file also pay for checkpointing its WAL.
     writer = store.db.writer
     assert writer is not None
-    sql = next(s for s in split_sql(migrations()[1][1]) if "TRIGGER events_count_day" in s)
+    sql = next(s for s in split_sql(migrations()[6][1]) if "TRIGGER events_count_day" in s)
     with_trigger, without = [], []
     for _ in range(3):
         with_trigger.append(await run())
@@ -233,7 +256,29 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="build the store here and keep it (reused if it exists)")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="bench PostgreSQL: an empty database (or one built before)"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        took = bench_console_pg.build(
+            args.postgres,
+            args.suppressions,
+            args.events,
+            scopes=SCOPES,
+            days=DAYS,
+            mix=MIX,
+            keywords=KEYWORDS,
+        )
+        if took is not None:
+            print(
+                f"built {args.suppressions:,} suppressions / {args.events:,} events in {took:.1f} s",
+                flush=True,
+            )
+        print(f"store {args.postgres}", flush=True)
+        for name, value in anyio.run(timed_postgres, args.postgres, args.runs).items():
+            print(f"  {name}: {value}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "console-bench.db"
         if not path.exists():
@@ -244,7 +289,7 @@ def main() -> None:
             )
         size = path.stat().st_size / 2**30
         print(f"store {path} ({size:.1f} GiB)", flush=True)
-        for name, value in anyio.run(timed_pages, path, args.runs).items():
+        for name, value in anyio.run(timed_sqlite, path, args.runs).items():
             print(f"  {name}: {value}")
 
 

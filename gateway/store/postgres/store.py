@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from itertools import repeat
 
 from gateway.store.base import Store
@@ -20,14 +20,17 @@ from gateway.store.model import (
     Change,
     Channel,
     Consent,
+    DayCount,
     DeadLetter,
     Event,
     EventType,
     Suppression,
+    Total,
+    TotalBy,
     WebhookState,
     WebToken,
 )
-from gateway.store.postgres import issue16, reads, writes
+from gateway.store.postgres import daily, issue16, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener
@@ -172,6 +175,23 @@ class PostgresStore(Store):
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
         return await reads.sent_counts(self.db, since_day, scope)
+
+    # -- console aggregates (kept by triggers, migration 0007) ---------------------------------
+
+    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
+        return await daily.daily_counts(self.db, since, scope)
+
+    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
+        return await daily.totals(self.db, by, since, scope)
+
+    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
+        return await daily.sent_totals(self.db, since_day, scope)
+
+    async def suppression_count(self, scope: str | None = None) -> int:
+        return await daily.suppression_count(self.db, scope)
+
+    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
+        return await daily.event_id_bounds(self.db, since, until)
 
     # -- health --------------------------------------------------------------------------------
 
