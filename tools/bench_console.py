@@ -6,8 +6,9 @@ SQLite (or, with ``--postgres URL``, a PostgreSQL one at version 6: :mod:`tools.
 (blocked 80%, opt-outs, HELP, confirmations, opt-ins, operator changes) to make ``--events`` in all,
 spread over 400 days, three scopes, 40 campaigns and six keywords. Opening it applies migration
 0007, which fills the daily counts from the log (timed: what an upgrade costs once). Then it signs
-in to the console over ASGI and times ``GET /ui/`` for 30, 90 and 365 days, all scopes and one, and a number lookup; and the cost the counting trigger adds
-to appending blocked events (batches of 100, as the proxy flushes them).
+in to the console over ASGI and times ``GET /ui/`` for 30, 90 and 365 days, all scopes and one,
+and a number lookup; and the cost the counting trigger adds to appending blocked events (batches of
+100, as the proxy flushes them).
 
     python -m tools.bench_console --suppressions 1000000 --events 5000000
     python -m tools.bench_console --suppressions 10000000 --events 50000000 --keep /tmp/big.db
