@@ -156,4 +156,3 @@ async def append_cost(store: PostgresStore) -> dict[str, float]:
 async def _trigger(store: PostgresStore, action: str) -> None:
     async with store.db.transaction("bench") as conn:
         await conn.execute(f"ALTER TABLE events {action} TRIGGER events_count".encode())
-

@@ -115,6 +115,9 @@ class Event:
     operator: str | None = None
     #: The address the subscriber texted (an MO's destination: the short code), for SMS events.
     address: str | None = None
+    #: When the MO that caused an SMS event arrived (its deliver_sm decoded); None on other channels.
+    #: ``ts - received_at`` is how long the proxy took to honour the keyword.
+    received_at: datetime | None = None
     ts: datetime = field(default_factory=utcnow)
     id: int | None = None
 
@@ -132,6 +135,8 @@ class Event:
             object.__setattr__(self, "message_ids", tuple(self.message_ids))
         if self.ts.tzinfo is not UTC:
             object.__setattr__(self, "ts", as_utc(self.ts))
+        if self.received_at is not None and self.received_at.tzinfo is not UTC:
+            object.__setattr__(self, "received_at", as_utc(self.received_at))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,18 @@
 """The console's counts on PostgreSQL: reads of the tables migration 0007's triggers keep.
 
 Each table spreads a day over up to 16 shard rows (see the migration), so every query sums; a 365-day
-overview reads at most a few thousand rows whatever the size of the log.
+overview reads at most a few thousand rows whatever the size of the log. Times to honour come from
+migration 0009's partial index ``events_honour``, newest first and bounded.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from gateway.store.model import DayCount, EventType, Total, TotalBy
 from gateway.store.postgres.connection import Database
+from gateway.store.rows import to_micros
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
@@ -97,3 +99,17 @@ async def event_id_bounds(db: Database, since: date, until: date) -> tuple[int, 
     )
     low, high = rows[0]
     return None if low is None else (int(low), int(high))
+
+
+async def honour_delays(db: Database, since: date, scope: str | None, limit: int) -> list[float]:
+    clauses = ["type = 'opt_out'", "received_at IS NOT NULL", "ts >= %s"]
+    params: list[Any] = [to_micros(datetime.combine(since, time(), UTC))]
+    if scope is not None:
+        clauses.append("scope = %s")
+        params.append(scope)
+    rows = await db.fetch(
+        "reading times to honour",
+        f"SELECT ts - received_at FROM events WHERE {' AND '.join(clauses)} ORDER BY ts DESC LIMIT %s",
+        (*params, limit),
+    )
+    return [delay / 1e6 for (delay,) in rows]

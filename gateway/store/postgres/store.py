@@ -193,6 +193,9 @@ class PostgresStore(Store):
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await daily.event_id_bounds(self.db, since, until)
 
+    async def honour_delays(self, since: date, scope: str | None = None, limit: int = 100_000) -> list[float]:
+        return await daily.honour_delays(self.db, since, scope, limit)
+
     # -- health --------------------------------------------------------------------------------
 
     async def check_writable(self) -> None:

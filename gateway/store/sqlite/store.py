@@ -41,7 +41,7 @@ from gateway.store.model import (
     WebToken,
 )
 from gateway.store.rows import to_micros
-from gateway.store.sqlite import consents, outbox, reads, writes
+from gateway.store.sqlite import consents, honour, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
 
@@ -202,6 +202,9 @@ class SQLiteStore(Store):
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await reads.event_id_bounds(self.db, since, until)
 
+    async def honour_delays(self, since: date, scope: str | None = None, limit: int = 100_000) -> list[float]:
+        return await honour.honour_delays(self.db, since, scope, limit)
+
     # -- consent and erasure ------------------------------------------------------------------
 
     async def add_consent(self, consent: Consent, *, channel: Channel) -> Consent:
@@ -259,6 +262,7 @@ class SQLiteStore(Store):
 
     async def web_token(self, token: str) -> WebToken | None:
         return await outbox.web_token(self.db, token)
+
     # -- receipt routes ----------------------------------------------------------------------
 
     async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
