@@ -1,13 +1,15 @@
 """The overview: counts per day, by keyword, by channel and by campaign, and the list size.
 
 Everything comes from the store's maintained counts (:class:`~gateway.store.Aggregates`): a page
-costs a few hundred rows read, whatever the size of the log. The numbers are turned into the page's
+costs a few hundred rows read, whatever the size of the log. The time to honour reads the period's
+newest SMS opt-outs (at most :data:`HONOUR_SAMPLE`) from an index. The numbers are turned into the page's
 values by :func:`summarise`, a pure function, so the arithmetic is tested without a browser.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +35,12 @@ SERIES = (
     (EventType.HELP, "HELP"),
     (EventType.BLOCKED, "Blocked"),
 )
+#: The legal limit to honour an opt-out: FCC 47 CFR 64.1200 (in force 11 April 2025), revocation
+#: honoured within 10 business days. Checked against 10 calendar days, which is never longer.
+HONOUR_LIMIT = "10 business days (FCC, 47 CFR 64.1200)"
+HONOUR_LIMIT_S = 10 * 86_400.0
+#: How many of the period's newest SMS opt-outs the percentiles are taken over (bounds the read).
+HONOUR_SAMPLE = 100_000
 SUPPRESSING = (EventType.OPT_OUT, EventType.ADMIN_ADD, EventType.IMPORT)
 UNSUPPRESSING = (EventType.OPT_IN, EventType.ADMIN_REMOVE)
 
@@ -131,6 +139,45 @@ def summarise(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Honour:
+    """Time to honour SMS opt-outs (MO arrival to commit), in seconds, over ``count`` of them."""
+
+    count: int
+    p50: float
+    p99: float
+    slowest: float
+
+    @property
+    def within_limit(self) -> bool:
+        return self.slowest <= HONOUR_LIMIT_S
+
+
+def honour_summary(delays: list[float]) -> Honour | None:
+    """Nearest-rank p50 / p99 and the slowest of ``delays``; None when there are none."""
+    if not delays:
+        return None
+    ordered = sorted(max(d, 0.0) for d in delays)  # clocks never make a commit precede its MO
+
+    def rank(p: float) -> float:
+        return ordered[max(math.ceil(p * len(ordered)) - 1, 0)]
+
+    return Honour(len(ordered), rank(0.50), rank(0.99), ordered[-1])
+
+
+def duration(seconds: float) -> str:
+    """``12 ms``, ``3.4 s``, ``5.0 min``, ``2.5 h``, ``3.0 days``: a delay as a person reads it."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86_400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"
+
+
 def _json(value: Any) -> str:
     """JSON for a ``<script type="application/json">`` element: ``<`` escaped, so no ``</script>``."""
     return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
@@ -158,6 +205,7 @@ async def overview(context: ConsoleContext, request: Request, signed: Signed) ->
         sent=await store.sent_totals(first.isoformat(), scope),
         list_size=await store.suppression_count(scope),
     )
+    honour = honour_summary(await store.honour_delays(first, scope, HONOUR_SAMPLE))
     return render(
         context,
         "overview.html",
@@ -168,5 +216,9 @@ async def overview(context: ConsoleContext, request: Request, signed: Signed) ->
         today=today,
         rate_good=RATE_GOOD,
         rate_critical=RATE_CRITICAL,
+        honour=honour,
+        honour_limit=HONOUR_LIMIT,
+        honour_sample=HONOUR_SAMPLE,
+        duration=duration,
         **values,
     )
