@@ -154,5 +154,3 @@ async def _sign_in(client: httpx.AsyncClient, token: str = "alice-token") -> Non
     assert csrf is not None
     signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": token})
     assert signed.status_code == 303, signed.text
-
-

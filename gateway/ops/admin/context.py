@@ -17,6 +17,7 @@ from gateway.numbers import parse_user_number
 from gateway.ops.admin.http import MAX_NUMBER, NUMBER_PATTERN, ApiError
 from gateway.ops.admin.ratelimit import AuthFailures
 from gateway.optout.changes import OptoutChanges
+from gateway.proxy.pool_status import UpstreamStatus
 from gateway.store import ChangeFollower, Store
 
 
@@ -46,6 +47,10 @@ def _no_lockouts() -> list[LockoutRecord]:
     return []
 
 
+def _no_upstreams() -> list[UpstreamStatus]:
+    return []
+
+
 def _nothing_to_unlock(ip: str, system_id: str | None) -> list[LockoutRecord]:
     return []
 
@@ -63,6 +68,8 @@ class AdminContext:
     #: returns those lifted): held by the running proxy, so the CLI asks here.
     lockouts: Callable[[], list[LockoutRecord]] = _no_lockouts
     unlock: Callable[[str, str | None], list[LockoutRecord]] = _nothing_to_unlock
+    #: A snapshot of each upstream and its binds (``GET /v1/upstreams``), taken by the running proxy.
+    upstreams: Callable[[], list[UpstreamStatus]] = _no_upstreams
     #: Failed authentications per client address (429 past the limit).
     auth_failures: AuthFailures = field(default_factory=AuthFailures)
 

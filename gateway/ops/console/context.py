@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from gateway.config import Config, configured_scopes
 from gateway.numbers import parse_user_number
 from gateway.ops.console.sessions import Sessions, SignInLimiter
+from gateway.proxy.pool_status import UpstreamStatus
 from gateway.store import Store
 
 
@@ -43,6 +44,8 @@ class ConsoleContext:
     config: Callable[[], Config]
     opt_out: Commit
     opt_in: Commit
+    #: A snapshot of each upstream and its binds, taken by the running proxy (none without one).
+    upstreams: Callable[[], list[UpstreamStatus]] = list
     sessions: Sessions = field(default_factory=Sessions)
     limiter: SignInLimiter = field(default_factory=SignInLimiter)
     env: Environment = field(default_factory=templates)
