@@ -46,7 +46,8 @@ def test_honour_summary_takes_nearest_rank_percentiles() -> None:
     assert one == Honour(1, 12.0, 12.0, 12.0) and one.within_limit
     assert not Honour(2, 1.0, 1.0, 11 * 86_400.0).within_limit
     assert honour_summary([-0.001, 0.002]) == Honour(2, 0.0, 0.002, 0.002)  # clock skew is not negative
-    assert [duration(s) for s in (0.0123, 3.44, 300, 9000, 3 * 86_400)] == [
+    assert [duration(s) for s in (0.00042, 0.0123, 3.44, 300, 9000, 3 * 86_400)] == [
+        "0.4 ms",
         "12 ms",
         "3.4 s",
         "5.0 min",

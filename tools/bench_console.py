@@ -146,7 +146,7 @@ async def timed_sqlite(path: Path, runs: int) -> dict[str, Any]:
     return results
 
 
-async def timed_postgres(url: str, runs: int) -> dict[str, Any]:
+async def timed_postgres(url: str, runs: int, scan: bool) -> dict[str, Any]:
     started = time.perf_counter()
     store, applied = await bench_console_pg.open_store(url)
     results: dict[str, Any] = {
@@ -156,6 +156,9 @@ async def timed_postgres(url: str, runs: int) -> dict[str, Any]:
     try:
         results.update(await timed_pages(store, Path.cwd(), runs))
         results["append_blocked_us_per_event"] = await bench_console_pg.append_cost(store)
+        if scan:
+            t = await bench_console_pg.scan_overview(store, 30)
+            results["30-day overview's reads by scanning the log (before 0007), once"] = f"{t * 1000:.0f} ms"
     finally:
         await store.close()
     return results
@@ -260,6 +263,9 @@ def main() -> None:
     parser.add_argument(
         "--postgres", metavar="URL", help="bench PostgreSQL: an empty database (or one built before)"
     )
+    parser.add_argument(
+        "--scan", action="store_true", help="with --postgres: also time the scanning fallback, once"
+    )
     args = parser.parse_args()
     if args.postgres:
         took = bench_console_pg.build(
@@ -277,7 +283,7 @@ def main() -> None:
                 flush=True,
             )
         print(f"store {args.postgres}", flush=True)
-        for name, value in anyio.run(timed_postgres, args.postgres, args.runs).items():
+        for name, value in anyio.run(timed_postgres, args.postgres, args.runs, args.scan).items():
             print(f"  {name}: {value}")
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,11 +9,12 @@ must exist and be empty, or hold a store this tool built before (then it is reus
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from gateway.store import Event, EventType
+from gateway.store import Aggregates, Event, EventType
 from gateway.store.model import Channel
 from gateway.store.postgres import PostgresStore
 from gateway.store.postgres.schema import migrations
@@ -118,6 +119,18 @@ def _versions(conn: psycopg.Connection[Any]) -> list[int]:
     if not row or not row[0]:
         return []
     return [int(v) for (v,) in conn.execute("SELECT version FROM schema_migrations").fetchall()]
+
+
+async def scan_overview(store: PostgresStore, days: int) -> float:
+    """Seconds the overview's reads take through the scanning defaults of :class:`Aggregates` (what
+    PostgreSQL answered before migration 0007), for the ``days`` days ending today: the comparison."""
+    first = datetime.now(UTC).date() - timedelta(days=days - 1)
+    t0 = time.perf_counter()
+    await Aggregates.daily_counts(store, first)
+    for by in ("channel", "keyword", "campaign"):
+        await Aggregates.totals(store, by, first)
+    await Aggregates.suppression_count(store)
+    return time.perf_counter() - t0
 
 
 async def append_cost(store: PostgresStore) -> dict[str, float]:

@@ -166,7 +166,9 @@ def honour_summary(delays: list[float]) -> Honour | None:
 
 
 def duration(seconds: float) -> str:
-    """``12 ms``, ``3.4 s``, ``5.0 min``, ``2.5 h``, ``3.0 days``: a delay as a person reads it."""
+    """``0.4 ms``, ``12 ms``, ``3.4 s``, ``5.0 min``, ``2.5 h``, ``3.0 days``: a delay, readably."""
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
