@@ -113,6 +113,11 @@ async def test_stores_read_the_delays_newest_first_as_a_scan_of_the_log_does(sto
     assert kept["week_acme"] == pytest.approx([0.010, 0.020, 5.0])
     assert kept["two_newest"] == pytest.approx([0.010, 0.020])
     assert kept["all"] == pytest.approx([0.010, 0.020, 0.030, 5.0, 900.0])
+    # The arrival time reads back as written (UTC, to the microsecond); None where there was no MO.
+    written = await memory.events()
+    read = await store.events()
+    assert [(e.type, e.received_at) for e in read] == [(e.type, e.received_at) for e in written]
+    assert [e.received_at is None for e in written] == [False] * 5 + [True, False]
 
 
 async def test_the_overview_shows_p50_and_p99_against_the_legal_limit(tmp_path: Path) -> None:
