@@ -7,9 +7,9 @@ metrics, current config and a readiness callable; the handlers read nothing else
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 from gateway.config import Config, ScopeError, resolve_scope, scope_filter
 from gateway.metrics import Metrics
@@ -17,7 +17,6 @@ from gateway.numbers import parse_user_number
 from gateway.ops.admin.http import MAX_NUMBER, NUMBER_PATTERN, ApiError
 from gateway.ops.admin.ratelimit import AuthFailures
 from gateway.optout.changes import OptoutChanges
-from gateway.proxy.pool_status import UpstreamStatus
 from gateway.store import ChangeFollower, Store
 
 
@@ -47,7 +46,51 @@ def _no_lockouts() -> list[LockoutRecord]:
     return []
 
 
-def _no_upstreams() -> list[UpstreamStatus]:
+class BindView(Protocol):
+    """One upstream bind as the proxy reports it (:class:`gateway.proxy.pool_status.BindStatus`)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def since(self) -> float: ...
+    @property
+    def in_flight(self) -> int: ...
+
+
+class UpstreamView(Protocol):
+    """One upstream as the proxy reports it (:class:`gateway.proxy.pool_status.UpstreamStatus`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def health(self) -> str: ...
+    @property
+    def since(self) -> float: ...
+    @property
+    def binds(self) -> Sequence[BindView]: ...
+    @property
+    def tps(self) -> float: ...
+    @property
+    def max_tps(self) -> float | None: ...
+    @property
+    def breaker(self) -> str: ...
+    @property
+    def submits(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def throttled(self) -> int: ...
+    @property
+    def failovers(self) -> int: ...
+    @property
+    def pooled(self) -> bool: ...
+
+
+def _no_upstreams() -> Sequence[UpstreamView]:
     return []
 
 
@@ -69,7 +112,7 @@ class AdminContext:
     lockouts: Callable[[], list[LockoutRecord]] = _no_lockouts
     unlock: Callable[[str, str | None], list[LockoutRecord]] = _nothing_to_unlock
     #: A snapshot of each upstream and its binds (``GET /v1/upstreams``), taken by the running proxy.
-    upstreams: Callable[[], list[UpstreamStatus]] = _no_upstreams
+    upstreams: Callable[[], Sequence[UpstreamView]] = _no_upstreams
     #: Failed authentications per client address (429 past the limit).
     auth_failures: AuthFailures = field(default_factory=AuthFailures)
 
