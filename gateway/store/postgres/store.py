@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from itertools import repeat
 
+import gateway.store.postgres.daily as daily
 from gateway.store.base import Store
 from gateway.store.checks import check_limit, check_stateless, check_suppressing, check_unsuppressing
 from gateway.store.model import (
@@ -30,7 +31,7 @@ from gateway.store.model import (
     WebhookState,
     WebToken,
 )
-from gateway.store.postgres import daily, issue16, reads, writes
+from gateway.store.postgres import issue16, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
 from gateway.store.postgres.listener import Listener

@@ -41,9 +41,10 @@ from gateway.store.model import (
     WebToken,
 )
 from gateway.store.rows import to_micros
-from gateway.store.sqlite import consents, honour, outbox, reads, writes
+from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
+from gateway.store.sqlite.honour import honour_delays
 
 
 class SQLiteStore(Store):
@@ -203,7 +204,7 @@ class SQLiteStore(Store):
         return await reads.event_id_bounds(self.db, since, until)
 
     async def honour_delays(self, since: date, scope: str | None = None, limit: int = 100_000) -> list[float]:
-        return await honour.honour_delays(self.db, since, scope, limit)
+        return await honour_delays(self.db, since, scope, limit)
 
     # -- consent and erasure ------------------------------------------------------------------
 
