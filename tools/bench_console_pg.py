@@ -121,6 +121,25 @@ def _versions(conn: psycopg.Connection[Any]) -> list[int]:
     return [int(v) for (v,) in conn.execute("SELECT version FROM schema_migrations").fetchall()]
 
 
+async def add_honour_rows(store: PostgresStore, rows: int) -> None:
+    """``rows`` SMS opt-outs with an MO arrival time over the last 365 days (once; see the SQLite bench)."""
+    async with store.db.transaction("adding opt-outs with arrival times") as conn:
+        cur = await conn.execute("SELECT 1 FROM events WHERE received_at IS NOT NULL LIMIT 1")
+        if await cur.fetchone() is not None:
+            return
+        await conn.execute(
+            "INSERT INTO events (ts, type, scope, number, channel, account, keyword, text, received_at)"
+            " SELECT ts, 'opt_out', 'acme', '+4479' || lpad(i::text, 8, '0'), 'sms', 'acme', 'STOP', 'Stop',"
+            " ts - 5000 - (i * 7919) %% 1995000"
+            " FROM (SELECT i, (extract(epoch FROM now()) * 1000000)::bigint - 365 * 86400000000::bigint"
+            "       + i * (365 * 86400000000::bigint / %(n)s) AS ts"
+            "       FROM generate_series(1::bigint, %(n)s) AS i) AS rows",
+            {"n": rows},
+        )
+    async with store.db.connection("analyzing") as conn:
+        await conn.execute("ANALYZE events")
+
+
 async def scan_overview(store: PostgresStore, days: int) -> float:
     """Seconds the overview's reads take through the scanning defaults of :class:`Aggregates` (what
     PostgreSQL answered before migration 0007), for the ``days`` days ending today: the comparison."""

@@ -258,6 +258,27 @@ class Total:
     changes: int
 
 
+@dataclass(frozen=True, slots=True)
+class HonourTimes:
+    """Seconds from an SMS opt-out's MO arrival to its commit (``ts - received_at``), over ``count``
+    opt-outs: nearest-rank p50 and p99 (the ``ceil(p * count)``-th smallest) and the slowest."""
+
+    count: int
+    p50: float
+    p99: float
+    slowest: float
+
+    @classmethod
+    def of(cls, delays: list[float]) -> HonourTimes | None:
+        """From the delays themselves (a negative one, clock skew, counts as 0); None if none."""
+        if not delays:
+            return None
+        ordered = sorted(max(d, 0.0) for d in delays)
+        n = len(ordered)
+        # ceil(p * n) in integers, as the SQL backends compute it: (n + 1) // 2, (99n + 99) // 100.
+        return cls(n, ordered[(n + 1) // 2 - 1], ordered[(99 * n + 99) // 100 - 1], ordered[-1])
+
+
 class StoreError(Exception):
     """The store failed (disk full, read-only, locked, corrupt, unreachable).
 

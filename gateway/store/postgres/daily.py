@@ -2,7 +2,7 @@
 
 Each table spreads a day over up to 16 shard rows (see the migration), so every query sums; a 365-day
 overview reads at most a few thousand rows whatever the size of the log. Times to honour come from
-migration 0009's partial index ``events_honour``, newest first and bounded.
+migration 0009's partial index ``events_honour``, newest first, bounded and ranked in SQL.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from gateway.store.model import DayCount, EventType, Total, TotalBy
+from gateway.store.model import DayCount, EventType, HonourTimes, Total, TotalBy
 from gateway.store.postgres.connection import Database
 from gateway.store.rows import to_micros
 
@@ -101,15 +101,25 @@ async def event_id_bounds(db: Database, since: date, until: date) -> tuple[int, 
     return None if low is None else (int(low), int(high))
 
 
-async def honour_delays(db: Database, since: date, scope: str | None, limit: int) -> list[float]:
+#: Count, nearest-rank p50 and p99 (``ceil(p * n)``, in integers as :meth:`HonourTimes.of`) and the
+#: slowest of the ranked delays (microseconds; clock skew counts as 0), read from ``events_honour``.
+_RANKED = (
+    "WITH newest AS (SELECT greatest(ts - received_at, 0) AS d FROM events"
+    " WHERE {where} ORDER BY ts DESC LIMIT %s),"
+    " ranked AS (SELECT d, row_number() OVER (ORDER BY d) AS rn, count(*) OVER () AS n FROM newest)"
+    " SELECT max(n), max(CASE WHEN rn = (n + 1) / 2 THEN d END),"
+    " max(CASE WHEN rn = (99 * n + 99) / 100 THEN d END), max(d) FROM ranked"
+)
+
+
+async def honour_times(db: Database, since: date, scope: str | None, limit: int) -> HonourTimes | None:
     clauses = ["type = 'opt_out'", "received_at IS NOT NULL", "ts >= %s"]
     params: list[Any] = [to_micros(datetime.combine(since, time(), UTC))]
     if scope is not None:
         clauses.append("scope = %s")
         params.append(scope)
     rows = await db.fetch(
-        "reading times to honour",
-        f"SELECT ts - received_at FROM events WHERE {' AND '.join(clauses)} ORDER BY ts DESC LIMIT %s",
-        (*params, limit),
+        "reading times to honour", _RANKED.format(where=" AND ".join(clauses)), (*params, limit)
     )
-    return [delay / 1e6 for (delay,) in rows]
+    n, p50, p99, slowest = rows[0]
+    return None if not n else HonourTimes(int(n), p50 / 1e6, p99 / 1e6, slowest / 1e6)

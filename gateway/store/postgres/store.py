@@ -25,6 +25,7 @@ from gateway.store.model import (
     DeadLetter,
     Event,
     EventType,
+    HonourTimes,
     Suppression,
     Total,
     TotalBy,
@@ -194,8 +195,10 @@ class PostgresStore(Store):
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await daily.event_id_bounds(self.db, since, until)
 
-    async def honour_delays(self, since: date, scope: str | None = None, limit: int = 100_000) -> list[float]:
-        return await daily.honour_delays(self.db, since, scope, limit)
+    async def honour_times(
+        self, since: date, scope: str | None = None, limit: int = 10_000
+    ) -> HonourTimes | None:
+        return await daily.honour_times(self.db, since, scope, limit)
 
     # -- health --------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from gateway.store.model import (
     DeadLetter,
     Event,
     EventType,
+    HonourTimes,
     Suppression,
     Total,
     TotalBy,
@@ -44,7 +45,7 @@ from gateway.store.rows import to_micros
 from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
-from gateway.store.sqlite.honour import honour_delays
+from gateway.store.sqlite.honour import honour_times
 
 
 class SQLiteStore(Store):
@@ -203,8 +204,10 @@ class SQLiteStore(Store):
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await reads.event_id_bounds(self.db, since, until)
 
-    async def honour_delays(self, since: date, scope: str | None = None, limit: int = 100_000) -> list[float]:
-        return await honour_delays(self.db, since, scope, limit)
+    async def honour_times(
+        self, since: date, scope: str | None = None, limit: int = 10_000
+    ) -> HonourTimes | None:
+        return await honour_times(self.db, since, scope, limit)
 
     # -- consent and erasure ------------------------------------------------------------------
 
