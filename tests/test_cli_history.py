@@ -60,8 +60,8 @@ def test_cli_changes_and_imports_record_the_os_user_as_operator(config: Path, tm
     ]
     assert {(e.operator, e.account) for e in log} == {(getpass.getuser(), None)}
     exported = stopgate("audit", "export", "--format", "csv", config=config).stdout.splitlines()
-    assert exported[0].split(",")[-2:] == ["operator", "address"]
-    assert all(line.endswith(f",{getpass.getuser()},") for line in exported[1:])  # no address: not SMS
+    assert exported[0].split(",")[-3:] == ["operator", "address", "received_at"]
+    assert all(line.endswith(f",{getpass.getuser()},,") for line in exported[1:])  # not SMS: no address
     status = stopgate("optouts", "status", "07700900402", config=config)
     assert f"operator={getpass.getuser()}" in status.stdout and "account=" not in status.stdout
 

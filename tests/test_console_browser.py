@@ -3,7 +3,8 @@
 The STOP it looks up comes end to end: an ESME (smpplib) sends a marketing message through Stopgate,
 the simulated SMSC delivers "Stop please" from the subscriber, and the next submit is blocked. The
 browser then signs in with a named admin token, sees the chart drawn, finds the number by its
-national spelling with its STOP, removes the opt-out with a reason, downloads exports, signs out;
+national spelling with its STOP and the short code it was sent to, sees the time to honour and the
+upstreams page, removes the opt-out with a reason, downloads exports, signs out;
 a viewer token is refused the change; wrong tokens are refused and then rate-limited. Screenshots of
 each page (a phone-width one too) go to docs/console/ when STOPGATE_CONSOLE_SHOTS=1 is set (how the
 committed ones were taken), else to the test's temporary directory.
@@ -27,6 +28,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.store import EventType
 from tests.esme import Esme
 from tests.stack import running_stack
+from tests.test_console_upstreams import FakeProxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -116,6 +118,7 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             page.wait_for_function("document.querySelector('#chart-events').dataset.drawn === 'yes'")
             seen["chart_drawn"] = _canvas_drawn(page, "#chart-events")
             seen["overview"] = page.inner_text("main")
+            seen["honour"] = page.inner_text("#honour-times")
             page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
             # Number lookup by the national spelling, with the keyboard.
@@ -126,6 +129,9 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             seen["lookup_history"] = page.inner_text("section[aria-labelledby=history]")
             seen["lookup_blocked"] = page.inner_text("section[aria-labelledby=blocked]")
             seen["lookup_heading"] = page.inner_text("main h2")
+            seen["lookup_stop_address"] = page.inner_text(
+                "section[aria-labelledby=history] tr.ev-opt_out td.address"
+            )
             page.screenshot(path=str(shots / "number-lookup.png"), full_page=True)
 
             # Suppression list; the CSV export.
@@ -146,6 +152,13 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             page.get_by_role("button", name="Remove the opt-out").click()
             page.wait_for_url("**/ui/suppressions?**")
             seen["removed"] = page.inner_text("[role=status]")
+
+            # Upstreams and routes.
+            page.get_by_role("link", name="Upstreams and routes").click()
+            page.wait_for_selector("#upstream-sim")
+            seen["upstreams"] = page.inner_text("#upstream-sim")
+            seen["routes"] = page.inner_text("section[aria-labelledby=routes]")
+            page.screenshot(path=str(shots / "upstreams.png"), full_page=True)
 
             # Audit export as JSON lines.
             page.get_by_role("link", name="Audit export").click()
@@ -188,6 +201,9 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
                 form={"csrf": csrf, "number": NUMBER, "scope": "acme", "reason": "viewer tries"},
             )
             seen["viewer_add_status"] = posted.status
+            answer = vpage.goto(f"{base}/ui/upstreams")
+            assert answer is not None
+            seen["viewer_upstreams"] = (answer.status, vpage.inner_text("#upstream-agg"))
             viewer.close()
 
             # Wrong tokens: refused, then rate-limited (even the right token must wait).
@@ -216,6 +232,8 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
     async with running_stack(tmp_path, CONFIG) as stack:
         admin = stack.app.admin
         assert isinstance(admin, AdminServer) and admin.port
+        # The proxy's upstream status, as a pooled proxy reports it (the page renders the snapshot).
+        admin.console.upstreams = FakeProxy().upstream_status
         esme = Esme(stack.port, "acme", "acmepw")
         await to_thread.run_sync(esme.bind, "trx")
         try:
@@ -239,6 +257,11 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
         assert seen["lookup_heading"] == f"+{NUMBER}"
         assert "opt out" in seen["lookup_history"] and "Stop please" in seen["lookup_history"]
         assert "STOP" in seen["lookup_history"]
+        assert seen["lookup_stop_address"] == "88088"  # the short code the subscriber texted
+        assert "p50" in seen["honour"] and "p99" in seen["honour"] and "ms" in seen["honour"]
+        assert seen["upstreams"].split("\t")[:2] == ["sim", "bound"] and "12.5 / 50" in seen["upstreams"]
+        assert "No route table" in seen["routes"] and "acme" in seen["routes"]
+        assert seen["viewer_upstreams"][0] == 200 and "half-open" in seen["viewer_upstreams"][1]
         assert "blocked" in seen["lookup_blocked"]
         rows = list(csv.DictReader(io.StringIO(seen["csv"])))
         assert [(r["number"], r["scope"], r["keyword"]) for r in rows] == [(f"+{NUMBER}", "acme", "STOP")]

@@ -13,7 +13,7 @@ from anyio import to_thread
 from prometheus_client import generate_latest
 
 from gateway.smpp.constants import CommandStatus, EsmClass, Tag
-from gateway.store.model import EventType, StoreError
+from gateway.store.model import EventType, StoreError, utcnow
 from gateway.text.udh import concat_udh, parse_concat, split_udh
 from tests.esme import Esme
 from tests.stack import BASE, Stack, running_stack
@@ -57,6 +57,7 @@ def confirmations(stack: Stack) -> list[Any]:
 async def test_stop_confirms_once_suppresses_durably_and_blocks_later_submits(tmp_path: Path) -> None:
     async with running_stack(tmp_path) as stack:
         esme = await bound(stack)
+        before_mo = utcnow()
         assert await mo(stack, "Stop.") == S.ESME_ROK
         # Durable before the deliver_sm_resp: the store has it now.
         suppression = await stack.app.store.get_suppression("acme", E164)
@@ -79,12 +80,16 @@ async def test_stop_confirms_once_suppresses_durably_and_blocks_later_submits(tm
         events = await stack.app.store.events(number=E164)
         kinds = [e.type for e in events]
         assert kinds.count(EventType.OPT_OUT) == 2
+        # Each STOP records its MO's arrival, before its commit: the time to honour is ts - received_at.
+        for stop in (e for e in events if e.type is EventType.OPT_OUT):
+            assert stop.received_at is not None and before_mo <= stop.received_at <= stop.ts
         await stack.app.policy.flush()  # type: ignore[union-attr]
         events = await stack.app.store.events(number=E164)
         assert EventType.BLOCKED in [e.type for e in events]
         assert EventType.CONFIRMATION_SENT in [e.type for e in events]
         (blocked,) = [e for e in events if e.type is EventType.BLOCKED]
         assert (blocked.scope, blocked.account, blocked.channel) == ("acme", "acme", "sms")
+        assert blocked.received_at is None  # not caused by an MO
         exported = generate_latest(stack.app.metrics.registry).decode()
         assert 'stopgate_blocked_messages_total{scope="acme"} 1.0' in exported
         esme.close()

@@ -63,6 +63,7 @@ def event_record(e: Event) -> dict[str, Any]:
         "campaign": e.campaign,
         "operator": e.operator,
         "address": e.address,
+        "received_at": None if e.received_at is None else iso(e.received_at),
     }
 
 
@@ -84,4 +85,5 @@ EVENT_FIELDS = (
     "campaign",
     "operator",
     "address",
+    "received_at",
 )

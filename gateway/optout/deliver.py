@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from gateway.config import AccountConfig
@@ -30,7 +31,7 @@ from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import DataSm, DeliverSm, Pdu, make_response
 from gateway.store.feed import ChangeFollower
 from gateway.store.index import SuppressionIndex
-from gateway.store.model import Channel, Consent, EventType, StoreError
+from gateway.store.model import Channel, Consent, EventType, StoreError, utcnow
 
 from .accounts import AccountPolicy, account_for
 from .audit import Audit, account_event
@@ -126,7 +127,10 @@ class MoPolicy:
             match = classify_mo(text, account.keywords)
         if match is None:
             return Forward(pdu, account=routed)
-        return Defer(lambda: self._keyword(session, account, pdu, match, text, routed))
+        # The MO's arrival: it is decoded and classified as it comes off the socket, so this is the
+        # start of the time to honour it (the events record it as received_at; ts is the commit's).
+        received = utcnow()
+        return Defer(lambda: self._keyword(session, account, pdu, match, text, routed, received))
 
     def _reassemble(self, key: tuple[str, int], total: int, seq: int, text: str) -> str | None:
         reassembler = self.reassembler
@@ -157,6 +161,7 @@ class MoPolicy:
         match: Match,
         text: str,
         routed: str | None,
+        received: datetime,
     ) -> Forward | Respond:
         number = account.normalize(pdu.source_addr, pdu.source_addr_ton)
         log = self.log.bind(account=account.config.system_id, scope=account.scope, keyword=match.keyword)
@@ -170,13 +175,17 @@ class MoPolicy:
         replies = config.replies_in(match.language)
         if match.intent is Intent.HELP:
             address = pdu.destination_addr or None
-            self.audit.queue(account_event(EventType.HELP, number, account, match, text, address=address))
+            self.audit.queue(
+                account_event(
+                    EventType.HELP, number, account, match, text, address=address, received_at=received
+                )
+            )
             self.metrics.help_requests.labels(scope).inc()
             confirm(session, account, pdu, number, "help", replies.help)
         elif match.intent is Intent.OPT_OUT:
             for each_scope in self._opt_out_scopes(account, match):
                 if not await self._commit(
-                    EventType.OPT_OUT, number, account, match, text, log, pdu, each_scope
+                    EventType.OPT_OUT, number, account, match, text, log, pdu, received, each_scope
                 ):
                     # The subscriber said STOP: block from memory meanwhile, whatever the store says.
                     await self.feed.hold_unrecorded(each_scope, number)
@@ -185,7 +194,7 @@ class MoPolicy:
         else:
             if match.conditional and not self.index.contains_e164(scope, number):
                 return Forward(pdu, account=routed)  # "YES" from a subscribed number is just a message
-            if not await self._commit(EventType.OPT_IN, number, account, match, text, log, pdu):
+            if not await self._commit(EventType.OPT_IN, number, account, match, text, log, pdu, received):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             await self._record_consent(number, account, match, text, log)
             confirm(session, account, pdu, number, "opt_in", replies.resubscribe_confirmation)
@@ -236,12 +245,13 @@ class MoPolicy:
         text: str,
         log: Any,
         pdu: DeliverSm | DataSm,
+        received: datetime,
         scope: str | None = None,
     ) -> bool:
         """Record an opt-out or opt-in durably, index updated; False if the store failed.
 
-        The event names the address the subscriber texted and, for an opt-out, the campaign last
-        sent to the number in that scope (what the report credits)."""
+        The event names the address the subscriber texted, when the MO arrived and, for an opt-out,
+        the campaign last sent to the number in that scope (what the report credits)."""
         scope = scope or account.scope
         campaign = None
         try:
@@ -250,7 +260,14 @@ class MoPolicy:
         except StoreError:
             campaign = None  # attribution is secondary: never fail a STOP for it
         event = account_event(
-            kind, number, account, match, text, address=pdu.destination_addr or None, campaign=campaign
+            kind,
+            number,
+            account,
+            match,
+            text,
+            address=pdu.destination_addr or None,
+            campaign=campaign,
+            received_at=received,
         )
         if scope != event.scope:
             event = replace(event, scope=scope)

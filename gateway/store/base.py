@@ -42,6 +42,7 @@ from gateway.store.model import (
     DayCount,
     Event,
     EventType,
+    HonourTimes,
     Suppression,
     Total,
     TotalBy,
@@ -347,6 +348,18 @@ class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol
         ]
         return (min(ids), max(ids)) if ids else None
 
+    async def honour_times(
+        self, since: date, scope: str | None = None, limit: int = 10_000
+    ) -> HonourTimes | None:
+        """How long the ``limit`` newest SMS opt-outs on or after ``since`` took from MO arrival to
+        commit (backends read them from an index and rank them in SQL); None if there were none."""
+        delays = [
+            (event.ts, (event.ts - event.received_at).total_seconds())
+            async for event in self.iter_events(since=_midnight(since), scope=scope, types=OPT_OUT)
+            if event.received_at is not None
+        ]
+        return HonourTimes.of([delay for _, delay in sorted(delays, reverse=True)[:limit]])
+
     async def _counted(
         self, since: date, scope: str | None
     ) -> AsyncIterator[tuple[Event, bool, str | None]]:
@@ -361,6 +374,9 @@ class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol
             if campaign is None and event.type is EventType.OPT_OUT:
                 campaign = await self.last_campaign(event.scope, event.number)
             yield event, event.id in changes, campaign
+
+
+OPT_OUT = (EventType.OPT_OUT,)
 
 
 def _midnight(day: date) -> datetime:

@@ -115,6 +115,9 @@ class Event:
     operator: str | None = None
     #: The address the subscriber texted (an MO's destination: the short code), for SMS events.
     address: str | None = None
+    #: When the MO that caused an SMS event arrived (its deliver_sm decoded); None on other channels.
+    #: ``ts - received_at`` is how long the proxy took to honour the keyword.
+    received_at: datetime | None = None
     ts: datetime = field(default_factory=utcnow)
     id: int | None = None
 
@@ -132,6 +135,8 @@ class Event:
             object.__setattr__(self, "message_ids", tuple(self.message_ids))
         if self.ts.tzinfo is not UTC:
             object.__setattr__(self, "ts", as_utc(self.ts))
+        if self.received_at is not None and self.received_at.tzinfo is not UTC:
+            object.__setattr__(self, "received_at", as_utc(self.received_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +256,27 @@ class Total:
     events: int
     #: How many of them changed a number's state.
     changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class HonourTimes:
+    """Seconds from an SMS opt-out's MO arrival to its commit (``ts - received_at``), over ``count``
+    opt-outs: nearest-rank p50 and p99 (the ``ceil(p * count)``-th smallest) and the slowest."""
+
+    count: int
+    p50: float
+    p99: float
+    slowest: float
+
+    @classmethod
+    def of(cls, delays: list[float]) -> HonourTimes | None:
+        """From the delays themselves (a negative one, clock skew, counts as 0); None if none."""
+        if not delays:
+            return None
+        ordered = sorted(max(d, 0.0) for d in delays)
+        n = len(ordered)
+        # ceil(p * n) in integers, as the SQL backends compute it: (n + 1) // 2, (99n + 99) // 100.
+        return cls(n, ordered[(n + 1) // 2 - 1], ordered[(99 * n + 99) // 100 - 1], ordered[-1])
 
 
 class StoreError(Exception):

@@ -30,12 +30,12 @@ _MICROSECOND = timedelta(microseconds=1)
 #: The columns :func:`event_from_row` reads, in its order.
 EVENT_COLUMNS = (
     "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign, operator,"
-    " address"
+    " address, received_at"
 )
 #: The columns :func:`event_values` fills, in its order (``suppressed`` marks feed entries).
 EVENT_INSERT_COLUMNS = (
     "ts, type, scope, number, channel, account, keyword, text, message_ids, reason, campaign,"
-    " operator, address, suppressed"
+    " operator, address, received_at, suppressed"
 )
 #: The columns of a suppression row, in the order of :class:`Suppression`'s fields.
 SUPPRESSION_COLUMNS = "scope, number, since, channel, keyword, reason, event_id"
@@ -81,6 +81,7 @@ def event_values(event: Event, suppressed: int | None) -> tuple[Any, ...]:
         event.campaign,
         event.operator,
         event.address,
+        None if event.received_at is None else to_micros(event.received_at),
         suppressed,
     )
 
@@ -115,6 +116,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         campaign,
         operator,
         address,
+        received_at,
     ) = row
     return Event(
         id=id_,
@@ -131,6 +133,7 @@ def event_from_row(row: Sequence[Any]) -> Event:
         campaign=campaign,
         operator=operator,
         address=address,
+        received_at=None if received_at is None else from_micros(received_at),
     )
 
 

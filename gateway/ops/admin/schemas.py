@@ -74,6 +74,11 @@ EVENT = Schema(
                 "type": ["string", "null"],
                 "description": "The address the subscriber texted (the short code), on SMS events.",
             },
+            "received_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the MO behind an SMS event arrived (null on other channels).",
+            },
         },
     },
 )

@@ -87,6 +87,7 @@ class AdminServer:
             config=context.config,
             opt_out=partial(suppressions.opt_out, context),
             opt_in=partial(suppressions.opt_in, context),
+            upstreams=context.upstreams,
         )
         self.asgi = Starlette(
             routes=[ApiRoute(path, operations, context) for path, operations in ROUTES],

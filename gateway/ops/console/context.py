@@ -6,9 +6,9 @@ counted and applied to the proxy's index exactly as one made through ``/v1/suppr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -43,6 +43,10 @@ class ConsoleContext:
     config: Callable[[], Config]
     opt_out: Commit
     opt_in: Commit
+    #: A snapshot of each upstream and its binds, taken by the running proxy (none without one): values
+    #: with the attributes of :class:`gateway.proxy.pool_status.UpstreamStatus`, read by the template
+    #: (the admin API hands over its own ``upstreams``; the console imports nothing of the proxy).
+    upstreams: Callable[[], Sequence[Any]] = list
     sessions: Sessions = field(default_factory=Sessions)
     limiter: SignInLimiter = field(default_factory=SignInLimiter)
     env: Environment = field(default_factory=templates)

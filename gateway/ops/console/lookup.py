@@ -1,7 +1,8 @@
 """Number lookup: a number in any spelling, its state in each scope and its whole timeline.
 
 The timeline comes in two lists paged on their own: what the subscriber and the operators did
-(opt-outs with the raw text and keyword, opt-ins, HELP, confirmations, operator changes, imports)
+(opt-outs with the raw text, keyword and the address texted, opt-ins, HELP, confirmations,
+operator changes, imports)
 and the messages blocked, so a busy number's thousands of blocked messages never push its STOP
 off the page.
 """
@@ -15,6 +16,7 @@ from starlette.responses import Response
 
 from gateway.numbers import InvalidNumber
 from gateway.ops.console.context import ConsoleContext
+from gateway.ops.console.overview import duration
 from gateway.ops.console.sessions import Signed
 from gateway.ops.console.web import PageError, render
 from gateway.store import Event, EventType
@@ -48,6 +50,7 @@ async def lookup(context: ConsoleContext, request: Request, signed: Signed) -> R
     if scope is not None and scope not in context.scopes():
         raise PageError(400, f"unknown scope {scope!r}")
     values: dict[str, Any] = {"text": text, "scope": scope or "", "number": None, "error": ""}
+    values["duration"] = duration
     if text:
         try:
             number = context.number(text)

@@ -10,6 +10,7 @@
 ``POST /ui/suppressions/add``       opt a number out (admin role, reason required)
 ``GET|POST /ui/suppressions/remove``  confirm, then lift an opt-out (admin role, reason required)
 ``GET /ui/audit``, ``/ui/audit/export``  the audit export form and the download (JSONL or CSV)
+``GET /ui/upstreams``               upstreams (health, binds, TPS, errors, breaker) and routes
 ``GET /ui/static/...``              the stylesheet, the chart library and the chart script
 ==================================  ==========================================================
 """
@@ -23,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.ops.console import audit, lookup, overview, signin, suppressions
+from gateway.ops.console import audit, lookup, overview, signin, suppressions, upstreams
 from gateway.ops.console.context import ConsoleContext
 from gateway.ops.console.web import BASE, signed_in
 
@@ -45,6 +46,7 @@ def console_mount(context: ConsoleContext) -> Mount:
             Route("/suppressions/remove", signed_in(context, suppressions.remove), methods=["POST"]),
             Route("/audit", signed_in(context, audit.audit_page), methods=["GET"]),
             Route("/audit/export", signed_in(context, audit.export), methods=["GET"]),
+            Route("/upstreams", signed_in(context, upstreams.upstreams), methods=["GET"]),
             Mount("/static", StaticFiles(packages=[("gateway.ops.console", "static")]), name="static"),
         ],
     )

@@ -28,7 +28,7 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     (
         "events",
         "id, ts, type, scope, number, channel, account, keyword, text, message_ids, reason,"
-        " campaign, operator, address, suppressed",
+        " campaign, operator, address, received_at, suppressed",
         "id",
     ),
     ("suppressions", "scope, number, since, channel, keyword, reason, event_id", "scope, number"),

@@ -10,6 +10,7 @@ NOTIFY is sent inside the transaction: PostgreSQL delivers it at commit, as a wa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -30,7 +31,7 @@ NUMBER_LOCK = 0x53544F51
 CHANNEL = "stopgate_changes"
 
 INSERT_EVENT = (
-    f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) RETURNING id"
+    f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 15)}) RETURNING id"
 )
 _INSERT_SUPPRESSION = f"INSERT INTO suppressions ({SUPPRESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 _LOCK_NUMBER = (
@@ -82,9 +83,25 @@ async def opt_in(conn: Connection, event: Event) -> bool:
 
 
 async def append_events(conn: Connection, events: Sequence[Event]) -> None:
-    """Log stateless ``events`` (not feed entries: no lock needed)."""
-    async with conn.cursor() as cur:
-        await cur.executemany(INSERT_EVENT, [event_values(e, None) for e in events])
+    """Log stateless ``events`` (not feed entries: no lock needed).
+
+    One multi-row INSERT per :data:`_APPEND_ROWS` events, not one statement each: migration 0007's
+    counting trigger runs once per statement, so a batch of blocked messages is counted in one go.
+    """
+    for start in range(0, len(events), _APPEND_ROWS):
+        chunk = events[start : start + _APPEND_ROWS]
+        params = [value for e in chunk for value in event_values(e, None)]
+        await conn.execute(_insert_events(len(chunk)), params)
+
+
+#: Rows per multi-row INSERT (15 parameters each, well under PostgreSQL's 65,535).
+_APPEND_ROWS = 1000
+_ROW = f"({', '.join(['%s'] * 15)})"
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_events(rows: int) -> bytes:
+    return f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES {', '.join([_ROW] * rows)}".encode()
 
 
 async def add_sent_counts(conn: Connection, counts: Mapping[tuple[str, str, str], int]) -> None:

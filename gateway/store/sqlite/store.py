@@ -20,11 +20,12 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.store.model import DayCount, Total, TotalBy
+from gateway.store.model import DayCount, HonourTimes, Total, TotalBy
 from gateway.store.sql.dialect import SQLITE
 from gateway.store.sql.facade import SQLStore
 from gateway.store.sqlite import bulk_import, consents, outbox, reads, writes
 from gateway.store.sqlite.connection import Database, checked_pragmas
+from gateway.store.sqlite.honour import honour_times
 
 
 class SQLiteStore(SQLStore[Database, aiosqlite.Connection]):
@@ -71,6 +72,11 @@ class SQLiteStore(SQLStore[Database, aiosqlite.Connection]):
 
     async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
         return await reads.event_id_bounds(self.db, since, until)
+
+    async def honour_times(
+        self, since: date, scope: str | None = None, limit: int = 10_000
+    ) -> HonourTimes | None:
+        return await honour_times(self.db, since, scope, limit)
 
     # -- health --------------------------------------------------------------------------------
 

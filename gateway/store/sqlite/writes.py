@@ -21,7 +21,7 @@ from gateway.store.rows import (
     to_micros,
 )
 
-INSERT_EVENT = f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+INSERT_EVENT = f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 _INSERT_SUPPRESSION = f"INSERT INTO suppressions ({SUPPRESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
