@@ -47,6 +47,8 @@ def _extensible(pdu: SubmitMulti) -> bool:
 
 #: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
 NO_CONSENT: Final = "no_consent"
+_UDHI: Final = EsmClass.UDHI
+_SAR: Final = frozenset({Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM})
 #: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
 _BLOCKED: Final = EventType.BLOCKED
 _SMS: Final = Channel.SMS
@@ -124,8 +126,12 @@ class MtPolicy:
         if number is not None:
             self.audit.count_sent(account, sm, number)
         footer = account.config.footer
+        link_later = False
         if account.footer_url:
-            footer = self._link_footer(account, sm, number, footer)
+            if sm.esm_class & _UDHI or (sm.tlvs and any(tag in _SAR for tag, _ in sm.tlvs)):
+                link_later = True  # perhaps one part of several: one link per message, not per part
+            else:
+                footer = self._link_footer(account, sm, number, footer)
         if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
             frame = footer_frame(sm, footer)  # type: ignore[arg-type]
@@ -141,7 +147,10 @@ class MtPolicy:
         if message is None:
             return Forward(sm)
         if message.concat is not None and isinstance(sm, SubmitSm):
-            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer)
+            link = functools.partial(self._link_footer, account, sm, number, footer) if link_later else None
+            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer, link)
+        if link_later:
+            footer = self._link_footer(account, sm, number, footer)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = self.clock()
             last = self._footered.get((scope, number))
