@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
     from gateway.ops.admin.context import LockoutRecord
     from gateway.ops.web import TokenIssuer, WebServer
-    from gateway.store import WebToken
 
 
 class App:
@@ -126,10 +125,13 @@ class App:
             await tg.start(Webhooks(config.webhooks, self.store, metrics).run)
         if config.web.enabled:
             from gateway.ops.web import TokenIssuer, WebOptout, WebServer
+            from gateway.ops.web.confirm import WebConfirmations
             from gateway.optout.changes import OptoutChanges
 
             changes = OptoutChanges(self.store, self.feed, self.metrics)
-            page = WebOptout(self.store, changes, config.web, confirm=self._web_confirmation)
+            own = self.policy.receipts.own_message if self.policy is not None else None
+            confirm = WebConfirmations(self.store, lambda: self.config, lambda: self.proxy, own)
+            page = WebOptout(self.store, changes, config.web, confirm=confirm)
             self.web = WebServer(page, config.web)
             await tg.start(self.web.serve)
             self.tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
@@ -141,70 +143,6 @@ class App:
 
             days, interval = config.audit.text_retention_days, config.audit.retention_interval
             tg.start_soon(retention_task, self.store, days, interval)
-
-    async def _web_confirmation(self, token: WebToken) -> None:
-        """The account's ``web_confirmation`` SMS after a web opt-out, through one of its bound sessions.
-
-        Best effort, like the keyword confirmations: not sent (and logged) when the account has no
-        session bound, and a failure never undoes the opt-out.
-        """
-        account = self.config.accounts.get(token.account or "")
-        if account is None or not account.web_confirmation or not account.web_confirmation_from:
-            return
-        proxy = self.proxy
-        sessions = [
-            s
-            for s in (proxy.sessions if proxy else ())
-            if s.bound and s.account.system_id == account.system_id
-        ]
-        if not sessions:
-            self.log.info(
-                "web confirmation not sent: no session of the account is bound", account=account.system_id
-            )
-            return
-        from gateway.policy.messages import text_parts
-        from gateway.smpp.constants import CommandStatus, DataCoding
-        from gateway.smpp.pdu import SubmitSm
-        from gateway.store import Channel, Event, EventType
-        from gateway.text.gsm import is_gsm
-
-        text = account.web_confirmation
-        coding = DataCoding.SMSC_DEFAULT if is_gsm(text) else DataCoding.UCS2
-        sender = account.web_confirmation_from
-        digits = sender.lstrip("+")
-        # TON: alphanumeric 5; a long number international 1; a short code network-specific 3.
-        ton = 5 if not digits.isdigit() else (1 if len(digits) > 8 else 3)
-        template = SubmitSm(
-            source_addr_ton=ton,
-            source_addr=digits if digits.isdigit() else sender,
-            dest_addr_ton=1,
-            dest_addr_npi=1,
-            destination_addr=token.number.lstrip("+"),
-            data_coding=coding,
-        )
-        ids = []
-        try:
-            for part in text_parts(template, text, coding, use_payload=False, reference=0):
-                resp = await sessions[0].transmit(part)
-                if resp.command_status != CommandStatus.ESME_ROK:
-                    raise RuntimeError(f"SMSC answered 0x{resp.command_status:08x}")
-                ids.append(getattr(resp, "message_id", ""))
-            await self.store.append_events(
-                [
-                    Event(
-                        type=EventType.CONFIRMATION_SENT,
-                        number=token.number,
-                        scope=token.scope,
-                        channel=Channel.WEB,
-                        account=account.system_id,
-                        text=text,
-                        message_ids=tuple(ids),
-                        reason="web_opt_out",
-                    )
-                ]
-            )
-        except Exception as exc:
-            self.log.warning("web confirmation not sent", account=account.system_id, error=str(exc))
 
     def _on_blind(self, blind: bool) -> None:
         self.metrics.feed_blind.set(1 if blind else 0)
