@@ -38,13 +38,6 @@ from .multi import LinkedMulti, with_footer
 from .receipts import ReceiptIds
 
 MAX_FOOTER_MEMORY = 1_000_000
-
-
-def _extensible(pdu: SubmitMulti) -> bool:
-    """Text a footer can be appended to (not binary, not one part of several, no other UDH)."""
-    message = read_text(pdu)
-    return message is not None and message.concat is None and not message.udh
-
 #: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
 NO_CONSENT: Final = "no_consent"
 _UDHI: Final = EsmClass.UDHI
@@ -52,6 +45,17 @@ _SAR: Final = frozenset({Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SE
 #: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
 _BLOCKED: Final = EventType.BLOCKED
 _SMS: Final = Channel.SMS
+
+
+def _maybe_a_part(sm: SubmitSm | DataSm) -> bool:
+    """A UDH or SAR TLVs: perhaps one part of a message the ESME split."""
+    return bool(sm.esm_class & _UDHI or (sm.tlvs and any(tag in _SAR for tag, _ in sm.tlvs)))
+
+
+def _extensible(pdu: SubmitMulti) -> bool:
+    """Text a footer can be appended to (not binary, not one part of several, no other UDH)."""
+    message = read_text(pdu)
+    return message is not None and message.concat is None and not message.udh
 
 
 class MtPolicy:
@@ -126,12 +130,8 @@ class MtPolicy:
         if number is not None:
             self.audit.count_sent(account, sm, number)
         footer = account.config.footer
-        link_later = False
-        if account.footer_url:
-            if sm.esm_class & _UDHI or (sm.tlvs and any(tag in _SAR for tag, _ in sm.tlvs)):
-                link_later = True  # perhaps one part of several: one link per message, not per part
-            else:
-                footer = self._link_footer(account, sm, number, footer)
+        if account.footer_url and not _maybe_a_part(sm):  # a part: linked below, once per message
+            footer = self._link_footer(account, sm, number, footer)
         if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
             frame = footer_frame(sm, footer)  # type: ignore[arg-type]
@@ -147,9 +147,11 @@ class MtPolicy:
         if message is None:
             return Forward(sm)
         if message.concat is not None and isinstance(sm, SubmitSm):
-            link = functools.partial(self._link_footer, account, sm, number, footer) if link_later else None
+            link = None
+            if account.footer_url:
+                link = functools.partial(self._link_footer, account, sm, number, footer)
             return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer, link)
-        if link_later:
+        if account.footer_url and footer is account.config.footer:  # not linked above
             footer = self._link_footer(account, sm, number, footer)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = self.clock()
