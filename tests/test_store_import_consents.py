@@ -4,6 +4,7 @@ on every backend."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,20 @@ async def test_import_ends_live_consents_of_imported_numbers_only(store: Store) 
     # Numbers and scopes outside the import keep theirs.
     assert await store.live_consent("acme", C) is not None
     assert await store.live_consent("other", A) is not None
+
+
+def test_stopgate_import_ends_the_consent_stopgate_consent_import_recorded(tmp_path: Path) -> None:
+    from tests.config_file import write_config
+    from tests.test_cli import stopgate, write_csv
+
+    config = write_config(tmp_path / "stopgate.toml", 2776)
+    rows = "number,source\n+447700900401,paper\n+447700900402,paper\n"
+    consents = write_csv(tmp_path / "consents.csv", rows)
+    assert stopgate("consent", "import", consents, "--scope", "acme", config=config).returncode == 0
+    assert stopgate("consent", "show", "+447700900401", "--scope", "acme", config=config).returncode == 0
+    optouts = write_csv(tmp_path / "optouts.csv", "number\n+447700900401\n")
+    imported = stopgate("optouts", "import", optouts, "--scope", "acme", config=config)
+    assert imported.returncode == 0, imported.stderr
+    shown = stopgate("consent", "show", "+447700900401", "--scope", "acme", config=config)
+    assert shown.returncode == 1 and "ended" in shown.stdout
+    assert stopgate("consent", "show", "+447700900402", "--scope", "acme", config=config).returncode == 0
