@@ -139,3 +139,19 @@ async def test_reload_turns_require_consent_on_and_off(tmp_path: Path) -> None:
         await reload_with(app, path, port, acme={"require_consent": False})
         assert (await submit(esme, destination=other)).status == CommandStatus.ESME_ROK
         esme.close()
+
+
+async def test_reload_of_the_rate_limit_restarts_the_page_on_the_same_port(tmp_path: Path) -> None:
+    from tools.ports import free_port
+
+    web = {**WEB, "listen": f"127.0.0.1:{free_port()}", "rate_limit": 1000}
+    async with running_file_stack(tmp_path, {**OVERRIDE, "web": web}) as (stack, path):
+        app = stack.app
+        assert app.web is not None
+        port = app.web.port
+        url = f"http://127.0.0.1:{port}/u/AAAAAAAAAAAA"
+        async with httpx.AsyncClient() as client:
+            assert [(await client.get(url)).status_code for _ in range(3)] == [404] * 3
+            await reload_with(app, path, stack.smsc.port, web={**web, "rate_limit": 1})
+            assert app.web is not None and app.web.port == port
+            assert [(await client.get(url)).status_code for _ in range(2)] == [404, 429]
