@@ -209,7 +209,8 @@ class App:
             self.log.error("reload: integrations not restarted", error=str(exc))
             return
         self.integrations_reloaded += 1
-        self.log.info("integrations reloaded", webhooks=len(new.webhooks), web=new.web.enabled)
+        if new.webhooks != old.webhooks or new.web != old.web:
+            self.log.info("integrations restarted", webhooks=len(new.webhooks), web=new.web.enabled)
 
     def _on_blind(self, blind: bool) -> None:
         self.metrics.feed_blind.set(1 if blind else 0)
