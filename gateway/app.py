@@ -4,7 +4,8 @@ in one process, started together and stopped together."""
 from __future__ import annotations
 
 import signal
-from dataclasses import replace
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from gateway.ops.admin import AdminServer, ReadinessDetail
     from gateway.ops.admin.context import LockoutRecord
     from gateway.ops.web import TokenIssuer, WebServer
-    from gateway.store import WebToken
+    from gateway.ops.webhooks import WebhookMetrics
 
 
 class App:
@@ -48,6 +49,13 @@ class App:
         self.tokens: TokenIssuer | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
+        #: What a reload restarts (issue 16): each integration's tasks run in a scope of their own.
+        self._webhooks: _Running | None = None
+        self._web_tasks: _Running | None = None
+        self._webhook_metrics: WebhookMetrics | None = None
+        self._consents_followed = False
+        #: Reloads whose integration changes are in force (tests wait on it).
+        self.integrations_reloaded = 0
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         config = self.config
@@ -110,101 +118,99 @@ class App:
             self.log.info("stopped")
 
     async def _start_integrations(self, tg: anyio.abc.TaskGroup) -> None:
-        """Webhook delivery and text retention (issue 16): own tasks, off the SMPP path."""
+        """Webhook delivery, the web page and text retention (issue 16): own tasks, off the SMPP path."""
         config = self.config
         if any(account.require_consent for account in config.accounts.values()):
-            from gateway.store.consent_index import ConsentFollower, ConsentIndex
-
-            consents = ConsentIndex()
-            await tg.start(ConsentFollower(self.store, consents).run)  # caught up before serving
-            if self.policy is not None:
-                self.policy.mt.consents = consents
+            await self._start_consents(tg)
         if config.webhooks:
-            from gateway.ops.webhooks import WebhookMetrics, Webhooks
-
-            metrics = WebhookMetrics(self.metrics.registry)
-            await tg.start(Webhooks(config.webhooks, self.store, metrics).run)
+            await self._start_webhooks(tg, config)
         if config.web.enabled:
-            from gateway.ops.web import TokenIssuer, WebOptout, WebServer
-            from gateway.optout.changes import OptoutChanges
-
-            changes = OptoutChanges(self.store, self.feed, self.metrics)
-            page = WebOptout(self.store, changes, config.web, confirm=self._web_confirmation)
-            self.web = WebServer(page, config.web)
-            await tg.start(self.web.serve)
-            self.tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
-            await tg.start(self.tokens.run)
-            if self.policy is not None:  # footers' {optout_url}: a link per message
-                self.policy.mt.links = self.tokens.issue
+            await self._start_web(tg, config)
         if config.audit.text_retention_days:
             from gateway.ops.retention import retention_task
 
             days, interval = config.audit.text_retention_days, config.audit.retention_interval
             tg.start_soon(retention_task, self.store, days, interval)
 
-    async def _web_confirmation(self, token: WebToken) -> None:
-        """The account's ``web_confirmation`` SMS after a web opt-out, through one of its bound sessions.
+    async def _start_consents(self, tg: anyio.abc.TaskGroup) -> None:
+        """The live-consent index for ``require_consent`` accounts, caught up before it is used."""
+        from gateway.store.consent_index import ConsentFollower, ConsentIndex
 
-        Best effort, like the keyword confirmations: not sent (and logged) when the account has no
-        session bound, and a failure never undoes the opt-out.
+        consents = ConsentIndex()
+        await tg.start(ConsentFollower(self.store, consents).run)
+        self._consents_followed = True
+        if self.policy is not None:
+            self.policy.mt.consents = consents
+
+    async def _start_webhooks(self, tg: anyio.abc.TaskGroup, config: Config) -> None:
+        from gateway.ops.webhooks import WebhookMetrics, Webhooks
+
+        if self._webhook_metrics is None:  # registered once: a reload restarts delivery, not metrics
+            self._webhook_metrics = WebhookMetrics(self.metrics.registry)
+        self._webhooks = _Running()
+        hooks = Webhooks(config.webhooks, self.store, self._webhook_metrics)
+        await tg.start(_scoped, self._webhooks, hooks.run)
+
+    async def _start_web(
+        self, tg: anyio.abc.TaskGroup, config: Config, tokens: TokenIssuer | None = None
+    ) -> None:
+        """The public page and the link issuer; footers' ``{optout_url}`` gets its links from it."""
+        from gateway.ops.web import WebOptout, WebServer
+        from gateway.ops.web.confirm import WebConfirmations
+        from gateway.optout.changes import OptoutChanges
+
+        changes = OptoutChanges(self.store, self.feed, self.metrics)
+        own = self.policy.receipts.own_message if self.policy is not None else None
+        confirm = WebConfirmations(self.store, lambda: self.config, lambda: self.proxy, own)
+        self.web = WebServer(WebOptout(self.store, changes, config.web, confirm=confirm), config.web)
+        self.tokens = tokens or self._token_issuer(config)
+        self._web_tasks = _Running()
+        await tg.start(_scoped, self._web_tasks, self.web.serve, self.tokens.run)
+
+    def _token_issuer(self, config: Config) -> TokenIssuer:
+        """A link issuer for ``config``'s ``[web]``, put in use by the submit path at once."""
+        from gateway.ops.web import TokenIssuer
+
+        tokens = TokenIssuer(self.store, config.web.public_url, config.web.token_days)
+        if self.policy is not None:
+            self.policy.mt.links = tokens.issue
+        return tokens
+
+    async def _reload_integrations(self, old: Config, new: Config) -> None:
+        """Apply ``[[webhook]]``, ``[web]`` and ``require_consent`` changes without a restart.
+
+        Webhook delivery restarts from the durable cursors (at least once, so nothing is lost). The web
+        page restarts on its new listener: links go to a new issuer first, and the old one stores
+        what it issued as it stops. A first ``require_consent`` account starts the consent index.
         """
-        account = self.config.accounts.get(token.account or "")
-        if account is None or not account.web_confirmation or not account.web_confirmation_from:
-            return
-        proxy = self.proxy
-        sessions = [
-            s
-            for s in (proxy.sessions if proxy else ())
-            if s.bound and s.account.system_id == account.system_id
-        ]
-        if not sessions:
-            self.log.info(
-                "web confirmation not sent: no session of the account is bound", account=account.system_id
-            )
-            return
-        from gateway.policy.messages import text_parts
-        from gateway.smpp.constants import CommandStatus, DataCoding
-        from gateway.smpp.pdu import SubmitSm
-        from gateway.store import Channel, Event, EventType
-        from gateway.text.gsm import is_gsm
-
-        text = account.web_confirmation
-        coding = DataCoding.SMSC_DEFAULT if is_gsm(text) else DataCoding.UCS2
-        sender = account.web_confirmation_from
-        digits = sender.lstrip("+")
-        # TON: alphanumeric 5; a long number international 1; a short code network-specific 3.
-        ton = 5 if not digits.isdigit() else (1 if len(digits) > 8 else 3)
-        template = SubmitSm(
-            source_addr_ton=ton,
-            source_addr=digits if digits.isdigit() else sender,
-            dest_addr_ton=1,
-            dest_addr_npi=1,
-            destination_addr=token.number.lstrip("+"),
-            data_coding=coding,
-        )
-        ids = []
+        tg = self._tg
+        assert tg is not None
         try:
-            for part in text_parts(template, text, coding, use_payload=False, reference=0):
-                resp = await sessions[0].transmit(part)
-                if resp.command_status != CommandStatus.ESME_ROK:
-                    raise RuntimeError(f"SMSC answered 0x{resp.command_status:08x}")
-                ids.append(getattr(resp, "message_id", ""))
-            await self.store.append_events(
-                [
-                    Event(
-                        type=EventType.CONFIRMATION_SENT,
-                        number=token.number,
-                        scope=token.scope,
-                        channel=Channel.WEB,
-                        account=account.system_id,
-                        text=text,
-                        message_ids=tuple(ids),
-                        reason="web_opt_out",
-                    )
-                ]
-            )
-        except Exception as exc:
-            self.log.warning("web confirmation not sent", account=account.system_id, error=str(exc))
+            if not self._consents_followed and any(a.require_consent for a in new.accounts.values()):
+                await self._start_consents(tg)
+            if new.webhooks != old.webhooks:
+                if self._webhooks is not None:
+                    await self._webhooks.stop()
+                    self._webhooks = None
+                if new.webhooks:
+                    await self._start_webhooks(tg, new)
+            if new.web != old.web:
+                # Links go to the new issuer before the old one stops and stores what it issued.
+                tokens = self._token_issuer(new) if new.web.enabled else None
+                if tokens is None and self.policy is not None:
+                    self.policy.mt.links = None
+                if self._web_tasks is not None:
+                    await self._web_tasks.stop()  # its listener closed: the new one may take the port
+                    self._web_tasks = None
+                    self.web = self.tokens = None
+                if new.web.enabled:
+                    await self._start_web(tg, new, tokens)
+        except Exception as exc:  # a port in use, say: the rest of the reload stands
+            self.log.error("reload: integrations not restarted", error=str(exc))
+            return
+        self.integrations_reloaded += 1
+        if new.webhooks != old.webhooks or new.web != old.web:
+            self.log.info("integrations restarted", webhooks=len(new.webhooks), web=new.web.enabled)
 
     def _on_blind(self, blind: bool) -> None:
         self.metrics.feed_blind.set(1 if blind else 0)
@@ -303,11 +309,13 @@ class App:
         config = replace(config, listen=replace(config.listen, workers=self.config.listen.workers))
         if config.listen != self.config.listen or config.storage != self.config.storage:
             self.log.warning("listen and storage changes need a restart; other changes applied")
-        self.config = config
+        old, self.config = self.config, config
         if self.proxy is not None:
             self.proxy.reload(config)
         if self.policy is not None:
             self.policy.reload(config)
+        if self._tg is not None:
+            self._tg.start_soon(self._reload_integrations, old, config)
         self.log.info("config reloaded", accounts=len(config.accounts))
         return True
 
@@ -329,6 +337,35 @@ def run(config_path: Path, *, worker: int = 0, workers: int = 1) -> None:
     except ImportError:
         pass
     anyio.run(app.run, backend="asyncio", backend_options=backend_options)
+
+
+@dataclass
+class _Running:
+    """Tasks a reload may stop: their cancel scope, and an event set once they have ended."""
+
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        with anyio.move_on_after(10):
+            await self.done.wait()
+
+
+async def _scoped(
+    running: _Running,
+    *tasks: Callable[..., Coroutine[Any, Any, Any]],
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Start ``tasks`` (each reports when it is ready) under ``running``'s scope."""
+    try:
+        with running.scope:
+            async with anyio.create_task_group() as tg:
+                for task in tasks:
+                    await tg.start(task)
+                task_status.started()
+    finally:
+        running.done.set()
 
 
 def _lockout_record(lockout: Lockout) -> LockoutRecord:

@@ -74,7 +74,10 @@ class HeldMessages:
         message: MessageText,
         number: str,
         footer: str | None = None,
+        link: Callable[[], str] | None = None,
     ) -> Decision:
+        """Hold one part; ``link``, if given, gives the footer with a new ``{optout_url}`` link,
+        called once per message (with its first part held), not once per part."""
         concat = message.concat
         assert concat is not None
         key = (session.session_id, number, concat.reference, concat.total)
@@ -84,7 +87,7 @@ class HeldMessages:
             if len(self._held) >= optout.max_held_messages:
                 return Respond(make_response(pdu, CommandStatus.ESME_RMSGQFUL))
             deadline = self.clock() + optout.hold_timeout
-            footer = account.config.footer if footer is None else footer
+            footer = link() if link is not None else account.config.footer if footer is None else footer
             held = self._held[key] = _Held(
                 session, deadline, concat.total, concat.reference, message.sar, footer
             )

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from gateway.config import AccountConfig
 from gateway.metrics import Metrics
-from gateway.policy.decisions import Decision, Forward, ForwardParts, Respond, SessionInfo
+from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, Respond, SessionInfo
 from gateway.policy.messages import footer_frame, footer_parts, footer_split_parts, read_text
 from gateway.smpp.constants import CommandStatus, EsmClass, MessageState, Tag
 from gateway.smpp.fields import Tlv, UnsuccessSme
@@ -34,14 +34,28 @@ from .audit import Audit, campaign_of
 from .bounded import BoundedMap
 from .held import HeldMessages
 from .ids import ConcatReferences, new_message_id
+from .multi import LinkedMulti, with_footer
 from .receipts import ReceiptIds
 
 MAX_FOOTER_MEMORY = 1_000_000
 #: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
 NO_CONSENT: Final = "no_consent"
+_UDHI: Final = EsmClass.UDHI
+_SAR: Final = frozenset({Tag.SAR_MSG_REF_NUM, Tag.SAR_TOTAL_SEGMENTS, Tag.SAR_SEGMENT_SEQNUM})
 #: Module globals for the refusal path (an enum member read off its class costs ~70 ns on Python 3.11).
 _BLOCKED: Final = EventType.BLOCKED
 _SMS: Final = Channel.SMS
+
+
+def _maybe_a_part(sm: SubmitSm | DataSm) -> bool:
+    """A UDH or SAR TLVs: perhaps one part of a message the ESME split."""
+    return bool(sm.esm_class & _UDHI or (sm.tlvs and any(tag in _SAR for tag, _ in sm.tlvs)))
+
+
+def _extensible(pdu: SubmitMulti) -> bool:
+    """Text a footer can be appended to (not binary, not one part of several, no other UDH)."""
+    message = read_text(pdu)
+    return message is not None and message.concat is None and not message.udh
 
 
 class MtPolicy:
@@ -83,6 +97,7 @@ class MtPolicy:
         #: Issues a web opt-out link for (scope, number, account, campaign): the footer's
         #: ``{optout_url}`` (set by the app when ``[web] public_url`` is configured).
         self.links: Callable[[str, str, str | None, str | None], str] | None = None
+        self.multi = LinkedMulti(receipts, log)
         self.blind_refusals = metrics.blind_refusals
         #: True while the change feed is behind by more than ``optout.max_feed_lag`` (set by the
         #: app's watch on the feed): an opt-out made elsewhere may be unseen, so marketing is refused
@@ -99,7 +114,7 @@ class MtPolicy:
             return Forward(pdu)
         pdu_type = type(pdu)
         if pdu_type is SubmitMulti:
-            return self._submit_multi(account, pdu)  # type: ignore[arg-type]
+            return self._submit_multi(session, account, pdu)  # type: ignore[arg-type]
         sm: SubmitSm | DataSm = pdu  # type: ignore[assignment]  # the other two submits (no assert: hot path)
         # The suppression check (as in _submit_multi): the account's normaliser, then the index.
         number = account.normalize(sm.destination_addr, sm.dest_addr_ton)
@@ -115,7 +130,7 @@ class MtPolicy:
         if number is not None:
             self.audit.count_sent(account, sm, number)
         footer = account.config.footer
-        if account.footer_url:
+        if account.footer_url and not _maybe_a_part(sm):  # a part: linked below, once per message
             footer = self._link_footer(account, sm, number, footer)
         if account.footer_on_octets and pdu_type is SubmitSm:
             config = account.config
@@ -132,7 +147,12 @@ class MtPolicy:
         if message is None:
             return Forward(sm)
         if message.concat is not None and isinstance(sm, SubmitSm):
-            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer)
+            link = None
+            if account.footer_url:
+                link = functools.partial(self._link_footer, account, sm, number, footer)
+            return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer, link)
+        if account.footer_url and footer is account.config.footer:  # not linked above
+            footer = self._link_footer(account, sm, number, footer)
         if account.config.footer_mode == "first_in_days" and number is not None:
             now = self.clock()
             last = self._footered.get((scope, number))
@@ -263,7 +283,7 @@ class MtPolicy:
 
     # --- submit_multi -----------------------------------------------------------------------------
 
-    def _submit_multi(self, account: AccountPolicy, pdu: SubmitMulti) -> Decision:
+    def _submit_multi(self, session: SessionInfo[Any], account: AccountPolicy, pdu: SubmitMulti) -> Decision:
         if self.blind and account.marketing:
             return self._blind(pdu)
         refused: list[UnsuccessSme] = []
@@ -298,17 +318,18 @@ class MtPolicy:
             )
         out: SubmitMulti = pdu if not refused else replace(pdu, dests=tuple(allowed))
         if account.marketing:
+            links = self.links
+            if account.footer_url and links is not None and _extensible(out):
+                # A link per recipient: one submit_sm each, answered as one submit_multi_resp.
+                self.footers[account.config.system_id] += 1
+                return Defer(functools.partial(self.multi.send, session, account, out, tuple(refused), links))
             # submit_multi carries one message to many: a footer that outgrows one segment goes in
             # message_payload rather than being split across many parts to many destinations.
-            # One message to many: no per-recipient link, so a {optout_url} placeholder is dropped.
             footer = account.config.footer.replace(OPTOUT_URL, "").strip()
-            parts = footer_parts(out, footer, use_payload=False, reference=0)
-            if parts is not None:
+            footered = with_footer(out, footer)
+            if footered is not out:
                 self.footers[account.config.system_id] += 1
-                if len(parts) > 1:
-                    parts = footer_parts(out, footer, use_payload=True, reference=0)
-                assert parts is not None
-                out = parts[0]  # type: ignore[assignment]
+                out = footered  # type: ignore[assignment]
         if not refused:
             return Forward(out)
         extra = tuple(refused)

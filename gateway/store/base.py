@@ -90,7 +90,8 @@ class SuppressionWriter(Protocol):
 
         Only numbers that were not yet suppressed get a suppression and an IMPORT event, so
         importing the same file twice changes nothing the second time. Returns how many numbers
-        became suppressed. ``operator`` is recorded on each event (who ran the import).
+        became suppressed. ``operator`` is recorded on each event (who ran the import). As an
+        opt-out does, it ends the live consents of every number in ``rows``, suppressed before or not.
         ``rows`` may be a lazy iterable (a file being parsed); backends may
         consume it on a worker thread.
         """

@@ -141,8 +141,11 @@ class MemoryStore(Store):
         operator: str | None = None,
     ) -> int:
         await self._write()
-        new = sorted({(scope, number) for scope, number in rows} - self._suppressions.keys())
+        imported = {(scope, number) for scope, number in rows}
+        new = sorted(imported - self._suppressions.keys())
         ts = utcnow()
+        for key in imported:  # as an opt-out does, an import ends consent (issue 16)
+            self._end_consents(key, ts)
         for scope, number in new:
             event = Event(
                 type=EventType.IMPORT,

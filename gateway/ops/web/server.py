@@ -198,6 +198,10 @@ class WebServer:
             server.should_exit = True
             for listener in getattr(server, "servers", []):
                 listener.close()
+            # Kept-alive connections outlive the cancelled task: closed here (after the response
+            # in progress, if any), so a restarted page never leaves the old one answering.
+            for connection in list(server.server_state.connections):
+                connection.shutdown()
             sock.close()
 
 

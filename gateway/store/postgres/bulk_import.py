@@ -3,7 +3,8 @@
 Phase 1 streams the rows into a temporary table with COPY, in chunks that are each their own short
 transaction (an open writing transaction would hold the change feed back while a slow file is
 parsed). Phase 2 is one transaction under the exclusive feed lock: an IMPORT event and a suppression
-for every number not yet suppressed, so the import enters the feed as one block, in order.
+for every number not yet suppressed, so the import enters the feed as one block, in order, and the
+imported numbers' live consents ended.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from gateway.store.rows import SUPPRESSION_COLUMNS, to_micros
 
 #: Rows per COPY transaction in phase 1.
 CHUNK = 50_000
+#: As an opt-out does, an import ends the live consents of every number imported (issue 16),
+#: suppressed before or not.
+END_IMPORTED_CONSENTS = (
+    "UPDATE consents AS c SET ended = %s FROM (SELECT DISTINCT scope, number FROM"
+    " pg_temp.stopgate_import) AS t WHERE c.ended IS NULL AND c.scope = t.scope AND c.number = t.number"
+)
 
 
 def _pairs(rows: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
@@ -59,6 +66,7 @@ async def import_suppressions(
             with anyio.CancelScope(shield=True), translated("import"):
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (FEED_LOCK,))
+                    now = to_micros(utcnow())
                     cur = await conn.execute("SELECT coalesce(max(id), 0) FROM events")
                     row = await cur.fetchone()
                     before = row[0] if row else 0
@@ -69,9 +77,10 @@ async def import_suppressions(
                         " WHERE NOT EXISTS (SELECT 1 FROM suppressions AS s"
                         " WHERE s.scope = t.scope AND s.number = t.number)"
                         " ORDER BY t.scope, t.number",
-                        (to_micros(utcnow()), EventType.IMPORT.value, channel.value, operator, reason),
+                        (now, EventType.IMPORT.value, channel.value, operator, reason),
                     )
                     added = cur.rowcount
+                    await conn.execute(END_IMPORTED_CONSENTS, (now,))
                     if added > 0:
                         await conn.execute(
                             f"INSERT INTO suppressions ({SUPPRESSION_COLUMNS})"

@@ -18,6 +18,12 @@ from gateway.store.sqlite.connection import Database, translated
 
 #: Imports adding at least this many rows checkpoint the WAL before returning.
 CHECKPOINT_AFTER = 10_000
+#: As an opt-out does, an import ends the live consents of every number imported (issue 16),
+#: suppressed before or not. Consents are few beside an import: each probes the import's key.
+END_IMPORTED_CONSENTS = (
+    "UPDATE consents SET ended = ? WHERE ended IS NULL AND EXISTS (SELECT 1 FROM"
+    " temp.import_rows AS t WHERE t.scope = consents.scope AND t.number = consents.number)"
+)
 
 
 class _Guarded:
@@ -86,6 +92,7 @@ async def import_suppressions(
             with anyio.CancelScope(shield=True), translated("import"):
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
+                    now = to_micros(utcnow())
                     top = list(await conn.execute_fetchall("SELECT max(id) FROM events"))
                     before = top[0][0] or 0
                     cursor = await conn.execute(
@@ -94,7 +101,7 @@ async def import_suppressions(
                         " FROM temp.import_rows AS t WHERE NOT EXISTS (SELECT 1 FROM"
                         " main.suppressions AS s WHERE s.scope = t.scope AND s.number = t.number)"
                         " ORDER BY t.scope, t.number",
-                        (to_micros(utcnow()), EventType.IMPORT.value, channel.value, operator, reason),
+                        (now, EventType.IMPORT.value, channel.value, operator, reason),
                     )
                     added = cursor.rowcount
                     await conn.execute(
@@ -103,6 +110,7 @@ async def import_suppressions(
                         " FROM events WHERE id > ?",
                         (before,),
                     )
+                    await conn.execute(END_IMPORTED_CONSENTS, (now,))
                     await conn.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
