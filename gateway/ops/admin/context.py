@@ -7,7 +7,7 @@ metrics, current config and a readiness callable; the handlers read nothing else
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -63,6 +63,9 @@ class AdminContext:
     #: returns those lifted): held by the running proxy, so the CLI asks here.
     lockouts: Callable[[], list[LockoutRecord]] = _no_lockouts
     unlock: Callable[[str, str | None], list[LockoutRecord]] = _nothing_to_unlock
+    #: The ``/metrics`` body, when it is more than this process's registry (every worker's, under
+    #: ``stopgate run --workers``).
+    scrape: Callable[[], Awaitable[bytes]] | None = None
     #: Failed authentications per client address (429 past the limit).
     auth_failures: AuthFailures = field(default_factory=AuthFailures)
 
