@@ -21,7 +21,11 @@ MIGRATION_LOCK = 0x73746F7067617465
 
 
 def migrations() -> list[tuple[int, str]]:
-    """(version, sql) of every file in ``migrations/``, in order; versions must be 1, 2, 3..."""
+    """(version, sql) of every file in ``migrations/``, in order; versions must be unique.
+
+    A number may be missing: numbers are handed out ahead to parallel branches, and each recorded
+    version is applied once whatever the order, so a gap filled later is applied then.
+    """
     found: list[tuple[int, str]] = []
     folder = resources.files(__package__ or "gateway.store.postgres").joinpath("migrations")
     for entry in folder.iterdir():
@@ -30,8 +34,8 @@ def migrations() -> list[tuple[int, str]]:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [version for version, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"store migrations must be numbered 0001, 0002, ...; found {versions}")
+    if len(set(versions)) != len(versions) or (versions and versions[0] < 1):
+        raise RuntimeError(f"store migrations must have unique numbers from 0001; found {versions}")
     return found
 
 
@@ -58,10 +62,9 @@ async def migrate(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> list[int]:
             " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = set(await applied_versions(conn))
-        if done and max(done) > len(steps):
-            raise StoreError(
-                f"the database has schema version {max(done)}; this release knows {len(steps)}"
-            )
+        known = steps[-1][0]
+        if done and max(done) > known:
+            raise StoreError(f"the database has schema version {max(done)}; this release knows {known}")
         applied: list[int] = []
         for version, sql in steps:
             if version in done:
