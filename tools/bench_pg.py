@@ -132,9 +132,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.only != "postgres":
             results["sqlite"] = anyio.run(_import_and_commit, make_store(db_path), args.rows, args.samples)
             results["sqlite"] |= _load_in_fresh_process(db_path, None)
+            print(json.dumps({"sqlite": results["sqlite"]}), flush=True)  # kept if a later step fails
         if args.only != "sqlite":
             results["postgres"] = anyio.run(_import_and_commit, PostgresStore(url), args.rows, args.samples)
             results["postgres"] |= _load_in_fresh_process(db_path, url)
+            print(json.dumps({"postgres": results["postgres"]}), flush=True)
             results["postgres"] |= anyio.run(_propagation, url, min(args.samples, 300))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
