@@ -20,7 +20,9 @@ from gateway.store import MemoryStore, SQLiteStore, Store
 from gateway.store.index import SuppressionIndex
 from gateway.store.postgres import PostgresStore
 from tests.pgdb import fresh_database
-from tests.stack import make_config
+from tests.stack import make_config, running_stack
+from tests.test_optout_e2e import FOOTER as E2E_FOOTER
+from tests.test_optout_e2e import accounts, bound, submit
 from tests.test_optout_engine import Clock, Log, Session
 
 pytestmark = pytest.mark.anyio
@@ -152,3 +154,17 @@ async def test_a_reply_goes_when_the_store_cannot_be_asked(tmp_path: Path) -> No
         await keyword(policy, session, "447700900731")
         await anyio.sleep(0.2)
         assert len(session.sent) == 1
+
+
+async def test_a_restarted_stopgate_does_not_repeat_the_footer_within_the_window(tmp_path: Path) -> None:
+    """End to end: an ESME's submits through `App` on a SQLite file, stopped and started again."""
+    override = accounts(footer_mode="first_in_days", footer_days=30)
+    texts = []
+    for _ in range(2):  # the same message to the same number, once per run
+        async with running_stack(tmp_path, override) as stack:
+            esme = await bound(stack)
+            assert (await submit(esme, text="Big sale today")).status == 0
+            (received,) = await stack.smsc.wait_for_submits(1)
+            texts.append(received.text)
+            esme.close()
+    assert texts == [f"Big sale today {E2E_FOOTER}", "Big sale today"]
