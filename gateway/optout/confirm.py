@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import anyio
+
 from gateway.metrics import Metrics
 from gateway.numbers import is_replyable
 from gateway.policy.decisions import SessionInfo
@@ -33,6 +35,8 @@ from .ids import ConcatReferences
 from .receipts import ReceiptIds
 
 MAX_REMEMBERED = 100_000
+#: How long the MO's response waits for the store's word on the window before replying regardless.
+CLAIM_TIMEOUT = 2.0
 
 
 class Confirmations:
@@ -62,7 +66,7 @@ class Confirmations:
         #: Where the window is shared with the other processes (None: this process alone).
         self.store = store
 
-    def confirm(
+    async def confirm(
         self,
         session: SessionInfo[Any],
         account: AccountPolicy,
@@ -71,7 +75,11 @@ class Confirmations:
         kind: str,
         text: str,
     ) -> None:
-        """Send one reply to the subscriber, unless it would loop or has nowhere to go."""
+        """Send one reply to the subscriber, unless it would loop or has nowhere to go.
+
+        Returns once the reply is claimed (the MO's response waits for that, as a STOP's waits for
+        its commit); the reply itself is sent in a task of its own.
+        """
         if not text:
             return
         if not is_replyable(mo.source_addr, mo.source_addr_ton) or not mo.destination_addr:
@@ -84,7 +92,11 @@ class Confirmations:
             self.log.info("repeated keyword within the confirmation window; no second reply", kind=kind)
             return
         self._last[key] = now
-        self.spawn(self._send, session, account, mo, number, kind, text)
+        claimed = await self._claim(account, number, kind)
+        if claimed is False:
+            self.log.info("keyword answered by another process within the confirmation window", kind=kind)
+            return
+        self.spawn(self._send, session, account, mo, number, kind, text, claimed)
 
     async def _claim(self, account: AccountPolicy, number: str, kind: str) -> datetime | bool | None:
         """The time this reply was claimed in the store at, False when another process holds the
@@ -94,10 +106,11 @@ class Confirmations:
         at = utcnow()
         window = account.config.optout.confirmation_window
         try:
-            if await self.store.claim_confirmation(account.scope, number, kind, at, window):
-                return at
-            return False
-        except StoreError as exc:
+            with anyio.fail_after(CLAIM_TIMEOUT):
+                if await self.store.claim_confirmation(account.scope, number, kind, at, window):
+                    return at
+                return False
+        except (StoreError, TimeoutError) as exc:
             self.log.warning(
                 "confirmation window not shared; replying as this process sees it", error=str(exc)
             )
@@ -118,11 +131,8 @@ class Confirmations:
         number: str,
         kind: str,
         text: str,
+        claimed: datetime | None,
     ) -> None:
-        claimed = await self._claim(account, number, kind)
-        if claimed is False:
-            self.log.info("keyword answered by another process within the confirmation window", kind=kind)
-            return
         data_coding = DataCoding.SMSC_DEFAULT if is_gsm(text) else DataCoding.UCS2
         template = SubmitSm(
             source_addr_ton=mo.dest_addr_ton,
@@ -145,7 +155,7 @@ class Confirmations:
         except Exception as exc:
             self.log.warning("confirmation not sent", kind=kind, error=str(exc))
             self._last.pop((account.scope, number, kind), None)
-            if isinstance(claimed, datetime):
+            if claimed is not None:
                 await self._release(account, number, kind, claimed)
             return
         self.metrics.confirmations.labels(account.scope, kind).inc()
