@@ -225,6 +225,7 @@ async def _old_store(db: Path) -> None:
         await old.append_events([ev(EventType.HELP, number=B)])
         await old.add_sent_counts({("2024-05-01", "acme", "spring"): 7})
         await old.record_last_campaigns([("acme", B, "spring", T0)])
+        await old.record_footers([("acme", B, T0)])
 
 
 async def _compare(db: Path, url: str) -> None:
@@ -233,6 +234,7 @@ async def _compare(db: Path, url: str) -> None:
         assert [s async for s in new.iter_suppressions()] == [s async for s in old.iter_suppressions()]
         assert await new.sent_counts() == await old.sent_counts()
         assert await new.last_campaign("acme", B) == "spring"
+        assert await new.footers_since(T0) == [("acme", B, T0)]
         assert [c.id for c in await new.changes_since(0)] == [c.id for c in await old.changes_since(0)]
         assert await new.opt_out(ev(number="+15005550006"))
         last = (await new.events())[-1]
