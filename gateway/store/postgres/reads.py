@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from gateway.store.model import Change, Event, EventType, StoreError, Suppression
 from gateway.store.postgres.connection import Database
@@ -55,34 +55,55 @@ async def list_suppressions(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = await db.fetch(
         "listing suppressions",
-        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions {where}"
-        " ORDER BY scope, number LIMIT %s",
+        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions {where} ORDER BY scope, number LIMIT %s",
         (*params, limit),
     )
     return [suppression_from_row(row) for row in rows]
 
 
+#: The scopes present: a loose index scan of the primary key (one probe per scope, not a table scan).
+_SCOPES: Final = (
+    b"WITH RECURSIVE s(scope) AS (SELECT min(scope) FROM suppressions UNION ALL"
+    b" SELECT (SELECT min(scope) FROM suppressions WHERE scope > s.scope) FROM s WHERE s.scope IS NOT NULL)"
+    b" SELECT scope FROM s WHERE scope IS NOT NULL"
+)
+_PAGE_ROWS: Final = (
+    b"SELECT number FROM suppressions WHERE scope = %s AND number > %s ORDER BY number LIMIT %s"
+)
+#: One page of a scope's numbers joined into one string on the server.
+_PAGE: Final = (
+    b"SELECT string_agg(number, E'\\n' ORDER BY number), max(number), count(*) FROM ("
+    + _PAGE_ROWS
+    + b") page"
+)
+
+
 async def load_numbers(db: Database, batch: int) -> AsyncIterator[tuple[str, list[str]]]:
-    """Every (scope, numbers) chunk from one server-side cursor (one snapshot, no re-seeks)."""
-    async with (
-        db.connection("loading suppressions") as conn,
-        conn.transaction(),
-        conn.cursor(name="stopgate_load") as cur,
-    ):
-        await cur.execute("SELECT scope, number FROM suppressions ORDER BY scope, number")
-        scope: str | None = None
-        numbers: list[str] = []
-        while rows := await cur.fetchmany(batch):
-            for row_scope, number in rows:
-                if row_scope != scope or len(numbers) >= batch:
-                    if numbers:
-                        assert scope is not None
-                        yield scope, numbers
-                    scope, numbers = row_scope, []
-                numbers.append(number)
-        if numbers:
-            assert scope is not None
-            yield scope, numbers
+    """Every (scope, numbers) chunk, from one read-only snapshot, scope by scope, page by page.
+
+    Each page arrives as one string joined on the server and split here: psycopg then makes one
+    Python object per page rather than a tuple and two strings per row, which was most of the
+    start-up time of a large store (3M numbers: 9.4 s row by row, 2.6 s so).
+    """
+    async with db.connection("loading suppressions") as conn, conn.transaction():
+        await conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        scopes = [str(row[0]) for row in await (await conn.execute(_SCOPES)).fetchall()]
+        for scope in scopes:
+            after = ""
+            while True:
+                cur = await conn.execute(_PAGE, (scope, after, batch))
+                row = await cur.fetchone()
+                joined, last, count = row if row is not None else (None, None, 0)
+                if not count:
+                    break
+                numbers = str(joined).split("\n")
+                if len(numbers) != count:  # a number holding a line break: this page row by row
+                    cur = await conn.execute(_PAGE_ROWS, (scope, after, batch))
+                    numbers = [str(r[0]) for r in await cur.fetchall()]
+                yield scope, numbers
+                if count < batch:
+                    break
+                after = str(last)
 
 
 async def events(
@@ -182,5 +203,3 @@ async def sent_counts(
         params,
     )
     return [(day, sc, campaign, int(n)) for day, sc, campaign, n in rows]
-
-
