@@ -16,7 +16,6 @@ from itertools import repeat
 
 from gateway.store.base import Store
 from gateway.store.checks import check_limit, check_stateless, check_suppressing, check_unsuppressing
-from gateway.store.guards import FOOTER_PAGE
 from gateway.store.model import (
     Change,
     Channel,
@@ -28,14 +27,15 @@ from gateway.store.model import (
     WebhookState,
     WebToken,
 )
-from gateway.store.postgres import footers, issue16, reads, writes
+from gateway.store.postgres import issue16, reads, writes
 from gateway.store.postgres.bulk_import import import_suppressions
 from gateway.store.postgres.connection import Database
+from gateway.store.postgres.footers import FooterGuards
 from gateway.store.postgres.listener import Listener
 from gateway.store.rows import to_micros
 
 
-class PostgresStore(Store):
+class PostgresStore(FooterGuards, Store):
     """:class:`Store` on the PostgreSQL database at ``url`` (``postgresql://user@host/db``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, min_size: int = 1, max_size: int = 8) -> None:
@@ -261,27 +261,3 @@ class PostgresStore(Store):
         async with self.db.transaction("purging receipt routes") as conn:
             cur = await conn.execute("DELETE FROM receipt_routes WHERE expires_at <= %s", (to_micros(now),))
             return cur.rowcount
-
-    # -- footers and confirmations sent (issue 15) -------------------------------------------
-
-    async def record_footers(self, rows: Sequence[tuple[str, str, datetime]]) -> None:
-        await footers.record_footers(self.db, rows)
-
-    async def footers_since(
-        self, since: datetime, limit: int = FOOTER_PAGE
-    ) -> list[tuple[str, str, datetime]]:
-        return await footers.footers_since(self.db, since, limit)
-
-    async def purge_footers(self, before: datetime) -> int:
-        return await footers.purge_footers(self.db, before)
-
-    async def claim_confirmation(
-        self, scope: str, number: str, kind: str, at: datetime, window: float
-    ) -> bool:
-        return await footers.claim_confirmation(self.db, scope, number, kind, at, window)
-
-    async def release_confirmation(self, scope: str, number: str, kind: str, at: datetime) -> None:
-        await footers.release_confirmation(self.db, scope, number, kind, at)
-
-    async def purge_confirmations(self, before: datetime) -> int:
-        return await footers.purge_confirmations(self.db, before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from gateway.store.guards import FOOTER_PAGE
 from gateway.store.rows import from_micros, to_micros
 from gateway.store.sqlite.connection import Database
 
@@ -63,3 +64,31 @@ async def purge_confirmations(db: Database, before: datetime) -> int:
     async with db.transaction("purging confirmations sent") as conn:
         cursor = await conn.execute("DELETE FROM confirmations_sent WHERE sent_at < ?", (to_micros(before),))
         return cursor.rowcount
+
+
+class FooterGuards:
+    """The store's :class:`~gateway.store.guards.SentGuards` methods, mixed into its class."""
+
+    db: Database
+
+    async def record_footers(self, rows: Sequence[tuple[str, str, datetime]]) -> None:
+        await record_footers(self.db, rows)
+
+    async def footers_since(
+        self, since: datetime, limit: int = FOOTER_PAGE
+    ) -> list[tuple[str, str, datetime]]:
+        return await footers_since(self.db, since, limit)
+
+    async def purge_footers(self, before: datetime) -> int:
+        return await purge_footers(self.db, before)
+
+    async def claim_confirmation(
+        self, scope: str, number: str, kind: str, at: datetime, window: float
+    ) -> bool:
+        return await claim_confirmation(self.db, scope, number, kind, at, window)
+
+    async def release_confirmation(self, scope: str, number: str, kind: str, at: datetime) -> None:
+        await release_confirmation(self.db, scope, number, kind, at)
+
+    async def purge_confirmations(self, before: datetime) -> int:
+        return await purge_confirmations(self.db, before)

@@ -26,7 +26,6 @@ from gateway.store.checks import (
     check_suppressing,
     check_unsuppressing,
 )
-from gateway.store.guards import FOOTER_PAGE
 from gateway.store.model import (
     Change,
     Channel,
@@ -42,12 +41,13 @@ from gateway.store.model import (
     WebToken,
 )
 from gateway.store.rows import to_micros
-from gateway.store.sqlite import consents, footers, outbox, reads, writes
+from gateway.store.sqlite import consents, outbox, reads, writes
 from gateway.store.sqlite.bulk_import import import_suppressions
 from gateway.store.sqlite.connection import Database, checked_pragmas
+from gateway.store.sqlite.footers import FooterGuards
 
 
-class SQLiteStore(Store):
+class SQLiteStore(FooterGuards, Store):
     """:class:`Store` on one SQLite file (created 0600, WAL, ``synchronous=FULL``).
 
     ``pragmas`` are applied to every connection after migrations (tuning such as ``cache_size``;
@@ -260,7 +260,6 @@ class SQLiteStore(Store):
 
     async def web_token(self, token: str) -> WebToken | None:
         return await outbox.web_token(self.db, token)
-
     # -- receipt routes ----------------------------------------------------------------------
 
     async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:
@@ -286,30 +285,6 @@ class SQLiteStore(Store):
         async with self.db.transaction("purging receipt routes") as conn:
             cursor = await conn.execute("DELETE FROM receipt_routes WHERE expires_at <= ?", (to_micros(now),))
             return cursor.rowcount
-
-    # -- footers and confirmations sent (issue 15) -------------------------------------------
-
-    async def record_footers(self, rows: Sequence[tuple[str, str, datetime]]) -> None:
-        await footers.record_footers(self.db, rows)
-
-    async def footers_since(
-        self, since: datetime, limit: int = FOOTER_PAGE
-    ) -> list[tuple[str, str, datetime]]:
-        return await footers.footers_since(self.db, since, limit)
-
-    async def purge_footers(self, before: datetime) -> int:
-        return await footers.purge_footers(self.db, before)
-
-    async def claim_confirmation(
-        self, scope: str, number: str, kind: str, at: datetime, window: float
-    ) -> bool:
-        return await footers.claim_confirmation(self.db, scope, number, kind, at, window)
-
-    async def release_confirmation(self, scope: str, number: str, kind: str, at: datetime) -> None:
-        await footers.release_confirmation(self.db, scope, number, kind, at)
-
-    async def purge_confirmations(self, before: datetime) -> int:
-        return await footers.purge_confirmations(self.db, before)
 
     # -- health --------------------------------------------------------------------------------
 
