@@ -272,6 +272,8 @@ async def test_migration_0007_counts_a_log_written_before_it(tmp_path: Path) -> 
     for statement in split_sql(migrations()[6][1]):
         if statement.startswith("CREATE TRIGGER"):
             conn.execute(f"DROP TRIGGER {statement.split()[2]}")
+    for table in ("footers_sent", "confirmations_sent"):  # and what 0008 made
+        conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 6")
     conn.close()
     async with SQLiteStore(path) as store:
