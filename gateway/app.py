@@ -4,7 +4,7 @@ in one process, started together and stopped together."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +100,7 @@ class App:
                 if config.optout.max_feed_lag > 0:
                     tg.start_soon(self.feed.watch, config.optout.max_feed_lag, self._on_blind)
                 await tg.start(self.proxy.serve)
+                await self._start_worker_metrics(tg)
                 if config.admin.enabled and self.worker == 0:
                     self.admin = self._admin_server(self.feed)
                     await tg.start(self.admin.serve)
@@ -230,8 +231,25 @@ class App:
             lockouts=lambda: [_lockout_record(x) for x in self._proxy().lockouts()],
             unlock=lambda ip, system_id: [_lockout_record(x) for x in self._proxy().unlock(ip, system_id)],
             upstreams=lambda: self._proxy().upstream_status(),
+            scrape=self._scrape_all(),
         )
         return AdminServer(context)
+
+    async def _start_worker_metrics(self, tg: anyio.abc.TaskGroup) -> None:
+        """Under a supervisor, workers 1..N-1 hand their figures to worker 0's ``/metrics``."""
+        from gateway.ops.worker_metrics import serve_worker_metrics, worker_dir
+
+        directory = worker_dir()
+        if directory is not None and self.worker > 0:
+            await tg.start(serve_worker_metrics, self.metrics.registry, directory, self.worker)
+
+    def _scrape_all(self) -> Callable[[], Awaitable[bytes]] | None:
+        from gateway.ops.worker_metrics import scrape_all, worker_dir
+
+        directory, workers = worker_dir(), self.config.listen.workers
+        if directory is None or workers < 2:
+            return None
+        return lambda: scrape_all(self.metrics.registry, directory, workers)
 
     def _proxy(self) -> Proxy:
         assert self.proxy is not None

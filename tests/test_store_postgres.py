@@ -225,6 +225,7 @@ async def _old_store(db: Path) -> None:
         await old.append_events([ev(EventType.HELP, number=B)])
         await old.add_sent_counts({("2024-05-01", "acme", "spring"): 7})
         await old.record_last_campaigns([("acme", B, "spring", T0)])
+        await old.record_footers([("acme", B, T0)])
 
 
 async def _compare(db: Path, url: str) -> None:
@@ -233,6 +234,7 @@ async def _compare(db: Path, url: str) -> None:
         assert [s async for s in new.iter_suppressions()] == [s async for s in old.iter_suppressions()]
         assert await new.sent_counts() == await old.sent_counts()
         assert await new.last_campaign("acme", B) == "spring"
+        assert await new.footers_since(T0) == [("acme", B, T0)]
         assert [c.id for c in await new.changes_since(0)] == [c.id for c in await old.changes_since(0)]
         assert await new.opt_out(ev(number="+15005550006"))
         last = (await new.events())[-1]
@@ -252,9 +254,7 @@ def test_store_copy_from_sqlite_is_verified(tmp_path: Path, pg_url: str) -> None
     assert again.exit_code != 0 and "empty database" in again.output
 
 
-def test_store_copy_reports_a_mismatch(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_store_copy_reports_a_mismatch(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "old.db"
     anyio.run(_old_store, db)
     real = copy_module._sums
@@ -340,3 +340,21 @@ async def test_feed_lag_grows_while_the_store_is_closed(pg_url: str) -> None:
     with pytest.raises(StoreError):
         await follower.sync()
     assert follower.lag() >= 0.3
+
+
+async def test_loading_numbers_page_by_page_keeps_odd_numbers_whole(store: PostgresStore) -> None:
+    """Pages come joined on a line break: a stored number holding one (or other odd text) still
+    loads as itself, and every page of a scope in order."""
+    numbers = sorted([f"+4477009{n:05d}" for n in range(12)] + ["odd\nnumber", "short"])
+    await store.import_suppressions(
+        [("acme", n) for n in numbers if "\n" not in n], channel=Channel.IMPORT, reason="r"
+    )
+    async with await connect(store.url) as conn:  # past the import's checks, as an older release could
+        await conn.execute(
+            "INSERT INTO suppressions (scope, number, since, channel, event_id)"
+            " VALUES ('acme', 'odd\nnumber', 0, 'import', 0), ('beta', '+15005550006', 0, 'import', 0)"
+        )
+    chunks = [c async for c in store.load_numbers(batch=5)]
+    assert [scope for scope, _ in chunks] == ["acme", "acme", "acme", "beta"]
+    assert [n for scope, chunk in chunks if scope == "acme" for n in chunk] == numbers
+    assert chunks[-1] == ("beta", ["+15005550006"])

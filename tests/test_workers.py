@@ -10,7 +10,9 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.smpp.constants import CommandStatus
 from gateway.smpp.pdu import SubmitSm
@@ -108,3 +110,53 @@ async def test_kill_9_of_one_worker_under_load_restarts_it_and_loses_no_acknowle
         assert "all workers stopped" in log
         await smsc.stop()
         tg.cancel_scope.cancel()
+
+
+def _by_worker(metrics: str, name: str, **labels: str) -> dict[str, float]:
+    """Samples ``name`` matching ``labels``, summed by their ``worker`` label."""
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                worker = sample.labels["worker"]
+                out[worker] = out.get(worker, 0.0) + sample.value
+    return out
+
+
+async def test_one_metrics_scrape_holds_the_figures_of_every_worker(tmp_path: Path) -> None:
+    smsc = SimulatedSmsc(users={"proxy": "proxypw"})
+    async with anyio.create_task_group() as tg:
+        await tg.start(smsc.serve)
+        data, port, admin_port = live_config(smsc.port, admin=True)  # SQLite: the workers share the file
+        path = tmp_path / "stopgate.toml"
+        path.write_text(to_toml(data), encoding="utf-8")
+        async with stopgate_process(
+            path, port, admin_port=admin_port, args=["--workers", "2"], term_grace=20
+        ) as supervisor:
+            with anyio.fail_after(20):
+                log_path = tmp_path / "stopgate.log"
+                while len(children(supervisor.pid)) < 2 or log_path.read_text().count('"listening"') < 2:
+                    await anyio.sleep(0.1)
+            async with AsyncExitStack() as peers_stack:
+                for i in range(PEERS):
+                    peer = await peers_stack.enter_async_context(connect_peer(port))
+                    await peer.bind("acme", "acmepw")
+                    resp = await peer.request(submit_to(f"+4477009000{i:02d}"))
+                    assert resp.command_status == CommandStatus.ESME_ROK
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{admin_port}") as client:
+                    reply = await client.get("/metrics", timeout=10)
+                assert reply.status_code == 200
+                text = reply.text
+        await smsc.stop()
+        tg.cancel_scope.cancel()
+    assert _by_worker(text, "stopgate_worker_up") == {"0": 1.0, "1": 1.0}
+    bound = _by_worker(text, "stopgate_bound_sessions", account="acme")
+    submits = _by_worker(
+        text, "stopgate_pdus_total", leg="esme", direction="in", command="submit_sm", status="0x00000000"
+    )
+    # Both workers served ESMEs (the kernel spread the connections), and one scrape counts them all.
+    assert set(bound) == {"0", "1"} and all(v > 0 for v in bound.values()), bound
+    assert sum(bound.values()) == PEERS
+    assert set(submits) == {"0", "1"} and sum(submits.values()) == PEERS, submits
+    # Each family appears once, with both workers' samples in it.
+    assert text.count("# TYPE stopgate_pdus_total counter") == 1

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=500, help="opt_out latency samples")
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL server whose user may CREATE DATABASE")
+    parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend only")
     parser.add_argument("--load-only", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--load-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -128,18 +129,22 @@ def main(argv: list[str] | None = None) -> None:
     url = _database_url(args.url, name)
     try:
         db_path = str(directory / "bench.db")
-        results["sqlite"] = anyio.run(_import_and_commit, make_store(db_path), args.rows, args.samples)
-        results["sqlite"] |= _load_in_fresh_process(db_path, None)
-        results["postgres"] = anyio.run(_import_and_commit, PostgresStore(url), args.rows, args.samples)
-        results["postgres"] |= _load_in_fresh_process(db_path, url)
-        results["postgres"] |= anyio.run(_propagation, url, min(args.samples, 300))
+        if args.only != "postgres":
+            results["sqlite"] = anyio.run(_import_and_commit, make_store(db_path), args.rows, args.samples)
+            results["sqlite"] |= _load_in_fresh_process(db_path, None)
+            print(json.dumps({"sqlite": results["sqlite"]}), flush=True)  # kept if a later step fails
+        if args.only != "sqlite":
+            results["postgres"] = anyio.run(_import_and_commit, PostgresStore(url), args.rows, args.samples)
+            results["postgres"] |= _load_in_fresh_process(db_path, url)
+            print(json.dumps({"postgres": results["postgres"]}), flush=True)
+            results["postgres"] |= anyio.run(_propagation, url, min(args.samples, 300))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         with psycopg.connect(args.url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
     keys = sorted({k for r in results.values() for k in r})
-    print(f"{'measurement':<22} {'sqlite':>12} {'postgres':>12}")
+    print(f"{'measurement':<22} " + " ".join(f"{b:>12}" for b in results))
     for key in keys:
         cells = [f"{results[b][key]:12.2f}" if key in results[b] else f"{'-':>12}" for b in results]
         print(f"{key:<22} {' '.join(cells)}")

@@ -3,7 +3,8 @@
 Each worker is a whole ``stopgate run`` (its own event loop on its own core) listening on
 ``listen.port`` with SO_REUSEPORT, so the kernel spreads ESME connections over them. They share the
 store (the SQLite file in WAL mode, or the PostgreSQL database) and learn each other's opt-outs through
-its change feed, as separate hosts would. Worker 0 alone serves the admin API.
+its change feed, as separate hosts would. Worker 0 alone serves the admin API; its ``/metrics`` holds
+every worker's figures, labelled ``worker`` (:mod:`gateway.ops.worker_metrics`).
 
 The supervisor does nothing else: it restarts a worker that died (back-off doubling from
 ``MIN_BACKOFF`` to ``MAX_BACKOFF``, reset once a worker has lived ``STABLE_AFTER`` seconds), passes
@@ -14,14 +15,18 @@ waits for all of them to drain.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import anyio.abc
 import structlog
+
+from gateway.ops.worker_metrics import WORKER_DIR_ENV
 
 #: The environment variable that makes a process a worker (its index), not a supervisor.
 WORKER_ENV = "STOPGATE_WORKER"
@@ -39,9 +44,11 @@ def worker_index() -> int | None:
 
 
 class Supervisor:
-    def __init__(self, config_path: Path, workers: int) -> None:
+    def __init__(self, config_path: Path, workers: int, directory: Path) -> None:
         self.config_path = config_path
         self.workers = workers
+        #: This run's own directory (the workers' metrics sockets).
+        self.directory = directory
         self.processes: dict[int, anyio.abc.Process] = {}
         self.restarts = 0
         self._stopping = False
@@ -83,7 +90,7 @@ class Supervisor:
                 stdin=None,
                 stdout=None,
                 stderr=None,
-                env={**os.environ, WORKER_ENV: str(index)},
+                env={**os.environ, WORKER_ENV: str(index), WORKER_DIR_ENV: str(self.directory)},
             )
             self.processes[index] = process
             log.info("worker started", worker=index, pid=process.pid)
@@ -107,5 +114,9 @@ class Supervisor:
 
 def supervise(config_path: Path, workers: int) -> None:
     """Run ``workers`` worker processes until SIGTERM (blocking)."""
+    directory = Path(tempfile.mkdtemp(prefix="stopgate-workers-"))  # fresh: no stale sockets
     log.info("supervisor started", workers=workers, pid=os.getpid())
-    anyio.run(Supervisor(config_path, workers).run, backend="asyncio")
+    try:
+        anyio.run(Supervisor(config_path, workers, directory).run, backend="asyncio")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -181,7 +181,7 @@ class MoPolicy:
                 )
             )
             self.metrics.help_requests.labels(scope).inc()
-            confirm(session, account, pdu, number, "help", replies.help)
+            await confirm(session, account, pdu, number, "help", replies.help)
         elif match.intent is Intent.OPT_OUT:
             for each_scope in self._opt_out_scopes(account, match):
                 if not await self._commit(
@@ -190,14 +190,14 @@ class MoPolicy:
                     # The subscriber said STOP: block from memory meanwhile, whatever the store says.
                     await self.feed.hold_unrecorded(each_scope, number)
                     return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
-            confirm(session, account, pdu, number, "opt_out", replies.confirmation)
+            await confirm(session, account, pdu, number, "opt_out", replies.confirmation)
         else:
             if match.conditional and not self.index.contains_e164(scope, number):
                 return Forward(pdu, account=routed)  # "YES" from a subscribed number is just a message
             if not await self._commit(EventType.OPT_IN, number, account, match, text, log, pdu, received):
                 return Respond(make_response(pdu, CommandStatus.ESME_RX_T_APPN))
             await self._record_consent(number, account, match, text, log)
-            confirm(session, account, pdu, number, "opt_in", replies.resubscribe_confirmation)
+            await confirm(session, account, pdu, number, "opt_in", replies.resubscribe_confirmation)
         if config.optout.forward_keywords:
             return Forward(pdu, account=routed)
         return Respond(make_response(pdu, CommandStatus.ESME_ROK))

@@ -42,6 +42,7 @@ from .audit import Audit
 from .changes import OptoutChanges
 from .confirm import Confirmations
 from .deliver import MoPolicy
+from .footers import FooterMemory
 from .held import HeldMessages
 from .ids import ConcatReferences
 from .receipt_routes import ReceiptRoutes, shared_upstream_accounts
@@ -106,6 +107,7 @@ class OptoutPolicy:
             spawn=self._spawn,
             references=references,
             receipts=self.receipts,
+            store=store,
         )
         self.mo = MoPolicy(
             accounts=self.accounts,
@@ -122,6 +124,7 @@ class OptoutPolicy:
             clock=clock,
             arm=self._arm,
         )
+        self.footer_memory = FooterMemory(store, self.log, self._spawn, self._footer_window)
         self.mt = MtPolicy(
             accounts=self.accounts,
             default_country=country,
@@ -134,6 +137,7 @@ class OptoutPolicy:
             log=self.log,
             clock=clock,
             spawn=self._spawn,
+            footers=self.footer_memory,
         )
         self.receipt_routes = ReceiptRoutes(store, self.log, self._spawn, config.mo.receipt_ttl)
         self.mo.receipt_routes = self.receipt_routes
@@ -179,6 +183,7 @@ class OptoutPolicy:
         on long MOs whose parts stopped coming; each when it is due."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            await tg.start(self.footer_memory.follow)  # footers sent before this start, and elsewhere
             task_status.started()
             try:
                 while True:
@@ -216,6 +221,13 @@ class OptoutPolicy:
         """Write queued stateless events and sent counters to the store now (kept on failure, bounded)."""
         await self.audit.flush()
         await self.receipt_routes.flush()
+        await self.footer_memory.flush()
+
+    def _footer_window(self) -> float:
+        """Seconds of the longest ``footer_days`` of the accounts that use it (0: none does)."""
+        accounts = self.config.accounts.values()
+        days = [a.footer_days for a in accounts if a.footer_mode == "first_in_days"]
+        return max(days, default=0) * 86400.0
 
     def _arm(self, deadline: float) -> None:
         """A step has something due at ``deadline``: wake the timer if it sleeps until later."""

@@ -31,13 +31,12 @@ from gateway.store.model import Channel, Event, EventType
 
 from .accounts import OPTOUT_URL, AccountPolicy, account_for
 from .audit import Audit, campaign_of
-from .bounded import BoundedMap
+from .footers import FooterMemory
 from .held import HeldMessages
 from .ids import ConcatReferences, new_message_id
 from .multi import LinkedMulti, with_footer
 from .receipts import ReceiptIds
 
-MAX_FOOTER_MEMORY = 1_000_000
 #: The audit reason of a marketing message refused by ``require_consent`` (issue 16).
 NO_CONSENT: Final = "no_consent"
 _UDHI: Final = EsmClass.UDHI
@@ -75,6 +74,7 @@ class MtPolicy:
         log: Any,
         clock: Callable[[], float],
         spawn: Callable[..., None],
+        footers: FooterMemory,
     ) -> None:
         self.accounts = accounts
         self.default_country = default_country
@@ -104,7 +104,7 @@ class MtPolicy:
         #: with a temporary error, and the ESME retries it later. Transactional traffic goes on.
         self.blind = False
         #: When each (scope, number) last got the footer (``footer_mode = "first_in_days"``).
-        self._footered: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
+        self.footer_memory = footers
 
     def on_submit(self, session: SessionInfo[AccountConfig], pdu: Pdu) -> Decision:
         account = self.accounts.get(session.account.system_id) or account_for(
@@ -151,14 +151,14 @@ class MtPolicy:
             if account.footer_url:
                 link = functools.partial(self._link_footer, account, sm, number, footer)
             return self.held.hold(session, account, sm, message, number or sm.destination_addr, footer, link)
+        if (
+            account.config.footer_mode == "first_in_days"
+            and number is not None
+            and not self.footer_memory.due(scope, number, account.config.footer_days)
+        ):
+            return Forward(sm)
         if account.footer_url and footer is account.config.footer:  # not linked above
             footer = self._link_footer(account, sm, number, footer)
-        if account.config.footer_mode == "first_in_days" and number is not None:
-            now = self.clock()
-            last = self._footered.get((scope, number))
-            if last is not None and now - last < account.config.footer_days * 86400:
-                return Forward(sm)
-            self._footered[(scope, number)] = now
         parts = footer_parts(
             sm,
             footer,

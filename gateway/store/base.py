@@ -36,6 +36,7 @@ from typing import Protocol, Self
 import anyio
 
 from gateway.store.checks import check_limit
+from gateway.store.guards import SentGuards
 from gateway.store.model import (
     Change,
     Channel,
@@ -388,6 +389,7 @@ class Store(
     SuppressionWriter,
     Aggregates,
     ReceiptRoutes,
+    SentGuards,
     ConsentRecords,
     Erasure,
     WebhookOutbox,

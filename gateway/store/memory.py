@@ -20,6 +20,7 @@ from gateway.store.checks import (
     check_suppressing,
     check_unsuppressing,
 )
+from gateway.store.memory_guards import MemoryGuards
 from gateway.store.model import (
     REDACTED,
     Change,
@@ -41,7 +42,7 @@ from gateway.store.selfservice import consent_event
 Key = tuple[str, str]
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryGuards, Store):
     """Dicts and lists; data survives ``close()`` / ``open()`` of the same instance."""
 
     def __init__(self) -> None:
@@ -60,6 +61,8 @@ class MemoryStore(Store):
         self._dead: list[DeadLetter] = []
         self._tokens: dict[str, WebToken] = {}
         self._receipt_routes: dict[tuple[str, str], tuple[str, str, datetime]] = {}
+        self._footers_sent: dict[tuple[str, str], datetime] = {}
+        self._confirmations_sent: dict[tuple[str, str, str], datetime] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ metrics, current config and a readiness callable; the handlers read nothing else
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
@@ -113,6 +113,9 @@ class AdminContext:
     unlock: Callable[[str, str | None], list[LockoutRecord]] = _nothing_to_unlock
     #: A snapshot of each upstream and its binds (``GET /v1/upstreams``), taken by the running proxy.
     upstreams: Callable[[], Sequence[UpstreamView]] = _no_upstreams
+    #: The ``/metrics`` body, when it is more than this process's registry (every worker's, under
+    #: ``stopgate run --workers``).
+    scrape: Callable[[], Awaitable[bytes]] | None = None
     #: Failed authentications per client address (429 past the limit).
     auth_failures: AuthFailures = field(default_factory=AuthFailures)
 

@@ -69,7 +69,9 @@ READYZ = Operation(
 
 
 async def metrics(context: AdminContext, request: Request) -> Response:
-    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    scrape = context.scrape
+    body = await scrape() if scrape is not None else generate_latest(context.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 METRICS = Operation(

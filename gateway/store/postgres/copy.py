@@ -34,6 +34,8 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("suppressions", "scope, number, since, channel, keyword, reason, event_id", "scope, number"),
     ("sent_counts", "day, scope, campaign, sent", "day, scope, campaign"),
     ("last_campaigns", "scope, number, campaign, ts", "scope, number"),
+    # So that a moved deployment does not footer everyone again (footer_mode = "first_in_days").
+    ("footers_sent", "scope, number, sent_at", "scope, number"),
 )
 _BATCH = 10_000
 

@@ -16,12 +16,13 @@ from datetime import date
 from gateway.store.model import DayCount, HonourTimes, Total, TotalBy
 from gateway.store.postgres import bulk_import, consents, daily, outbox, reads, writes
 from gateway.store.postgres.connection import Connection, Database
+from gateway.store.postgres.footers import FooterGuards
 from gateway.store.postgres.listener import Listener
 from gateway.store.sql.dialect import POSTGRES
 from gateway.store.sql.facade import SQLStore
 
 
-class PostgresStore(SQLStore[Database, Connection]):
+class PostgresStore(FooterGuards, SQLStore[Database, Connection]):
     """:class:`Store` on the PostgreSQL database at ``url`` (``postgresql://user@host/db``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, min_size: int = 1, max_size: int = 8) -> None:

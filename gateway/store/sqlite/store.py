@@ -25,10 +25,11 @@ from gateway.store.sql.dialect import SQLITE
 from gateway.store.sql.facade import SQLStore
 from gateway.store.sqlite import bulk_import, consents, outbox, reads, writes
 from gateway.store.sqlite.connection import Database, checked_pragmas
+from gateway.store.sqlite.footers import FooterGuards
 from gateway.store.sqlite.honour import honour_times
 
 
-class SQLiteStore(SQLStore[Database, aiosqlite.Connection]):
+class SQLiteStore(FooterGuards, SQLStore[Database, aiosqlite.Connection]):
     """:class:`Store` on one SQLite file (created 0600, WAL, ``synchronous=FULL``).
 
     ``pragmas`` are applied to every connection after migrations (tuning such as ``cache_size``;
