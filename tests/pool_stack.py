@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio import to_thread
 
 from gateway.app import App
@@ -42,6 +43,7 @@ class PoolStack:
     smscs: dict[str, SimulatedSmsc]
     app: App
     directory: Path
+    tg: anyio.abc.TaskGroup
 
     @property
     def port(self) -> int:
@@ -59,6 +61,10 @@ class PoolStack:
         with anyio.fail_after(timeout):
             while not all(b.state == "bound" for p in pools for b in p.binds):
                 await anyio.sleep(0.02)
+
+    async def restart(self, name: str) -> None:
+        """Serve a stopped simulator again, on the same port."""
+        await self.tg.start(self.smscs[name].serve)
 
     async def wait_down(self, name: str, timeout: float = 10.0) -> None:
         with anyio.fail_after(timeout):
@@ -92,7 +98,7 @@ async def pooled_stack(
         data = merge(data, override or {})
         app = App(parse_config(data, directory))
         await tg.start(app.run)
-        stack = PoolStack(smscs, app, directory)
+        stack = PoolStack(smscs, app, directory, tg)
         try:
             await stack.wait_bound()
             yield stack
