@@ -1,0 +1,73 @@
+"""Every part of a long message on one bind, in order, in pooled mode (issue 14): Stopgate's own split
+(the footer makes a message two) and an ESME's own concatenated parts (UDH), on a round-robin route
+that would otherwise spread consecutive submits over two SMSCs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from anyio import to_thread
+
+from gateway.smpp.constants import CommandStatus
+from gateway.text.udh import parse_concat, split_udh
+from tests.pool_stack import PoolStack, pooled_stack
+
+S = CommandStatus
+NUMBER = "447700900401"
+LONG_TEXT = ("Big sale " * 17).strip()  # one segment alone, two with acme's footer
+ROUTES = [{"name": "all", "upstreams": ["a", "b"], "strategy": "round_robin"}]
+BINDS = {"a": {"binds": 2}, "b": {"binds": 2}}
+
+
+def parts_by_message(stack: PoolStack) -> dict[int, list[tuple[str, int, int]]]:
+    """Concat reference → [(smsc, session, part number)] in arrival order."""
+    found: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    for name, smsc in stack.smscs.items():
+        for record in smsc.received:
+            concat = parse_concat(split_udh(record.pdu.short_message)[0])
+            assert concat is not None
+            found[concat.reference].append((name, record.session_id, concat.seq))
+    return found
+
+
+def assert_one_bind_in_order(stack: PoolStack, messages: int, parts: int) -> None:
+    found = parts_by_message(stack)
+    assert len(found) == messages
+    smscs = set()
+    for arrivals in found.values():
+        assert len({(name, session) for name, session, _ in arrivals}) == 1
+        assert [seq for _, _, seq in arrivals] == list(range(1, parts + 1))
+        smscs.add(arrivals[0][0])
+    assert smscs == {"a", "b"}  # the route still spreads whole messages
+
+
+@pytest.mark.anyio
+async def test_stopgates_split_goes_on_one_bind_in_order(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, ROUTES, upstreams=BINDS) as stack:
+        esme = await stack.esme("acme", "acmepw", mode="tx")
+        try:
+            for _ in range(6):
+                resp = await to_thread.run_sync(lambda: esme.submit(NUMBER, LONG_TEXT))
+                assert resp.status == S.ESME_ROK
+            assert_one_bind_in_order(stack, 6, 2)
+        finally:
+            esme.close()
+
+
+@pytest.mark.anyio
+async def test_an_esmes_own_parts_stay_on_the_bind_the_first_took(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, ROUTES, upstreams=BINDS) as stack:
+        esme = await stack.esme("acmeotp", "otppw", mode="tx")
+        try:
+            for ref in range(1, 5):
+                for seq in (1, 2, 3):
+                    udh = bytes((5, 0, 3, ref, 3, seq))
+                    resp = await to_thread.run_sync(
+                        lambda u=udh: esme.submit(NUMBER, u + b"Your code part", esm_class=0x40)
+                    )
+                    assert resp.status == S.ESME_ROK
+            assert_one_bind_in_order(stack, 4, 3)
+        finally:
+            esme.close()
