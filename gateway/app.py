@@ -77,6 +77,8 @@ class App:
             self.proxy.latency_histogram = self.metrics.proxy_latency
             self.proxy.on_lockout = lambda account: self.metrics.bind_lockouts.labels(account).inc()
             self.proxy.on_probe = lambda name, up: self.metrics.upstream_up.labels(name).set(1 if up else 0)
+            if self.proxy.router is not None:
+                self.metrics.upstreams.source = self.proxy.router.samples
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.smpp.constants import RESPONSE_BIT, CommandId
@@ -134,6 +134,60 @@ class _LabelCounts(Collector):
         yield family
 
 
+#: One upstream of the pooled mode at scrape time: (name, health, counters by kind, bind states,
+#: counters by (route, kind)). Plain data, so the metrics depend on nothing of the proxy.
+UpstreamSample = tuple[str, str, dict[str, int], list[str], dict[tuple[str, str], int]]
+
+_BIND_STATES = ("bound", "connecting", "down")
+
+
+class _UpstreamCollector(Collector):
+    """Pooled mode, per upstream and route: submits, errors, throttled, failovers; per bind its state.
+
+    Read from the connectors' own counters at scrape time (no labelled instrument on the hot path)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], list[UpstreamSample]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        samples = self.source() if self.source is not None else []
+        counters = {
+            kind: CounterMetricFamily(
+                f"stopgate_upstream_{kind}", f"Pooled upstream {kind} by upstream", labels=["upstream"]
+            )
+            for kind in ("submits", "errors", "throttled", "failovers")
+        }
+        routes = {
+            kind: CounterMetricFamily(
+                f"stopgate_route_{kind}", f"Routed {kind} by route and upstream", labels=["route", "upstream"]
+            )
+            for kind in ("submits", "failovers")
+        }
+        binds = GaugeMetricFamily(
+            "stopgate_upstream_bind_state",
+            "1 for each pool bind's state",
+            labels=["upstream", "bind", "state"],
+        )
+        health = GaugeMetricFamily(
+            "stopgate_upstream_health", "1 for the upstream's health", labels=["upstream", "health"]
+        )
+        for name, state, counts, bind_states, by_route in samples:
+            for kind, family in counters.items():
+                family.add_metric([name], counts.get(kind, 0))
+            for (route, kind), value in by_route.items():
+                routes[kind].add_metric([route, name], value)
+            for index, bind_state in enumerate(bind_states):
+                for each in _BIND_STATES:
+                    binds.add_metric([name, str(index), each], 1.0 if each == bind_state else 0.0)
+            for each in ("bound", "degraded", "down"):
+                health.add_metric([name, each], 1.0 if each == state else 0.0)
+        if samples:
+            yield from counters.values()
+            yield from routes.values()
+            yield binds
+            yield health
+
+
 def _task_count() -> int:
     """asyncio tasks alive (scraped on the event loop; 0 from anywhere else)."""
     try:
@@ -235,4 +289,7 @@ class Metrics:
         # Leak detectors: tasks here, and process_open_fds / process_resident_memory_bytes (Linux).
         self.tasks = Gauge("stopgate_tasks", "asyncio tasks alive in the process", registry=r)
         self.tasks.set_function(_task_count)
+        #: Pooled mode: set ``upstreams.source`` to a function returning the upstreams' samples.
+        self.upstreams = _UpstreamCollector()
+        r.register(self.upstreams)
         ProcessCollector(registry=r)

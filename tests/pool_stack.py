@@ -44,6 +44,8 @@ class PoolStack:
     app: App
     directory: Path
     tg: anyio.abc.TaskGroup
+    #: The configuration as data (for a reload with changes).
+    data: dict[str, Any]
 
     @property
     def port(self) -> int:
@@ -61,6 +63,18 @@ class PoolStack:
         with anyio.fail_after(timeout):
             while not all(b.state == "bound" for p in pools for b in p.binds):
                 await anyio.sleep(0.02)
+
+    def reload(self, **changes: Any) -> None:
+        """What SIGHUP does, with the configuration data changed."""
+        data = merge(self.data, changes)
+        self.data = data
+        config = parse_config(data, self.directory)
+        assert self.app.proxy is not None and self.app.policy is not None
+        self.app.proxy.reload(config)
+        self.app.policy.reload(config)
+
+    def upstream_port(self, name: str) -> int:
+        return self.smscs[name].port
 
     async def restart(self, name: str) -> None:
         """Serve a stopped simulator again, on the same port."""
@@ -84,6 +98,7 @@ async def pooled_stack(
     *,
     upstreams: dict[str, dict[str, Any]] | None = None,
     override: dict[str, Any] | None = None,
+    names: tuple[str, ...] = NAMES,
 ) -> AsyncIterator[PoolStack]:
     """Simulators a, b and c; ``upstreams`` adds keys per upstream; accounts as tests/stack.py's BASE,
     all on upstream ``a``."""
@@ -92,13 +107,15 @@ async def pooled_stack(
         for smsc in smscs.values():
             await tg.start(smsc.serve)
         data = copy.deepcopy(BASE)
-        data["upstream"] = [upstream(n, s.port, **(upstreams or {}).get(n, {})) for n, s in smscs.items()]
+        data["upstream"] = [
+            upstream(n, s.port, **(upstreams or {}).get(n, {})) for n, s in smscs.items() if n in names
+        ]
         data["account"] = [dict(a, upstream="a") for a in data["account"]]
         data["route"] = routes
         data = merge(data, override or {})
         app = App(parse_config(data, directory))
         await tg.start(app.run)
-        stack = PoolStack(smscs, app, directory, tg)
+        stack = PoolStack(smscs, app, directory, tg, data)
         try:
             await stack.wait_bound()
             yield stack

@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 
 from gateway.config import AccountConfig, Config
+from gateway.metrics import UpstreamSample
 from gateway.numbers import address_normalizer
 from gateway.policy.routes import RouteRule, RouteTable
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
@@ -296,6 +297,24 @@ class PoolRouter:
 
     def status(self) -> list[UpstreamStatus]:
         return [pool.status() for pool in self.pools.values()]
+
+    def samples(self) -> list[UpstreamSample]:
+        """What the metrics export per upstream, bind and route (read at scrape time)."""
+        out: list[UpstreamSample] = []
+        for pool in list(self.pools.values()):
+            counts = {
+                "submits": pool.submits,
+                "errors": pool.errors,
+                "throttled": pool.throttled,
+                "failovers": pool.failovers,
+            }
+            by_route: dict[tuple[str, str], int] = {}
+            for kind, table in (("submits", self.route_submits), ("failovers", self.route_failovers)):
+                for (route, upstream), value in list(table.items()):
+                    if upstream == pool.name:
+                        by_route[route, kind] = value
+            out.append((pool.name, pool.health, counts, [b.state for b in pool.binds], by_route))
+        return out
 
     def health(self) -> list[tuple[str, str, bool]]:
         """(account, upstreams, up) for each account's default route: up when one of them is."""
