@@ -16,11 +16,13 @@ import anyio
 from gateway.policy.routes import RouteRule
 from gateway.smpp.constants import BindMode
 from gateway.smpp.pdu import Pdu
+from gateway.smpp.states import State
 
 from .link import Link
 from .pool_status import BindState, BindStatus
 from .upstream import BindFailed, ReconnectBackoff, bind_upstream, connect_upstream
 
+_BOUND = (State.BOUND_TX, State.BOUND_TRX)
 MODES = {
     "transceiver": BindMode.TRANSCEIVER,
     "transmitter": BindMode.TRANSMITTER,
@@ -70,7 +72,7 @@ class PoolBind:
     def usable(self) -> Link | None:
         """The link when it is bound and can carry submits."""
         link = self.link
-        if link is None or link.closed or not self.mode.can_transmit:
+        if link is None or link.closed or not self.mode.can_transmit or link.conn.state not in _BOUND:
             return None
         return link
 

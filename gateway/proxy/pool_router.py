@@ -21,7 +21,7 @@ from gateway.metrics import UpstreamSample
 from gateway.numbers import address_normalizer
 from gateway.policy.routes import RouteRule, RouteTable
 from gateway.smpp.constants import CommandId, CommandStatus, Tag
-from gateway.smpp.errors import PduTooLarge
+from gateway.smpp.errors import LocalProtocolError, PduTooLarge
 from gateway.smpp.fields import find_tlv
 from gateway.smpp.pdu import Pdu, SubmitMulti, make_response
 from gateway.text.udh import parse_concat, split_udh
@@ -218,6 +218,13 @@ class PoolRouter:
         except PduTooLarge as exc:
             session.log.warning("request too large to relay", error=str(exc))
             session.esme.respond(make_response(pdu, S.ESME_RINVMSGLEN), sequence)
+            return
+        except LocalProtocolError:  # the bind went away since it was chosen (waiting for a token)
+            again = pool.link()
+            if again is None or again is link:
+                session.esme.respond(make_response(pdu, S.ESME_RMSGQFUL), sequence)
+            else:
+                self.send(session, pool, again, pdu, sequence, on_response, frame, retry)
             return
         pool.count_submit(self.clock())
 
