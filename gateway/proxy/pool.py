@@ -45,6 +45,8 @@ class UpstreamPool:
         self._wake = anyio.Event()
         self._scope: anyio.CancelScope | None = None
         self.health: Health = "down"
+        #: A transmit-capable bind is bound (kept by :meth:`bind_changed`: read per submit).
+        self.up = False
         self.since = time.time()
         self.submits = self.errors = self.throttled = self.failovers = 0
         #: Submits sent in the current second and the one before (for the reported TPS).
@@ -54,6 +56,10 @@ class UpstreamPool:
         self.on_health: Any = None
 
     # --- routing ----------------------------------------------------------------------------------
+
+    def probe_ready(self) -> bool:
+        """The circuit is not closed: whether it lets a probe through now."""
+        return self.breaker.available(self.proxy.clock())
 
     def ready(self, now: float) -> bool:
         """Routing may choose this upstream now: a bind bound, the circuit not open (nor half-open
@@ -85,6 +91,7 @@ class UpstreamPool:
 
     def bind_changed(self) -> None:
         bound = sum(1 for b in self.binds if b.state == "bound")
+        self.up = any(b.state == "bound" and b.mode.can_transmit for b in self.binds)
         state = self.breaker.current(self.proxy.clock())
         health: Health
         if not bound or state == "open":

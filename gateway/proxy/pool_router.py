@@ -34,7 +34,7 @@ from .pool_events import PoolEvents
 from .pool_maps import TtlMap
 from .pool_status import UpstreamStatus
 from .relay import Parts, RelayContext
-from .strategy import RoundRobin, SmoothWeighted, failover
+from .strategy import RoundRobin, SmoothWeighted
 
 C = CommandId
 S = CommandStatus
@@ -113,31 +113,43 @@ class PoolRouter:
 
     # --- choosing ---------------------------------------------------------------------------------
 
-    def rule_for(self, system_id: str, pdu: Pdu) -> RouteRule | None:
+    def rule_for(self, system_id: str, pdu: Any) -> RouteRule | None:
         if type(pdu) is SubmitMulti:
             dests = pdu.dests
             address, ton = (dests[0].address, dests[0].ton) if dests else ("", 0)
+        else:  # submit_sm, data_sm
+            address, ton = pdu.destination_addr, pdu.dest_addr_ton
+        if ton == 1 and address.isdigit() and address[:1] != "0":
+            digits = address  # international: its E.164 digits already (the common case, no parse)
         else:
-            address, ton = getattr(pdu, "destination_addr", ""), getattr(pdu, "dest_addr_ton", 0)
-        number = self.normalize(address, ton) if address else None
-        digits = number[1:] if number else ""
-        return self.table.match(
-            system_id, digits, getattr(pdu, "source_addr", ""), getattr(pdu, "service_type", "")
-        )
+            number = self.normalize(address, ton) if address else None
+            digits = number[1:] if number else ""
+        return self.table.match(system_id, digits, pdu.source_addr, pdu.service_type)
 
     def choose(self, rule: RouteRule, skip: UpstreamPool | None = None) -> UpstreamPool | None:
         """The upstream of ``rule`` its strategy picks among those up (and not ``skip``)."""
         pools, turns = self._rules[rule.name]
-        now = self.clock()
-        if len(pools) == 1:
-            pool = pools[0]
-            chosen = pool if pool is not skip and pool.ready(now) else None
+        chosen: UpstreamPool
+        if turns is None:  # failover (or a single upstream): the first up, in order
+            for chosen in pools:
+                if (
+                    chosen.up
+                    and chosen is not skip
+                    and (chosen.breaker.state == "closed" or chosen.probe_ready())
+                ):
+                    break
+            else:
+                return None
         else:
-            usable = [p is not skip and p.ready(now) for p in pools]
-            index = failover(usable) if turns is None else turns.pick(usable)
-            chosen = None if index is None else pools[index]
-        if chosen is not None and chosen.breaker.state != "closed":
-            chosen.breaker.allow(now)  # half-open: this request is the probe
+            usable = [
+                p.up and p is not skip and (p.breaker.state == "closed" or p.probe_ready()) for p in pools
+            ]
+            index = turns.pick(usable)
+            if index is None:
+                return None
+            chosen = pools[index]
+        if chosen.breaker.state != "closed" and not chosen.breaker.allow(self.clock()):
+            return None  # half-open with its probe already out
         return chosen
 
     # --- ESME → pools -----------------------------------------------------------------------------

@@ -369,10 +369,9 @@ class Proxy:
         self, upstream_name: str, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None
     ) -> Pdu:
         router = self.router
-        if router is not None:
-            pool = router.pools.get(upstream_name)
-            if pool is not None and pool.link() is not None:
-                return await router.request(pool, pdu, on_response)
+        if router is not None and upstream_name in router.pools:  # pooled: never a bind of its own
+            pooled: Pdu = await router.request(router.pools[upstream_name], pdu, on_response)
+            return pooled
         service = self._services.get(upstream_name)
         if service is None:
             service = self._services[upstream_name] = ServiceBind(self, self.config.upstreams[upstream_name])
