@@ -219,10 +219,6 @@ def main() -> None:
         )
 
 
-if __name__ == "__main__":
-    main()
-
-
 def pick_cost(rules: int = 1000, count: int = 100_000) -> tuple[float, float]:
     """µs per submit for the route lookup + upstream pick of pooled mode, and for RouteTable.match alone."""
     from types import SimpleNamespace
@@ -261,3 +257,7 @@ def pick_cost(rules: int = 1000, count: int = 100_000) -> tuple[float, float]:
             match("acme", d)
         alone = min(alone, time.perf_counter() - start)
     return best / count * 1e6, alone / count * 1e6
+
+
+if __name__ == "__main__":
+    main()
