@@ -115,3 +115,28 @@ async def test_unrouted_mos_default_account_or_answered(tmp_path: Path) -> None:
             assert other.delivered == []
         finally:
             other.close()
+
+
+@pytest.mark.anyio
+async def test_a_receipt_after_a_restart_reaches_the_sender_through_the_store(tmp_path: Path) -> None:
+    override = {"account": accounts(), "mo": {"route_receipts": True}}
+    async with pooled_stack(tmp_path, ROUTES, upstreams={"a": {"binds": 2}}, override=override) as stack:
+        acme = await stack.esme("acme", "acmepw", "tx")
+        try:
+            resp = await to_thread.run_sync(lambda: acme.submit("447700900999", b"Your order shipped"))
+            assert resp.status == S.ESME_ROK
+            message_id = resp.message_id.decode()
+        finally:
+            acme.close()
+    # A new process on the same store: nothing in memory, the store's receipt routes know the sender.
+    async with pooled_stack(tmp_path, ROUTES, upstreams={"a": {"binds": 2}}, override=override) as stack:
+        other = await stack.esme("other", "otherpw", "rx")
+        acme = await stack.esme("acme", "acmepw", "rx")
+        try:
+            assert await receipt(stack, message_id) == S.ESME_ROK
+            delivered = await to_thread.run_sync(acme.wait_delivered, 1)
+            assert delivered[0].short_message.split()[0] == f"id:{message_id}".encode()
+            assert other.delivered == []
+        finally:
+            other.close()
+            acme.close()

@@ -157,6 +157,7 @@ class UpstreamPool:
         self.health = "down"
 
     def status(self) -> UpstreamStatus:
+        self.bind_changed()  # an open circuit may have turned half-open since
         now = self.proxy.clock()
         if int(now) > self._second + 1:
             tps = 0.0
