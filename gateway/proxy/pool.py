@@ -20,7 +20,7 @@ from gateway.config import UpstreamConfig
 
 from .breaker import CircuitBreaker
 from .link import Link
-from .pool_bind import PoolBind
+from .pool_bind import TRANSMITTING, PoolBind
 from .pool_status import Health, UpstreamStatus
 from .tps import TokenBucket
 
@@ -39,6 +39,7 @@ class UpstreamPool:
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         self.bucket = TokenBucket(config.max_tps, now) if config.max_tps else None
         self.binds = [PoolBind(self, i) for i in range(config.binds)]
+        self.transmitters = [b for b in self.binds if b.mode.can_transmit]
         self.window = config.window
         self.closing = False
         self.waiting: deque[Waiting] = deque()
@@ -49,9 +50,9 @@ class UpstreamPool:
         self.up = False
         self.since = time.time()
         self.submits = self.errors = self.throttled = self.failovers = 0
-        #: Submits sent in the current second and the one before (for the reported TPS).
-        self._second = int(now)
-        self._this_second = self._last_second = 0
+        #: (time, submits) when the status was last taken: the reported TPS is the rate since.
+        self._sampled = (now, 0)
+        self._tps = 0.0
         #: Called with (upstream, health) when the health changes (a metrics gauge).
         self.on_health: Any = None
 
@@ -73,21 +74,13 @@ class UpstreamPool:
         """The bound transmit-capable bind with the fewest requests in flight and room in its window."""
         best: Link | None = None
         fewest = self.window
-        for bind in self.binds:
-            link = bind.usable
-            if link is not None:
+        for bind in self.transmitters:
+            link = bind.link
+            if link is not None and not link.closed and link.conn.state in TRANSMITTING:
                 outstanding = link.conn.outstanding
                 if outstanding < fewest:
                     best, fewest = link, outstanding
         return best
-
-    def count_submit(self, now: float) -> None:
-        self.submits += 1
-        second = int(now)
-        if second != self._second:
-            self._last_second = self._this_second if second == self._second + 1 else 0
-            self._second, self._this_second = second, 0
-        self._this_second += 1
 
     def bind_changed(self) -> None:
         bound = sum(1 for b in self.binds if b.state == "bound")
@@ -159,12 +152,11 @@ class UpstreamPool:
     def status(self) -> UpstreamStatus:
         self.bind_changed()  # an open circuit may have turned half-open since
         now = self.proxy.clock()
-        if int(now) > self._second + 1:
-            tps = 0.0
-        elif int(now) == self._second + 1:
-            tps = float(self._this_second)
-        else:
-            tps = float(self._last_second)
+        then, submits = self._sampled
+        if now - then >= 1.0:
+            self._tps = (self.submits - submits) / (now - then)
+            self._sampled = (now, self.submits)
+        tps = self._tps
         return UpstreamStatus(
             name=self.name,
             health=self.health,

@@ -22,7 +22,8 @@ from .link import Link
 from .pool_status import BindState, BindStatus
 from .upstream import BindFailed, ReconnectBackoff, bind_upstream, connect_upstream
 
-_BOUND = (State.BOUND_TX, State.BOUND_TRX)
+#: The states a bind can carry submits in.
+TRANSMITTING = (State.BOUND_TX, State.BOUND_TRX)
 MODES = {
     "transceiver": BindMode.TRANSCEIVER,
     "transmitter": BindMode.TRANSMITTER,
@@ -72,7 +73,7 @@ class PoolBind:
     def usable(self) -> Link | None:
         """The link when it is bound and can carry submits."""
         link = self.link
-        if link is None or link.closed or not self.mode.can_transmit or link.conn.state not in _BOUND:
+        if link is None or link.closed or not self.mode.can_transmit or link.conn.state not in TRANSMITTING:
             return None
         return link
 

@@ -81,9 +81,10 @@ class PoolEvents:
         router = self.router
         retry = status in FAILOVER_STATUSES
         record = not status and command_id in _ID_RESPONSES
-        now = router.clock()
         name = pool.name
         ids = router.ids
+        items = ids.items
+        expires = router.clock() + ids.ttl if record else 0.0
         groups: dict[Any, tuple[list[bytes], list[object]]] = {}
         for frame, relay in zip(event.frames, event.contexts, strict=True):
             assert type(relay) is PoolRelay
@@ -91,14 +92,15 @@ class PoolEvents:
                 continue
             session = relay.session
             if record:
-                message_id = bytes(frame[16:-1]).decode("latin-1")
-                ids.put((name, message_id), (session.account.system_id, session.session_id), now)
+                items[name, bytes(frame[16:-1]).decode("latin-1")] = (expires, session.owner)
             group = groups.get(session)
             if group is None:
                 groups[session] = ([frame], [relay.context])
             else:
                 group[0].append(frame)
                 group[1].append(relay.context)
+        if record:
+            ids.trim()
         for session, (frames, contexts) in groups.items():
             session.esme.relay_responses(Relayed(frames, command_id, status, contexts))
 
@@ -118,8 +120,7 @@ class PoolEvents:
         if not status and pdu.command_id in _ID_RESPONSES:
             message_id = getattr(pdu, "message_id", "")
             if message_id:
-                owner = (session.account.system_id, session.session_id)
-                router.ids.put((pool.name, message_id), owner, router.clock())
+                router.ids.put((pool.name, message_id), session.owner, router.clock())
         session.upstream_response(link, Response(pdu, event.request_id, relay.context))
 
     def _expired(self, pool: UpstreamPool, event: Expired) -> None:

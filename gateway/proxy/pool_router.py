@@ -160,7 +160,8 @@ class PoolRouter:
         if pdu.command_id not in _SUBMITS:
             self._other(session, pdu, sequence, on_response)
             return
-        pin = _concat_key(session.session_id, pdu)
+        # An ESME's own concatenated part (UDHI, or TLVs that may be SAR ones): pinned to one bind.
+        pin = _concat_key(session.session_id, pdu) if pdu.esm_class & _UDHI or pdu.tlvs else None  # type: ignore[attr-defined]
         link: Link | None = None
         retry: Retry | None = None
         if pin is not None:
@@ -179,7 +180,8 @@ class PoolRouter:
                 return
             assert rule is not None
             key = (rule.name, pool.name)
-            self.route_submits[key] = self.route_submits.get(key, 0) + 1
+            route_submits = self.route_submits
+            route_submits[key] = route_submits.get(key, 0) + 1
             if pin is not None:
                 self.pins.put(pin, (pool, link), self.clock())
             elif rule.strategy == "failover" and len(rule.upstreams) > 1:
@@ -227,6 +229,7 @@ class PoolRouter:
             relay = False
         try:
             link.send_nowait(pdu, context, frame, relay=relay)
+            pool.submits += 1
         except PduTooLarge as exc:
             session.log.warning("request too large to relay", error=str(exc))
             session.esme.respond(make_response(pdu, S.ESME_RINVMSGLEN), sequence)
@@ -238,7 +241,6 @@ class PoolRouter:
             else:
                 self.send(session, pool, again, pdu, sequence, on_response, frame, retry)
             return
-        pool.count_submit(self.clock())
 
     def send_parts(self, session: Any, parts: Parts) -> None:
         """Stopgate's own split: every part on the one bind chosen for the first, in order."""
@@ -257,8 +259,7 @@ class PoolRouter:
                 pool.bucket.force(now)
         parts.link = link
         parts.context = PoolRelay(session, parts, pool)
-        for _ in parts.decision.parts:
-            pool.count_submit(self.clock())
+        pool.submits += len(parts.decision.parts)
         session.parts.send(parts)
 
     def failover(self, relay: PoolRelay, status: int) -> bool:
@@ -309,7 +310,7 @@ class PoolRouter:
         link = pool.link()
         if link is None:
             raise LinkClosed(f"upstream {pool.name} has no bind up")
-        pool.count_submit(self.clock())
+        pool.submits += 1
         return await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
 
     # --- what operators see -----------------------------------------------------------------------

@@ -8,7 +8,6 @@ Keep-alives are answered by each link itself. Message-carrying requests pass thr
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,14 +27,14 @@ from gateway.smpp.constants import (
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
 from gateway.smpp.fields import Tlv
-from gateway.smpp.pdu import Pdu, Unbind, make_response
+from gateway.smpp.pdu import Pdu, make_response
 from gateway.smpp.states import State
 
-from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .link import Expired, Link
 from .mo_delivery import forward_across, request_esme
 from .parts import SplitSender
 from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
-from .session_close import upstream_unbind
+from .session_close import shutdown, upstream_unbind
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
 
@@ -70,6 +69,8 @@ class EsmeSession:
         self._on_submit = proxy.policy.on_submit
         #: Pooled mode (routes configured): submits go through the proxy's pools, not a bind of ours.
         self.router = proxy.router
+        #: (account, session id) once bound: who sent a message, for its receipts (pooled mode).
+        self.owner: tuple[str, str] | None = None
         self.parts = SplitSender(esme, lambda: self.upstream, lambda: self.log, self._spawn)
 
     # --- SessionInfo (what a policy sees) ---------------------------------------------------------
@@ -128,17 +129,7 @@ class EsmeSession:
     async def shutdown(self, grace: float) -> None:
         """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
         self._closing = True
-        clock = self.proxy.clock
-        deadline = clock() + grace
-        if self.bound and not self.esme.closed:
-            with contextlib.suppress(LinkClosed, ResponseTimeout):
-                await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
-        upstream = self.upstream
-        if upstream is not None:
-            await upstream.wait_answered(max(0.0, deadline - clock()))
-        await self.esme.close("shutdown")
-        if upstream is not None:
-            await upstream.unbind(1.0)
+        await shutdown(self, grace)
 
     # --- binding ----------------------------------------------------------------------------------
 
@@ -183,6 +174,7 @@ class EsmeSession:
 
     def _bound(self, request: Pdu, account: AccountConfig, mode: BindMode, system_id: str, log: Any) -> None:
         self._account, self._bind_mode = account, mode
+        self.owner = (account.system_id, self.session_id)
         self.log = log
         self.esme.log = log.bind(leg="esme")
         self.proxy.session_bound(account)

@@ -1,4 +1,4 @@
-"""The SMSC unbinding an ESME session's own upstream bind (per-session mode)."""
+"""Ending an ESME session: a graceful stop, and the SMSC unbinding the session's own upstream bind."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ async def upstream_unbind(session: Any, request: Pdu) -> None:
         with contextlib.suppress(LinkClosed, ResponseTimeout):
             await session.esme.request(Unbind(), session_cfg.response_timeout)
     await session.esme.close("unbound by SMSC")
+
+
+async def shutdown(session: Any, grace: float) -> None:
+    """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
+    clock = session.proxy.clock
+    deadline = clock() + grace
+    if session.bound and not session.esme.closed:
+        with contextlib.suppress(LinkClosed, ResponseTimeout):
+            await session.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
+    upstream = session.upstream
+    if upstream is not None:
+        await upstream.wait_answered(max(0.0, deadline - clock()))
+    await session.esme.close("shutdown")
+    if upstream is not None:
+        await upstream.unbind(1.0)
