@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import anyio
 import pytest
 from anyio import to_thread
 
@@ -21,24 +22,32 @@ ROUTES = [{"name": "all", "upstreams": ["a", "b"], "strategy": "round_robin"}]
 BINDS = {"a": {"binds": 2}, "b": {"binds": 2}}
 
 
-def parts_by_message(stack: PoolStack) -> dict[int, list[tuple[str, int, int]]]:
-    """Concat reference → [(smsc, session, part number)] in arrival order."""
-    found: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+def parts_by_message(stack: PoolStack) -> dict[int, list[tuple[str, int, int, int]]]:
+    """Concat reference → [(smsc, session, part number, parts)] in arrival order."""
+    found: dict[int, list[tuple[str, int, int, int]]] = defaultdict(list)
     for name, smsc in stack.smscs.items():
         for record in smsc.received:
             concat = parse_concat(split_udh(record.pdu.short_message)[0])
             assert concat is not None
-            found[concat.reference].append((name, record.session_id, concat.seq))
+            found[concat.reference].append((name, record.session_id, concat.seq, concat.total))
     return found
 
 
-def assert_one_bind_in_order(stack: PoolStack, messages: int, parts: int) -> None:
+def complete(stack: PoolStack, messages: int) -> bool:
+    found = parts_by_message(stack)
+    return len(found) == messages and all(len(a) == a[0][3] for a in found.values())
+
+
+def assert_one_bind_in_order(stack: PoolStack, messages: int, parts: int | None) -> None:
+    """Every message's parts on one bind, in order; ``parts`` each (None: as their UDH says)."""
     found = parts_by_message(stack)
     assert len(found) == messages
     smscs = set()
     for arrivals in found.values():
-        assert len({(name, session) for name, session, _ in arrivals}) == 1
-        assert [seq for _, _, seq in arrivals] == list(range(1, parts + 1))
+        total = arrivals[0][3]
+        assert parts is None or total == parts
+        assert len({(name, session) for name, session, _, _ in arrivals}) == 1
+        assert [seq for _, _, seq, _ in arrivals] == list(range(1, total + 1))
         smscs.add(arrivals[0][0])
     assert smscs == {"a", "b"}  # the route still spreads whole messages
 
@@ -57,17 +66,26 @@ async def test_stopgates_split_goes_on_one_bind_in_order(tmp_path: Path) -> None
 
 
 @pytest.mark.anyio
-async def test_an_esmes_own_parts_stay_on_the_bind_the_first_took(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("system_id", "password", "parts"),
+    [("acmeotp", "otppw", 3), ("acme", "acmepw", None)],  # acme's are held and re-cut with the footer
+)
+async def test_an_esmes_own_parts_stay_on_the_bind_the_first_took(
+    tmp_path: Path, system_id: str, password: str, parts: int | None
+) -> None:
     async with pooled_stack(tmp_path, ROUTES, upstreams=BINDS) as stack:
-        esme = await stack.esme("acmeotp", "otppw", mode="tx")
+        esme = await stack.esme(system_id, password, mode="tx")
         try:
             for ref in range(1, 5):
                 for seq in (1, 2, 3):
                     udh = bytes((5, 0, 3, ref, 3, seq))
                     resp = await to_thread.run_sync(
-                        lambda u=udh: esme.submit(NUMBER, u + b"Your code part", esm_class=0x40)
+                        lambda u=udh: esme.submit(NUMBER, u + b"Your order part " * 8, esm_class=0x40)
                     )
                     assert resp.status == S.ESME_ROK
-            assert_one_bind_in_order(stack, 4, 3)
+            with anyio.fail_after(10):  # the held parts go out once the last one is in
+                while not complete(stack, 4):
+                    await anyio.sleep(0.02)
+            assert_one_bind_in_order(stack, 4, parts)
         finally:
             esme.close()

@@ -299,12 +299,26 @@ class PoolRouter:
     # --- the proxy's own requests -----------------------------------------------------------------
 
     async def transmit(self, account: AccountConfig, pdu: Pdu, on_response: Any = None) -> Pdu:
-        """A request Stopgate sends for ``account`` (a held message, a confirmation): routed."""
-        rule = self.rule_for(account.system_id, pdu)
-        pool = self.choose(rule) if rule is not None else None
-        if pool is None:
-            raise LinkClosed(f"no upstream of route {rule.name if rule else '-'} is up")
-        return await self.request(pool, pdu, on_response)
+        """A request Stopgate sends for ``account`` (a held message's parts, a confirmation): routed,
+        the parts of one message pinned to one bind as an ESME's own are."""
+        now = self.clock()
+        pin = _concat_key("account:" + account.system_id, pdu)
+        pinned = self.pins.get(pin, now) if pin is not None else None
+        if pinned is not None and not pinned[1].closed:
+            pool, link = pinned
+        else:
+            rule = self.rule_for(account.system_id, pdu)
+            chosen = self.choose(rule) if rule is not None else None
+            if chosen is None:
+                raise LinkClosed(f"no upstream of route {rule.name if rule else '-'} is up")
+            pool, link = chosen, chosen.link()
+            if link is None:
+                raise LinkClosed(f"upstream {pool.name} has no bind with room")
+            if pin is not None:
+                self.pins.put(pin, (pool, link), now)
+        pool.submits += 1
+        resp: Pdu = await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
+        return resp
 
     async def request(self, pool: UpstreamPool, pdu: Pdu, on_response: Any = None) -> Pdu:
         link = pool.link()
