@@ -53,8 +53,6 @@ class UpstreamPool:
         #: (time, submits) when the status was last taken: the reported TPS is the rate since.
         self._sampled = (now, 0)
         self._tps = 0.0
-        #: Called with (upstream, health) when the health changes (a metrics gauge).
-        self.on_health: Any = None
 
     # --- routing ----------------------------------------------------------------------------------
 
@@ -97,8 +95,6 @@ class UpstreamPool:
             self.health = health
             self.since = time.time()
             self.log.info("upstream health", health=health, bound=bound, binds=len(self.binds))
-            if self.on_health is not None:
-                self.on_health(self.name, health)
 
     # --- max_tps ----------------------------------------------------------------------------------
 

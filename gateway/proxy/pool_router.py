@@ -61,7 +61,6 @@ class PoolRouter:
         self.events = PoolEvents(self)
         self.deliveries = PoolDeliveries(self)
         self._tg: anyio.abc.TaskGroup | None = None
-        self.on_pool: Any = None
         self.adopt(config)
 
     # --- configuration ----------------------------------------------------------------------------
@@ -78,8 +77,6 @@ class PoolRouter:
                 pool = None
             if pool is None:
                 pool = self.pools[name] = UpstreamPool(self, upstream)
-                if self.on_pool is not None:
-                    pool.on_health = self.on_pool
                 if self._tg is not None:
                     self._tg.start_soon(pool.run)
         for name in [n for n in self.pools if n not in config.upstreams]:
