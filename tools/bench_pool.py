@@ -1,12 +1,17 @@
-"""Pooled mode (issue 14): failover switch time and ``max_tps`` held, in process.
+"""Pooled mode (issue 14): routing cost, failover switch time and ``max_tps`` held, in process.
 
-    python -m tools.bench_pool                     # both, 5 failovers, 10 s at max_tps 200
+    python -m tools.bench_pool                     # all: 5 failovers, 10 s at max_tps 200
     python -m tools.bench_pool --failovers 10 --tps 500 --seconds 10
 
 Failover: Stopgate holds one bind to each of two simulated SMSCs, route ``failover [a, b]``; a client
 submits one message at a time; SMSC a resets every connection (TCP RST) and refuses binds. The switch
-time is from the reset to the first submit accepted by b. Reported with the direct round trip of one
-submit to a simulator, measured in the same run, as the reference (ratio).
+time is from the reset to the first submit accepted by b, reported with the direct round trip of one
+submit to a simulator, measured in the same run, as the reference (ratio). Silent death: a stops
+answering anything, enquire_link included (every second here): the time until a is seen down and
+until the first submit accepted by b (submits sent every 20 ms; those that went to a get
+ESME_RSYSERR, never resent). With traffic flowing the circuit breaker sees it first (its
+``breaker_failures`` timeouts after ``response_timeout``); an idle bind is closed when an enquire_link
+goes unanswered for ``response_timeout``.
 
 max_tps: one upstream with ``max_tps``; 8 clients keep 64 submits in flight for ``--seconds`` and the
 simulator counts what it accepted: the rate held is that count over the time, against ``max_tps``
@@ -156,6 +161,52 @@ async def failover_runs(directory: Path, runs: int) -> tuple[list[float], float]
     return switches, direct_rtt
 
 
+async def silent_death(directory: Path) -> tuple[float, float]:
+    """The primary stops answering anything (enquire_link included): seconds until its bind is seen
+    dead, and until the first submit accepted by the next upstream (submits sent every 20 ms)."""
+    smscs = {n: SimulatedSmsc(users={"proxy": "proxypw"}, message_id_prefix=f"{n}-") for n in "ab"}
+    async with anyio.create_task_group() as tg:
+        for smsc in smscs.values():
+            await tg.start(smsc.serve)
+        app = App(config(directory, smscs, {"name": "main", "upstreams": ["a", "b"], "strategy": "failover"}))
+        await tg.start(app.run)
+        assert app.proxy is not None and app.proxy.router is not None
+        pool_a = app.proxy.router.pools["a"]
+        while pool_a.health == "down":
+            await anyio.sleep(0.05)
+        seen: list[float] = []
+
+        async def measure(link: Link) -> float:
+            accepted = anyio.Event()
+            start = time.perf_counter()
+            found: list[float] = []
+
+            async def one() -> None:
+                resp = await link.request(submit(), 10.0)
+                ok = resp.command_status == S.ESME_ROK and resp.message_id.startswith("b-")  # type: ignore[attr-defined]
+                if ok and not found:
+                    found.append(time.perf_counter() - start)
+                    accepted.set()
+
+            async with anyio.create_task_group() as senders:
+                smscs["a"].stall(True, enquire_link=True, binds=True)
+                start = time.perf_counter()
+                while not accepted.is_set():
+                    if pool_a.health == "down" and not seen:
+                        seen.append(time.perf_counter() - start)
+                    senders.start_soon(one)
+                    await anyio.sleep(0.02)
+                senders.cancel_scope.cancel()
+            return found[0]
+
+        switched = await with_client(app.proxy.port, measure)
+        await app.stop()
+        for smsc in smscs.values():
+            await smsc.stop()
+        tg.cancel_scope.cancel()
+    return (seen[0] if seen else switched), switched
+
+
 async def tps_run(directory: Path, tps: float, seconds: float) -> float:
     smscs = {"a": SimulatedSmsc(users={"proxy": "proxypw"})}
     async with anyio.create_task_group() as tg:
@@ -210,6 +261,12 @@ def main() -> None:
             f"failover switch (RST -> first submit accepted by the next upstream), {len(switches)} runs:"
             f" median {median * 1000:.1f} ms, max {max(switches) * 1000:.1f} ms;"
             f" direct submit round trip {direct_rtt * 1000:.2f} ms (ratio {median / direct_rtt:.0f}x)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        dead, switched = anyio.run(silent_death, Path(tmp))
+        print(
+            f"silent death (enquire_link every 1 s, response_timeout 2 s): bind seen dead after {dead:.2f} s,"
+            f" first submit accepted by the next upstream after {switched:.2f} s"
         )
     with tempfile.TemporaryDirectory() as tmp:
         rate = anyio.run(tps_run, Path(tmp), args.tps, args.seconds)
