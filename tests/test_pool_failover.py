@@ -87,3 +87,33 @@ async def test_a_stalled_primary_is_never_resent_to_and_the_breaker_moves_on(tmp
             assert (await to_thread.run_sync(first_id, esme)).startswith("b-")
         finally:
             esme.close()
+
+
+@pytest.mark.anyio
+async def test_generic_nacks_count_against_the_upstream_and_fail_over(tmp_path: Path) -> None:
+    upstreams = {"a": {"breaker_failures": 2, "breaker_cooldown": 30.0}}
+    async with pooled_stack(tmp_path, FAILOVER, upstreams=upstreams) as stack:
+        esme = await stack.esme("other", "otherpw", mode="tx")
+        try:
+            stack.smscs["a"].generic_nack_next(2, S.ESME_RSYSERR)
+            for _ in range(2):
+                assert (await to_thread.run_sync(first_id, esme)).startswith("b-")
+            pool = stack.router.pools["a"]
+            assert pool.breaker.state == "open" and pool.failovers == 2 and pool.errors == 2
+        finally:
+            esme.close()
+
+
+@pytest.mark.anyio
+async def test_an_smsc_unbind_is_answered_and_the_pool_binds_again(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, FAILOVER, upstreams={"a": {"binds": 2}}) as stack:
+        esme = await stack.esme("other", "otherpw", mode="tx")
+        try:
+            assert await stack.smscs["a"].unbind_all() == 2
+            await stack.wait_bound("a")
+            with anyio.fail_after(10):
+                while len(stack.smscs["a"].bound_sessions) < 2:
+                    await anyio.sleep(0.02)
+            assert (await to_thread.run_sync(first_id, esme)).startswith("a-")
+        finally:
+            esme.close()
