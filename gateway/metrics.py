@@ -134,58 +134,44 @@ class _LabelCounts(Collector):
         yield family
 
 
-#: One upstream of the pooled mode at scrape time: (name, health, counters by kind, bind states,
-#: counters by (route, kind)). Plain data, so the metrics depend on nothing of the proxy.
-UpstreamSample = tuple[str, str, dict[str, int], list[str], dict[tuple[str, str], int]]
+#: One upstream of the pooled mode at scrape time: (name, health, each bind's state, counts by
+#: (route, kind)). Plain data, so the metrics depend on nothing of the proxy.
+UpstreamSample = tuple[str, str, list[str], dict[tuple[str, str], int]]
 
-_BIND_STATES = ("bound", "connecting", "down")
+_UPSTREAM_COUNTERS = ("submits", "errors", "throttled", "failovers")
 
 
 class _UpstreamCollector(Collector):
-    """Pooled mode, per upstream and route: submits, errors, throttled, failovers; per bind its state.
-
-    Read from the connectors' own counters at scrape time (no labelled instrument on the hot path)."""
+    """Pooled mode: submits, errors, throttled and failovers per upstream and route; each pool bind's
+    state. Read from the router's own counts at scrape time (no labelled instrument on the hot path)."""
 
     def __init__(self) -> None:
         self.source: Callable[[], list[UpstreamSample]] | None = None
 
     def collect(self) -> Iterator[Metric]:
         samples = self.source() if self.source is not None else []
+        if not samples:
+            return
         counters = {
             kind: CounterMetricFamily(
-                f"stopgate_upstream_{kind}", f"Pooled upstream {kind} by upstream", labels=["upstream"]
+                f"stopgate_upstream_{kind}",
+                f"Pooled mode: {kind} by upstream and route",
+                labels=["upstream", "route"],
             )
-            for kind in ("submits", "errors", "throttled", "failovers")
-        }
-        routes = {
-            kind: CounterMetricFamily(
-                f"stopgate_route_{kind}", f"Routed {kind} by route and upstream", labels=["route", "upstream"]
-            )
-            for kind in ("submits", "failovers")
+            for kind in _UPSTREAM_COUNTERS
         }
         binds = GaugeMetricFamily(
             "stopgate_upstream_bind_state",
-            "1 for each pool bind's state",
-            labels=["upstream", "bind", "state"],
+            "Pooled mode: 1 when the bind is bound, else 0",
+            labels=["upstream", "bind"],
         )
-        health = GaugeMetricFamily(
-            "stopgate_upstream_health", "1 for the upstream's health", labels=["upstream", "health"]
-        )
-        for name, state, counts, bind_states, by_route in samples:
-            for kind, family in counters.items():
-                family.add_metric([name], counts.get(kind, 0))
-            for (route, kind), value in by_route.items():
-                routes[kind].add_metric([route, name], value)
-            for index, bind_state in enumerate(bind_states):
-                for each in _BIND_STATES:
-                    binds.add_metric([name, str(index), each], 1.0 if each == bind_state else 0.0)
-            for each in ("bound", "degraded", "down"):
-                health.add_metric([name, each], 1.0 if each == state else 0.0)
-        if samples:
-            yield from counters.values()
-            yield from routes.values()
-            yield binds
-            yield health
+        for name, _health, bind_states, counts in samples:
+            for (route, kind), value in counts.items():
+                counters[kind].add_metric([name, route], value)
+            for index, state in enumerate(bind_states):
+                binds.add_metric([name, str(index)], 1.0 if state == "bound" else 0.0)
+        yield from counters.values()
+        yield binds
 
 
 def _task_count() -> int:

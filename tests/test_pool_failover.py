@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 from anyio import to_thread
+from prometheus_client import generate_latest
 
 from gateway.smpp.constants import CommandStatus
 from tests.pool_stack import pooled_stack
@@ -115,5 +116,29 @@ async def test_an_smsc_unbind_is_answered_and_the_pool_binds_again(tmp_path: Pat
                 while len(stack.smscs["a"].bound_sessions) < 2:
                     await anyio.sleep(0.02)
             assert (await to_thread.run_sync(first_id, esme)).startswith("a-")
+        finally:
+            esme.close()
+
+
+@pytest.mark.anyio
+async def test_failover_metrics_by_upstream_and_route(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, FAILOVER) as stack:
+        esme = await stack.esme("other", "otherpw", mode="tx")
+        try:
+            stack.smscs["a"].fail_next(1, S.ESME_RSYSERR)
+            stack.smscs["b"].throttle_next(1)
+            resp = await to_thread.run_sync(lambda: esme.submit(FR, b"x"))
+            assert resp.status == S.ESME_RTHROTTLED  # a refused it, b throttled it: b's answer is the ESME's
+            await to_thread.run_sync(first_id, esme)
+            scraped = generate_latest(stack.app.metrics.registry).decode()
+            for line in (
+                'stopgate_upstream_submits_total{route="main",upstream="a"} 2.0',
+                'stopgate_upstream_errors_total{route="main",upstream="a"} 1.0',
+                'stopgate_upstream_failovers_total{route="main",upstream="a"} 1.0',
+                'stopgate_upstream_submits_total{route="main",upstream="b"} 1.0',
+                'stopgate_upstream_throttled_total{route="main",upstream="b"} 1.0',
+                'stopgate_upstream_bind_state{bind="0",upstream="a"} 1.0',
+            ):
+                assert line in scraped
         finally:
             esme.close()

@@ -43,9 +43,9 @@ async def test_reload_adds_and_removes_upstreams_and_swaps_routes(tmp_path: Path
             assert resp.status == S.ESME_ROK and resp.message_id.startswith(b"c-")
 
             scraped = generate_latest(stack.app.metrics.registry).decode()
-            assert 'stopgate_upstream_submits_total{upstream="c"} 1.0' in scraped
-            assert 'stopgate_route_submits_total{route="default",upstream="c"} 1.0' in scraped
-            assert 'stopgate_upstream_bind_state{bind="1",state="bound",upstream="c"} 1.0' in scraped
-            assert 'stopgate_upstream_health{health="bound",upstream="c"} 1.0' in scraped
+            assert 'stopgate_upstream_submits_total{route="default",upstream="c"} 1.0' in scraped
+            assert 'stopgate_upstream_submits_total{route="default",upstream="b"} 1.0' not in scraped  # gone
+            assert 'stopgate_upstream_bind_state{bind="1",upstream="c"} 1.0' in scraped
+            assert 'stopgate_upstream_up{upstream="c"} 1.0' in scraped
         finally:
             esme.close()

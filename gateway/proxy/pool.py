@@ -95,6 +95,9 @@ class UpstreamPool:
             self.health = health
             self.since = time.time()
             self.log.info("upstream health", health=health, bound=bound, binds=len(self.binds))
+            on_health = self.router.on_health
+            if on_health is not None:
+                on_health(self.name, health != "down")
 
     # --- max_tps ----------------------------------------------------------------------------------
 

@@ -48,12 +48,16 @@ class Retry:
 class PoolRelay:
     """Context of a request relayed on a pool bind: who asked, and with what context."""
 
-    __slots__ = ("context", "pool", "retry", "session")
+    __slots__ = ("context", "pool", "retry", "route", "session")
 
-    def __init__(self, session: Any, context: object, pool: Any, retry: Retry | None = None) -> None:
+    def __init__(
+        self, session: Any, context: object, pool: Any, route: str, retry: Retry | None = None
+    ) -> None:
         self.session = session
         self.context = context
         self.pool = pool
+        #: The name of the route that chose the upstream ("" for a request no route chose).
+        self.route = route
         self.retry = retry
 
 

@@ -86,8 +86,11 @@ class PoolEvents:
         items = ids.items
         expires = router.clock() + ids.ttl if record else 0.0
         groups: dict[Any, tuple[list[bytes], list[object]]] = {}
+        kind = _kind(status)
         for frame, relay in zip(event.frames, event.contexts, strict=True):
             assert type(relay) is PoolRelay
+            if kind:
+                router.count(name, relay.route, kind)
             if retry and relay.retry is not None and router.failover(relay, status):
                 continue
             session = relay.session
@@ -114,6 +117,9 @@ class PoolEvents:
             status = S.ESME_RSYSERR
         self.outcome(pool, status if pdu.command_id != C.GENERIC_NACK else S.ESME_RSYSERR)
         router = self.router
+        kind = _kind(status)
+        if kind:
+            router.count(pool.name, relay.route, kind)
         if status in FAILOVER_STATUSES and relay.retry is not None and router.failover(relay, status):
             return
         session = relay.session
@@ -130,6 +136,7 @@ class PoolEvents:
             return
         if not event.closed:  # a response that never came: trouble at the SMSC (never resent)
             self.outcome(pool, S.ESME_RSYSERR)
+            self.router.count(pool.name, relay.route, "errors")
         context = relay.context
         sequence = context if type(context) is int else getattr(context, "sequence_number", None)
         esme = relay.session.esme
@@ -142,3 +149,10 @@ class PoolEvents:
             closed=event.closed,
             command=waiting.command_id.name.lower(),
         )
+
+
+def _kind(status: int) -> str:
+    """The counter an answer of ``status`` adds to ("" for success)."""
+    if not status:
+        return ""
+    return "throttled" if status == S.ESME_RTHROTTLED else "errors"

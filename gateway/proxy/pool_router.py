@@ -55,12 +55,14 @@ class PoolRouter:
         self.pools: dict[str, UpstreamPool] = {}
         self.ids = TtlMap(MAX_IDS, ID_TTL)
         self.pins = TtlMap(100_000, PIN_TTL)
-        #: Submits and failovers per (route, upstream): read by the metrics at scrape time.
-        self.route_submits: dict[tuple[str, str], int] = {}
-        self.route_failovers: dict[tuple[str, str], int] = {}
+        #: (upstream, route, kind) → count, kind one of submits, errors, throttled, failovers: read by
+        #: the metrics at scrape time.
+        self.counts: dict[tuple[str, str, str], int] = {}
         self.events = PoolEvents(self)
         self.deliveries = PoolDeliveries(self)
         self._tg: anyio.abc.TaskGroup | None = None
+        #: Called with (upstream, up) when an upstream's health changes (``stopgate_upstream_up``).
+        self.on_health: Any = None
         self.adopt(config)
 
     # --- configuration ----------------------------------------------------------------------------
@@ -164,7 +166,7 @@ class PoolRouter:
         if pin is not None:
             pinned = self.pins.get(pin, self.clock())
             if pinned is not None and not pinned[1].closed:
-                pool, link = pinned
+                pool, link, route = pinned
         if link is None:
             rule = self.rule_for(session.account.system_id, pdu)
             pool = self.choose(rule) if rule is not None else None
@@ -176,28 +178,34 @@ class PoolRouter:
                 esme.respond(make_response(pdu, S.ESME_RTHROTTLED), sequence)
                 return
             assert rule is not None
-            key = (rule.name, pool.name)
-            route_submits = self.route_submits
-            route_submits[key] = route_submits.get(key, 0) + 1
+            route = rule.name
             if pin is not None:
-                self.pins.put(pin, (pool, link), self.clock())
+                self.pins.put(pin, (pool, link, route), self.clock())
             elif rule.strategy == "failover" and len(rule.upstreams) > 1:
                 retry = Retry(pdu, frame, on_response, rule, pool.name)
         bucket = pool.bucket
         if bucket is not None:
             now = self.clock()
             if pool.waiting or not bucket.take(now):
-                self._wait_for_token(session, pool, link, pdu, sequence, on_response, frame, retry, now)
+                self._wait_for_token(
+                    session, pool, link, pdu, sequence, on_response, frame, route, retry, now
+                )
                 return
-        self.send(session, pool, link, pdu, sequence, on_response, frame, retry)
+        self.send(session, pool, link, pdu, sequence, on_response, frame, route, retry)
+
+    def count(self, upstream: str, route: str, kind: str, count: int = 1) -> None:
+        key = (upstream, route, kind)
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + count
 
     def _wait_for_token(
         self, session: Any, pool: UpstreamPool, link: Link, pdu: Pdu, sequence: int, on_response: Any,
-        frame: bytes | None, retry: Retry | None, now: float,
+        frame: bytes | None, route: str, retry: Retry | None, now: float,
     ) -> None:  # fmt: skip
         throttled = make_response(pdu, S.ESME_RTHROTTLED)
         if pool.config.max_tps_wait <= 0:
             pool.throttled += 1
+            self.count(pool.name, route, "throttled")
             session.esme.respond(throttled, sequence)
             return
 
@@ -206,27 +214,31 @@ class PoolRouter:
             if target is None:
                 session.esme.respond(make_response(pdu, S.ESME_RMSGQFUL), sequence)
             else:
-                self.send(session, pool, target, pdu, sequence, on_response, frame, retry)
+                self.send(session, pool, target, pdu, sequence, on_response, frame, route, retry)
 
         def refuse() -> None:
             pool.throttled += 1
+            self.count(pool.name, route, "throttled")
             session.esme.respond(throttled, sequence)
 
         pool.wait_for_token(now, send, refuse)
 
     def send(
         self, session: Any, pool: UpstreamPool, link: Link, pdu: Pdu, sequence: int, on_response: Any,
-        frame: bytes | None, retry: Retry | None = None,
+        frame: bytes | None, route: str, retry: Retry | None = None,
     ) -> None:  # fmt: skip
         if on_response is None:
-            context = PoolRelay(session, sequence, pool, retry)
+            context = PoolRelay(session, sequence, pool, route, retry)
             relay = True
         else:
-            context = PoolRelay(session, RelayContext(sequence, on_response), pool, retry)
+            context = PoolRelay(session, RelayContext(sequence, on_response), pool, route, retry)
             relay = False
         try:
             link.send_nowait(pdu, context, frame, relay=relay)
             pool.submits += 1
+            key = (pool.name, route, "submits")
+            counts = self.counts
+            counts[key] = counts.get(key, 0) + 1
         except PduTooLarge as exc:
             session.log.warning("request too large to relay", error=str(exc))
             session.esme.respond(make_response(pdu, S.ESME_RINVMSGLEN), sequence)
@@ -236,7 +248,7 @@ class PoolRouter:
             if again is None or again is link:
                 session.esme.respond(make_response(pdu, S.ESME_RMSGQFUL), sequence)
             else:
-                self.send(session, pool, again, pdu, sequence, on_response, frame, retry)
+                self.send(session, pool, again, pdu, sequence, on_response, frame, route, retry)
             return
 
     def send_parts(self, session: Any, parts: Parts) -> None:
@@ -255,8 +267,9 @@ class PoolRouter:
             for _ in parts.decision.parts:  # the parts go as their predecessors are accepted: never held
                 pool.bucket.force(now)
         parts.link = link
-        parts.context = PoolRelay(session, parts, pool)
+        parts.context = PoolRelay(session, parts, pool, rule.name)  # type: ignore[union-attr]
         pool.submits += len(parts.decision.parts)
+        self.count(pool.name, rule.name, "submits", len(parts.decision.parts))  # type: ignore[union-attr]
         session.parts.send(parts)
 
     def failover(self, relay: PoolRelay, status: int) -> bool:
@@ -270,13 +283,12 @@ class PoolRouter:
         if pool is None or link is None:
             return False
         relay.pool.failovers += 1
-        key = (retry.rule.name, relay.pool.name)
-        self.route_failovers[key] = self.route_failovers.get(key, 0) + 1
+        self.count(relay.pool.name, retry.rule.name, "failovers")
         sequence = relay.context if type(relay.context) is int else relay.context.sequence_number  # type: ignore[attr-defined]
         session.log.info(
             "failover", route=retry.rule.name, src=relay.pool.name, to=pool.name, status=f"0x{status:08x}"
         )
-        self.send(session, pool, link, retry.pdu, sequence, retry.on_response, retry.frame)
+        self.send(session, pool, link, retry.pdu, sequence, retry.on_response, retry.frame, retry.rule.name)
         return True
 
     def _other(self, session: Any, pdu: Pdu, sequence: int, on_response: Any) -> None:
@@ -291,7 +303,7 @@ class PoolRouter:
         if pool is None or link is None:
             session.esme.respond(make_response(pdu, S.ESME_RSYSERR), sequence)
             return
-        self.send(session, pool, link, pdu, sequence, on_response, None)
+        self.send(session, pool, link, pdu, sequence, on_response, None, "")
 
     # --- the proxy's own requests -----------------------------------------------------------------
 
@@ -302,7 +314,7 @@ class PoolRouter:
         pin = _concat_key("account:" + account.system_id, pdu)
         pinned = self.pins.get(pin, now) if pin is not None else None
         if pinned is not None and not pinned[1].closed:
-            pool, link = pinned
+            pool, link, _ = pinned
         else:
             rule = self.rule_for(account.system_id, pdu)
             chosen = self.choose(rule) if rule is not None else None
@@ -312,7 +324,7 @@ class PoolRouter:
             if link is None:
                 raise LinkClosed(f"upstream {pool.name} has no bind with room")
             if pin is not None:
-                self.pins.put(pin, (pool, link), now)
+                self.pins.put(pin, (pool, link, rule.name if rule else ""), now)
         pool.submits += 1
         resp: Pdu = await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
         return resp
@@ -330,25 +342,18 @@ class PoolRouter:
         return [pool.status() for pool in self.pools.values()]
 
     def samples(self) -> list[UpstreamSample]:
-        """What the metrics export per upstream, bind and route (read at scrape time)."""
-        out: list[UpstreamSample] = []
-        for pool in list(self.pools.values()):
-            counts = {
-                "submits": pool.submits,
-                "errors": pool.errors,
-                "throttled": pool.throttled,
-                "failovers": pool.failovers,
-            }
-            by_route: dict[tuple[str, str], int] = {}
-            for kind, table in (("submits", self.route_submits), ("failovers", self.route_failovers)):
-                for (route, upstream), value in list(table.items()):
-                    if upstream == pool.name:
-                        by_route[route, kind] = value
-            out.append((pool.name, pool.health, counts, [b.state for b in pool.binds], by_route))
-        return out
+        """What the metrics export per upstream, route and bind (read at scrape time)."""
+        by_upstream: dict[str, dict[tuple[str, str], int]] = {}
+        for (upstream, route, kind), value in list(self.counts.items()):
+            by_upstream.setdefault(upstream, {})[route, kind] = value
+        return [
+            (pool.name, pool.health, [b.state for b in pool.binds], by_upstream.get(pool.name, {}))
+            for pool in list(self.pools.values())
+        ]
 
     def health(self) -> list[tuple[str, str, bool]]:
-        """(account, upstreams, up) for each account's default route: up when one of them is."""
+        """(account, upstream, up) for each account's default route (the route of a submit that
+        matches no prefix): up when one of its upstreams is, named by the first up (else the first)."""
         out = []
         now = self.clock()
         for system_id in self.config.accounts:
@@ -356,8 +361,8 @@ class PoolRouter:
             if rule is None:
                 continue
             pools = self._rules[rule.name][0]
-            up = any(p.ready(now) for p in pools)
-            out.append((system_id, ",".join(rule.upstreams), up))
+            up = next((p for p in pools if p.ready(now)), None)
+            out.append((system_id, (up or pools[0]).name, up is not None))
         return out
 
 

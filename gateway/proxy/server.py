@@ -29,8 +29,9 @@ from .link_tcp import TcpCarrier, start_tcp_server
 from .pool_router import PoolRouter
 from .pool_status import UpstreamStatus
 from .probe import UpstreamProbe
-from .service import ServiceBind, UpstreamHealth, session_upstreams
+from .service import ServiceBind, UpstreamHealth
 from .session import EsmeSession
+from .status_view import upstream_status
 from .throttle import BindThrottle, Lockout
 from .upstream import ReconnectBackoff, connect_with_backoff
 
@@ -128,10 +129,10 @@ class Proxy:
         return health
 
     def upstream_status(self) -> list[UpstreamStatus]:
-        """Each upstream's binds and health (``GET /v1/upstreams``, the console)."""
+        """A snapshot of each upstream and its binds (``GET /v1/upstreams``; pooled or per-session mode)."""
         if self.router is not None:
             return self.router.status()
-        return session_upstreams(self.config, self.sessions)
+        return upstream_status(self)
 
     # --- serving ----------------------------------------------------------------------------------
 

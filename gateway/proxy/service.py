@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
-from gateway.config import Config, UpstreamConfig
+from gateway.config import UpstreamConfig
 from gateway.smpp.constants import BindMode, CommandId
 from gateway.smpp.events import Request
 from gateway.smpp.pdu import Pdu
 
 from .link import Link
-from .pool_status import BindStatus, Health, UpstreamStatus
 from .upstream import bind_upstream
 
 
@@ -62,25 +61,3 @@ class UpstreamHealth:
     upstream: str
     #: Whether the session's upstream link is connected (False while it is lost or not yet made).
     up: bool
-
-
-def session_upstreams(config: Config, sessions: Iterable[Any]) -> list[UpstreamStatus]:
-    """Per-session mode: each upstream with one bind per bound ESME session relaying through it."""
-    out = []
-    sessions = list(sessions)
-    for name, upstream in config.upstreams.items():
-        binds: list[BindStatus] = []
-        for session in sessions:
-            link = session.upstream
-            if session.bound and session.account.upstream == name and link is not None:
-                in_flight = 0 if link.closed else link.conn.outstanding
-                mode = session.bind_mode.name.lower()
-                binds.append(BindStatus(len(binds), mode, "down" if link.closed else "bound", 0.0, in_flight))
-        bound = sum(1 for b in binds if b.state == "bound")
-        health: Health = "bound" if binds and bound == len(binds) else "degraded" if bound else "down"
-        out.append(
-            UpstreamStatus(
-                name, health, 0.0, tuple(binds), 0.0, upstream.max_tps, "closed", 0, 0, 0, 0, pooled=False
-            )
-        )
-    return out
