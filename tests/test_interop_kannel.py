@@ -134,23 +134,14 @@ async def test_kannel_mclass_footer_receipts_and_a_refusal(tmp_path: Path) -> No
         await tg.start(dlr.serve)
         async with kannel(tmp_path, stack.port) as ports:
             await stack.smsc.wait_until(lambda: stack.smsc.bound_sessions, 20, "Kannel bound")
-            assert (
-                await stack.smsc.deliver(source_addr=OPTED_OUT, destination_addr="88088", text="STOP")
-            ).command_status == 0
+            assert (await stack.smsc.deliver(source_addr=OPTED_OUT, destination_addr="88088", text="STOP")
+                    ).command_status == 0
 
             async def sendsms(to: str, tag: str, mask: int) -> str:
                 url = f"http://127.0.0.1:{dlr.port}/dlr?tag={tag}&type=%d"
                 query = urlencode(
-                    {
-                        "username": "tester",
-                        "password": "testpw",
-                        "from": "ACME",
-                        "to": to,
-                        "text": "Big sale today",
-                        "mclass": "1",
-                        "dlr-mask": str(mask),
-                        "dlr-url": url,
-                    },
+                    {"username": "tester", "password": "testpw", "from": "ACME", "to": to,
+                     "text": "Big sale today", "mclass": "1", "dlr-mask": str(mask), "dlr-url": url},
                     quote_via=quote,
                 )
                 async with httpx.AsyncClient() as client:

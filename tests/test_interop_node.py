@@ -75,21 +75,10 @@ async def test_node_smpp_stop_with_class_coding_footer_and_default_coding(tmp_pa
     require_node_client()
     async with running_stack(tmp_path) as stack:
         plan = [
-            {
-                "submit": {
-                    "destination_addr": NUMBER,
-                    "source_addr": SHORT_CODE,
-                    "data_coding": 0xF0,
-                    "short_message": "Big sale today",
-                }
-            },
-            {
-                "submit": {
-                    "destination_addr": OTHER,
-                    "source_addr": SHORT_CODE,
-                    "short_message": "Flash sale now",
-                }
-            },  # data_coding left to the client: 0x01
+            {"submit": {"destination_addr": NUMBER, "source_addr": SHORT_CODE, "data_coding": 0xF0,
+                        "short_message": "Big sale today"}},
+            {"submit": {"destination_addr": OTHER, "source_addr": SHORT_CODE,
+                        "short_message": "Flash sale now"}},  # data_coding left to the client: 0x01
             {"wait_mo": 1},
             {"submit": {"destination_addr": NUMBER, "source_addr": SHORT_CODE, "short_message": "Again"}},
         ]

@@ -46,7 +46,9 @@ async def send_split(
         await stack.smsc.wait_for_submits(1)
         await anyio.sleep(1.0)  # every receipt the SMSC sends has arrived by now
         upstream = [r.pdu.registered_delivery for r in stack.smsc.received]
-        receipts = [d.receipted_message_id.decode().rstrip("\x00") for d in esme.delivered if d.esm_class & 4]
+        receipts = [
+            d.receipted_message_id.decode().rstrip("\x00") for d in esme.delivered if d.esm_class & 4
+        ]
         esme.close()
     return ids, receipts, upstream
 

@@ -107,9 +107,8 @@ def test_bind_flow(mode: BindMode) -> None:
     bind = BIND_CLASSES[mode](system_id="esme", password="pw", system_type="VMS")
     seq, events = pair.request(pair.esme, bind, context="bind")
     assert seq == 1
-    assert events == [
-        Request(BIND_CLASSES[mode](sequence_number=1, system_id="esme", password="pw", system_type="VMS"))
-    ]
+    assert events == [Request(BIND_CLASSES[mode](sequence_number=1, system_id="esme", password="pw",
+                                                 system_type="VMS"))]
     assert pair.esme.state is State.OPEN  # not bound until the answer
     assert pair.smsc.state is State.OPEN
     assert pair.esme.outstanding == 1

@@ -347,7 +347,9 @@ async def test_sent_counts_accumulate(store: Store) -> None:
         ("2024-05-02", "acme", "", 1),
         ("2024-05-02", "beta", "x", 2),
     ]
-    assert await store.sent_counts(since_day="2024-05-02", scope="acme") == [("2024-05-02", "acme", "", 1)]
+    assert await store.sent_counts(since_day="2024-05-02", scope="acme") == [
+        ("2024-05-02", "acme", "", 1)
+    ]
 
 
 async def test_last_campaign_keeps_the_newest(store: Store) -> None:
@@ -495,7 +497,9 @@ async def test_sqlite_garbage_file_raises_store_error(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
 
 
-async def test_sqlite_refuses_an_in_memory_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sqlite_refuses_an_in_memory_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # SQLite would open a private in-memory database that cannot use WAL nor be shared with the
     # CLI; the store says so instead of creating a file named ":memory:".
     monkeypatch.chdir(tmp_path)

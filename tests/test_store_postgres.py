@@ -252,7 +252,9 @@ def test_store_copy_from_sqlite_is_verified(tmp_path: Path, pg_url: str) -> None
     assert again.exit_code != 0 and "empty database" in again.output
 
 
-def test_store_copy_reports_a_mismatch(tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_copy_reports_a_mismatch(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "old.db"
     anyio.run(_old_store, db)
     real = copy_module._sums

@@ -47,7 +47,9 @@ async def test_a_stop_through_one_process_blocks_marketing_through_the_others(
         for name in "abc":
             (tmp_path / name).mkdir()
             stacks.append(
-                await exits.enter_async_context(running_stack(tmp_path / name, {"storage": {"url": pg_url}}))
+                await exits.enter_async_context(
+                    running_stack(tmp_path / name, {"storage": {"url": pg_url}})
+                )
             )
         a, b, c = stacks
         esmes = [await bound(s) for s in stacks]

@@ -63,10 +63,12 @@ def describe(c: Config) -> str:
         f"log_message_text={_fmt(lg.log_message_text)}"
     )
     lines.append(
-        "  session:  " + " ".join(f"{f.name}={_fmt(getattr(c.session, f.name))}" for f in fields(c.session))
+        "  session:  "
+        + " ".join(f"{f.name}={_fmt(getattr(c.session, f.name))}" for f in fields(c.session))
     )
     lines.append(
-        "  security: " + " ".join(f"{f.name}={_fmt(getattr(c.security, f.name))}" for f in fields(c.security))
+        "  security: "
+        + " ".join(f"{f.name}={_fmt(getattr(c.security, f.name))}" for f in fields(c.security))
     )
     ad = c.admin
     if ad.enabled:
@@ -106,7 +108,9 @@ def describe(c: Config) -> str:
             footer += f" footer_days={a.footer_days}"
         lines.append(f"      {footer} long_messages={a.long_messages}")
         campaign = "service_type" if a.campaign_tlv is None else f"TLV {a.campaign_tlv:#06x}"
-        lines.append(f"      block_transactional={_fmt(a.block_transactional)} campaign from {campaign}")
+        lines.append(
+            f"      block_transactional={_fmt(a.block_transactional)} campaign from {campaign}"
+        )
         lines.append(f"      confirmation={a.confirmation!r}")
         lines.append(f"      resubscribe_confirmation={a.resubscribe_confirmation!r}")
         lines.append(f"      help={a.help!r}")

@@ -49,7 +49,9 @@ def _b64decode(text: str) -> bytes:
     return base64.b64decode(padded.encode("ascii"), validate=True)
 
 
-def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None) -> str:
+def hash_password(
+    password: str, *, iterations: int = DEFAULT_ITERATIONS, salt: bytes | None = None
+) -> str:
     """Hash ``password`` as ``pbkdf2_sha256$<iterations>$<salt_b64>$<hash_b64>``."""
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
@@ -146,7 +148,10 @@ def verify_password(password: str, *, plain: str | None, hashed: str | None) -> 
         iterations, salt, expected = parse_password_hash(hashed)
     except ValueError:
         return False
-    actual = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, dklen=len(expected))
+    actual = hashlib.pbkdf2_hmac(
+        "sha256", password.encode("utf-8"), salt, iterations, dklen=len(expected)
+    )
     ok = hmac.compare_digest(actual, expected)
     _cache_store(key, ok)
     return ok
+

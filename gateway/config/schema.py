@@ -242,7 +242,8 @@ class AccountConfig:
     footer_days: int = 30
     long_messages: LongMessages = "split"
     confirmation: str = (
-        "You have been unsubscribed and will receive no further messages. Reply START to resubscribe."
+        "You have been unsubscribed and will receive no further messages. "
+        "Reply START to resubscribe."
     )
     resubscribe_confirmation: str = "You are subscribed again. Reply STOP to opt out."
     help: str = "Reply STOP to opt out, START to resubscribe."

@@ -76,7 +76,7 @@ def parse_storage(t: Table, base: Path) -> StorageConfig:
         t.fail(
             "path",
             "':memory:' is not supported: opt-outs must survive restarts and be shared with the "
-            'stopgate CLI; give a database file instead, e.g. "stopgate.db"',
+            "stopgate CLI; give a database file instead, e.g. \"stopgate.db\"",
         )
     url: str | None = None
     if t.has("url"):
@@ -217,8 +217,12 @@ def parse_optout(t: Table, d: OptoutConfig) -> OptoutConfig:
         )
     return OptoutConfig(
         block_status=block_status,
-        block_mode=cast(BlockMode, t.choice("block_mode", d.block_mode, ("reject", "accept_and_fail"))),
-        confirmation_window=t.seconds("confirmation_window", d.confirmation_window, allow_zero=True),
+        block_mode=cast(
+            BlockMode, t.choice("block_mode", d.block_mode, ("reject", "accept_and_fail"))
+        ),
+        confirmation_window=t.seconds(
+            "confirmation_window", d.confirmation_window, allow_zero=True
+        ),
         forward_keywords=t.boolean("forward_keywords", d.forward_keywords),
         feed_interval=t.seconds("feed_interval", d.feed_interval),
         max_feed_lag=t.seconds("max_feed_lag", d.max_feed_lag, allow_zero=True),
@@ -245,3 +249,4 @@ def _split_host_port(t: Table, key: str, text: str) -> tuple[str, int]:
     if not (port_text.isascii() and port_text.isdigit() and 0 <= int(port_text) <= 65535):
         t.fail(key, f"port must be an integer 0-65535 (0: any free port), got {port_text!r} in {text!r}")
     return host, int(port_text)
+

@@ -82,3 +82,4 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
         breaker_failures=breaker_failures,
         breaker_cooldown=breaker_cooldown,
     )
+

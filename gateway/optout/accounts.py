@@ -69,11 +69,8 @@ def build_accounts(
         kept = old.get(system_id)
         upstream = config.upstreams.get(account.upstream)
         ids = upstream.message_ids if upstream is not None else "decimal"
-        if (
-            kept is not None
-            and kept.config == account
-            and kept.default_country == country
-            and (kept.message_ids == ids)
+        if kept is not None and kept.config == account and kept.default_country == country and (
+            kept.message_ids == ids
         ):
             out[system_id] = kept
         else:

@@ -192,10 +192,8 @@ def footer_split_parts(pdu: SubmitSm, footer: str, reference: int) -> list[Submi
 def _octet_path_takes(pdu: SubmitSm) -> bool:
     """The message is in short_message with its original frame, no UDH and no TLV that carries or
     cuts text."""
-    return (
-        bool(pdu.raw)
-        and not pdu.esm_class & _UDHI
-        and not (pdu.tlvs and any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs))
+    return bool(pdu.raw) and not pdu.esm_class & _UDHI and not (
+        pdu.tlvs and any(tag in _TEXT_TLVS for tag, _ in pdu.tlvs)
     )
 
 

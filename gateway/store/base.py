@@ -347,7 +347,9 @@ class Aggregates(EventLog, ChangeFeed, SentCounters, SuppressionReader, Protocol
         ]
         return (min(ids), max(ids)) if ids else None
 
-    async def _counted(self, since: date, scope: str | None) -> AsyncIterator[tuple[Event, bool, str | None]]:
+    async def _counted(
+        self, since: date, scope: str | None
+    ) -> AsyncIterator[tuple[Event, bool, str | None]]:
         """Each event since ``since``, whether it changed a number's state, and its campaign."""
         changes: set[int] = set()
         after = 0

@@ -172,3 +172,4 @@ class ChangeFollower:
                     log.info("change feed caught up: marketing accepted again", lag=round(lag, 3))
                 on_blind(blind)
             await anyio.sleep(period)
+

@@ -58,7 +58,9 @@ def append_footer(text: str, footer: str, data_coding: int) -> tuple[str, int]:
 
 #: Octets that stand for the same character in GSM 03.38 (unpacked), IA5 and Latin-1: LF, CR, and
 #: printable ASCII except the twelve that GSM 03.38 puts elsewhere: $ @ [ \ ] ^ _ ` { | } ~.
-_SAME_EVERYWHERE = b"\n\r" + bytes(c for c in range(0x20, 0x7F) if chr(c) not in "$@[\\]^_`{|}~")
+_SAME_EVERYWHERE = b"\n\r" + bytes(
+    c for c in range(0x20, 0x7F) if chr(c) not in "$@[\\]^_`{|}~"
+)
 _NARROW_CODINGS = frozenset({DataCoding.SMSC_DEFAULT, DataCoding.IA5, DataCoding.LATIN1})
 _UCS2 = DataCoding.UCS2
 #: One segment, in octets, for each coding the octet path takes.
@@ -165,7 +167,9 @@ def _footed_octets(short_message: bytes, data_coding: int, footer: str) -> bytes
     # Only ASCII letters, digits, punctuation, space, LF and CR: casefold is lower() and the
     # whitespace str.split() knows is the whitespace bytes.split() knows.
     lowered = short_message.lower()
-    if not folded_footer or (first_word in lowered and folded_footer in b" ".join(lowered.split())):
+    if not folded_footer or (
+        first_word in lowered and folded_footer in b" ".join(lowered.split())
+    ):
         return short_message
     separator = b"" if short_message[-1] in b" \n\r" else b" "
     return short_message + separator + footer_octets

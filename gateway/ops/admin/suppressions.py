@@ -135,11 +135,7 @@ async def opt_out(
 ) -> bool:
     """Record an opt-out and apply it to the index; True if the number was not opted out before."""
     event = Event(
-        type=EventType.ADMIN_ADD,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        operator=operator,
+        type=EventType.ADMIN_ADD, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
     return await context.changes().opt_out(event)
@@ -148,11 +144,7 @@ async def opt_out(
 async def opt_in(context: AdminContext, *, scope: str, number: str, operator: str, reason: str) -> bool:
     """Lift an opt-out and apply it to the index; False if the number was not opted out."""
     event = Event(
-        type=EventType.ADMIN_REMOVE,
-        number=number,
-        scope=scope,
-        channel=Channel.API,
-        operator=operator,
+        type=EventType.ADMIN_REMOVE, number=number, scope=scope, channel=Channel.API, operator=operator,
         reason=reason,
     )
     return await context.changes().opt_in(event)

@@ -51,7 +51,9 @@ def webhooks_status(as_json: bool, config_path: Path) -> None:
 
 
 @webhooks.command("replay")
-@click.option("--since", required=True, metavar="ISO", help="Redeliver events at or after this time.")
+@click.option(
+    "--since", required=True, metavar="ISO", help="Redeliver events at or after this time."
+)
 @click.option("--name", default=None, help="Only this webhook (default: every configured webhook).")
 @config_option
 @handle_errors

@@ -37,10 +37,9 @@ async def _stage(conn: Connection, rows: Iterable[tuple[str, str]]) -> None:
     )
     pairs = _pairs(rows)
     while chunk := await anyio.to_thread.run_sync(lambda: list(islice(pairs, CHUNK))):
-        async with (
-            conn.cursor() as cur,
-            cur.copy("COPY pg_temp.stopgate_import (scope, number) FROM STDIN") as copy,
-        ):
+        async with conn.cursor() as cur, cur.copy(
+            "COPY pg_temp.stopgate_import (scope, number) FROM STDIN"
+        ) as copy:
             for pair in chunk:
                 await copy.write_row(pair)
 

@@ -76,7 +76,9 @@ def _sqlite_batches(path: Path) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
         conn.execute("BEGIN")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version != len(sqlite_migrations()):
-            raise StoreError(f"{path} has schema version {version}; open it once with this release first")
+            raise StoreError(
+                f"{path} has schema version {version}; open it once with this release first"
+            )
         for table, columns, order in TABLES:
             cur = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {order}")
             while rows := cur.fetchmany(_BATCH):
@@ -124,10 +126,9 @@ async def copy_sqlite_to_postgres(source: Path, db: Database) -> CopyReport:
                     assert isinstance(item, tuple)
                     table, rows = item
                     columns = dict((t, c) for t, c, _ in TABLES)[table]
-                    async with (
-                        conn.cursor() as cur,
-                        cur.copy(f"COPY {table} ({columns}) FROM STDIN".encode()) as copy,
-                    ):
+                    async with conn.cursor() as cur, cur.copy(
+                        f"COPY {table} ({columns}) FROM STDIN".encode()
+                    ) as copy:
                         for values in rows:
                             sums[table].add(values)
                             await copy.write_row(values)
@@ -138,3 +139,5 @@ async def copy_sqlite_to_postgres(source: Path, db: Database) -> CopyReport:
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
     source_sums = {table: (s.rows, s.checksum) for table, s in sums.items()}
     return CopyReport(source_sums, await _sums(db))
+
+

@@ -55,7 +55,8 @@ async def list_suppressions(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = await db.fetch(
         "listing suppressions",
-        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions {where} ORDER BY scope, number LIMIT %s",
+        f"SELECT {SUPPRESSION_COLUMNS} FROM suppressions {where}"
+        " ORDER BY scope, number LIMIT %s",
         (*params, limit),
     )
     return [suppression_from_row(row) for row in rows]
@@ -181,3 +182,5 @@ async def sent_counts(
         params,
     )
     return [(day, sc, campaign, int(n)) for day, sc, campaign, n in rows]
+
+

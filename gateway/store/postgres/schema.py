@@ -59,14 +59,18 @@ async def migrate(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> list[int]:
         )
         done = set(await applied_versions(conn))
         if done and max(done) > len(steps):
-            raise StoreError(f"the database has schema version {max(done)}; this release knows {len(steps)}")
+            raise StoreError(
+                f"the database has schema version {max(done)}; this release knows {len(steps)}"
+            )
         applied: list[int] = []
         for version, sql in steps:
             if version in done:
                 continue
             async with conn.transaction():
                 await conn.execute(sql.encode())
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version) VALUES (%s)", (version,)
+                )
             applied.append(version)
         return applied
     finally:

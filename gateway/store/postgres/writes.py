@@ -29,10 +29,13 @@ NUMBER_LOCK = 0x53544F51
 #: The NOTIFY channel followers LISTEN on.
 CHANNEL = "stopgate_changes"
 
-INSERT_EVENT = f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) RETURNING id"
+INSERT_EVENT = (
+    f"INSERT INTO events ({EVENT_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)}) RETURNING id"
+)
 _INSERT_SUPPRESSION = f"INSERT INTO suppressions ({SUPPRESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 _LOCK_NUMBER = (
-    "SELECT pg_advisory_xact_lock_shared(%s, 0), pg_advisory_xact_lock(%s, hashtext(%s || chr(31) || %s))"
+    "SELECT pg_advisory_xact_lock_shared(%s, 0),"
+    " pg_advisory_xact_lock(%s, hashtext(%s || chr(31) || %s))"
 )
 
 
@@ -93,7 +96,9 @@ async def add_sent_counts(conn: Connection, counts: Mapping[tuple[str, str, str]
         )
 
 
-async def record_last_campaigns(conn: Connection, rows: Sequence[tuple[str, str, str, datetime]]) -> None:
+async def record_last_campaigns(
+    conn: Connection, rows: Sequence[tuple[str, str, str, datetime]]
+) -> None:
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO last_campaigns (scope, number, campaign, ts) VALUES (%s, %s, %s, %s)"

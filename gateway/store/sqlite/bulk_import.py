@@ -56,13 +56,17 @@ async def import_suppressions(
         # private to this connection, then sort and de-duplicate them into a second one
         # (appending to a heap and sorting once is ~2.5x faster than random B-tree inserts).
         with translated("import (reading rows)"):
-            await conn.execute("CREATE TEMP TABLE import_raw (scope TEXT NOT NULL, number TEXT NOT NULL)")
+            await conn.execute(
+                "CREATE TEMP TABLE import_raw (scope TEXT NOT NULL, number TEXT NOT NULL)"
+            )
             await conn.execute(
                 "CREATE TEMP TABLE import_rows (scope TEXT NOT NULL, number TEXT NOT NULL,"
                 " PRIMARY KEY (scope, number)) WITHOUT ROWID"
             )
             await conn.execute("BEGIN")
-            await conn.executemany("INSERT INTO temp.import_raw (scope, number) VALUES (?, ?)", guarded)
+            await conn.executemany(
+                "INSERT INTO temp.import_raw (scope, number) VALUES (?, ?)", guarded
+            )
             if guarded.error is None:
                 await conn.execute(
                     "INSERT OR IGNORE INTO temp.import_rows (scope, number)"

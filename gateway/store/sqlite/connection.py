@@ -116,7 +116,9 @@ class Database:
 
     async def connect(self) -> aiosqlite.Connection:
         """A new connection with the store's durability and locking settings (not ``pragmas``)."""
-        conn = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=self.busy_timeout)
+        conn = await aiosqlite.connect(
+            str(self.path), isolation_level=None, timeout=self.busy_timeout
+        )
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             await conn.execute("PRAGMA synchronous = FULL")

@@ -259,7 +259,6 @@ class SQLiteStore(Store):
 
     async def web_token(self, token: str) -> WebToken | None:
         return await outbox.web_token(self.db, token)
-
     # -- receipt routes ----------------------------------------------------------------------
 
     async def record_receipt_routes(self, rows: Sequence[tuple[str, str, str, str, datetime]]) -> None:

@@ -59,7 +59,9 @@ async def append_events(conn: aiosqlite.Connection, events: Sequence[Event]) -> 
     await conn.executemany(INSERT_EVENT, [event_values(e, None) for e in events])
 
 
-async def add_sent_counts(conn: aiosqlite.Connection, counts: Mapping[tuple[str, str, str], int]) -> None:
+async def add_sent_counts(
+    conn: aiosqlite.Connection, counts: Mapping[tuple[str, str, str], int]
+) -> None:
     """Add ``counts`` keyed (day, scope, campaign) to the stored totals."""
     await conn.executemany(
         "INSERT INTO sent_counts (day, scope, campaign, sent) VALUES (?, ?, ?, ?)"
@@ -83,4 +85,6 @@ async def record_last_campaigns(
 
 async def heartbeat(conn: aiosqlite.Connection) -> None:
     """Overwrite the one heartbeat row: a write that proves commits work."""
-    await conn.execute("INSERT OR REPLACE INTO heartbeat (id, ts) VALUES (1, ?)", (to_micros(utcnow()),))
+    await conn.execute(
+        "INSERT OR REPLACE INTO heartbeat (id, ts) VALUES (1, ?)", (to_micros(utcnow()),)
+    )
