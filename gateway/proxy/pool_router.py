@@ -105,6 +105,14 @@ class PoolRouter:
                 tg.start_soon(pool.run)
             task_status.started()
 
+    async def wait_answered(self, timeout: float) -> None:
+        """Until no pool bind has a request in flight (bounded)."""
+        with anyio.move_on_after(timeout):
+            for pool in list(self.pools.values()):
+                for bind in pool.binds:
+                    if bind.link is not None:
+                        await bind.link.wait_answered(timeout)
+
     async def close(self) -> None:
         async with anyio.create_task_group() as tg:
             for pool in self.pools.values():

@@ -40,6 +40,8 @@ async def shutdown(session: Any, grace: float) -> None:
     upstream = session.upstream
     if upstream is not None:
         await upstream.wait_answered(max(0.0, deadline - clock()))
+    elif session.router is not None:  # pooled: the shared binds' answers (every session is stopping)
+        await session.router.wait_answered(max(0.0, deadline - clock()))
     await session.esme.close("shutdown")
     if upstream is not None:
         await upstream.unbind(1.0)
