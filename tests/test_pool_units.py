@@ -178,3 +178,44 @@ def test_upstream_pool_key_errors(tmp_path: Path, key: str, value: object, messa
     with pytest.raises(ConfigError) as info:
         make_config(tmp_path, 2775, {"upstream": [{**BASE["upstream"][0], key: value}]})
     assert message in str(info.value)
+
+
+# --- route lookup of each submitting PDU ----------------------------------------------------------
+
+
+def test_rule_for_reads_submit_sm_data_sm_and_submit_multi(tmp_path: Path) -> None:
+    import time
+    from types import SimpleNamespace
+
+    import structlog
+
+    from gateway.proxy.pool_router import PoolRouter
+    from gateway.smpp.fields import Dest
+    from gateway.smpp.pdu import DataSm, SubmitMulti, SubmitSm
+
+    sim2 = {**BASE["upstream"][0], "name": "sim2"}
+    routes = [
+        {"name": "uk", "prefixes": ["+44"], "upstreams": ["sim"]},
+        {"name": "otp", "service_types": ["OTP"], "upstreams": ["sim2"]},
+        {"name": "default", "upstreams": ["sim2"]},
+    ]
+    config = make_config(tmp_path, 2775, {"upstream": [BASE["upstream"][0], sim2], "route": routes})
+    proxy = SimpleNamespace(clock=time.monotonic, log=structlog.get_logger("test"), pdu_counts=None)
+    router = PoolRouter(proxy, config)
+
+    def rule(pdu: object) -> str:
+        found = router.rule_for("acme", pdu)
+        assert found is not None
+        return found.name
+
+    assert rule(SubmitSm(destination_addr="447700900401", dest_addr_ton=1)) == "uk"
+    assert rule(SubmitSm(destination_addr="07700900401", dest_addr_ton=0)) == "uk"  # national, GB
+    assert rule(SubmitSm(destination_addr="+447700900401")) == "uk"
+    assert rule(SubmitSm(destination_addr="33612345678", dest_addr_ton=1)) == "default"
+    assert rule(SubmitSm(destination_addr="33612345678", dest_addr_ton=1, service_type="OTP")) == "otp"
+    assert rule(DataSm(destination_addr="447700900401", dest_addr_ton=1)) == "uk"
+    assert rule(SubmitMulti(dests=(Dest(1, 1, 1, "447700900401"), Dest(1, 1, 1, "33612345678")))) == "uk"
+    assert rule(SubmitMulti()) == "default"
+    # No bind is up yet: nothing to choose.
+    uk = router.rule_for("acme", SubmitSm(destination_addr="447700900401", dest_addr_ton=1))
+    assert uk is not None and router.choose(uk) is None
