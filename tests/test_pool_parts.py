@@ -89,3 +89,31 @@ async def test_an_esmes_own_parts_stay_on_the_bind_the_first_took(
             assert_one_bind_in_order(stack, 4, parts)
         finally:
             esme.close()
+
+
+@pytest.mark.anyio
+async def test_a_receipt_for_a_held_and_recut_part_reaches_the_sender_with_its_id(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, ROUTES, upstreams=BINDS) as stack:
+        esme = await stack.esme("acme", "acmepw", mode="trx")
+        try:
+            given = []
+            for seq in (1, 2, 3):
+                udh = bytes((5, 0, 3, 9, 3, seq))
+                resp = await to_thread.run_sync(
+                    lambda u=udh: esme.submit(
+                        NUMBER, u + b"Your order part " * 8, esm_class=0x40, registered_delivery=1
+                    )
+                )
+                given.append(resp.message_id.decode())
+            with anyio.fail_after(10):
+                while not complete(stack, 1):
+                    await anyio.sleep(0.02)
+            smsc = next(s for s in stack.smscs.values() if s.received)
+            first = smsc.received[0].message_id
+            text = f"id:{first} sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD"
+            resp = await smsc.deliver(source_addr=NUMBER, destination_addr="ACME", esm_class=0x04, text=text)
+            assert resp.command_status == S.ESME_ROK
+            [receipt] = await to_thread.run_sync(esme.wait_delivered, 1)
+            assert receipt.short_message.split()[0].decode()[3:] in given  # the id acme was given
+        finally:
+            esme.close()

@@ -315,9 +315,12 @@ class PoolRouter:
 
     # --- the proxy's own requests -----------------------------------------------------------------
 
-    async def transmit(self, account: AccountConfig, pdu: Pdu, on_response: Any = None) -> Pdu:
+    async def transmit(
+        self, account: AccountConfig, pdu: Pdu, on_response: Any = None, owner: tuple[str, str] | None = None
+    ) -> Pdu:
         """A request Stopgate sends for ``account`` (a held message's parts, a confirmation): routed,
-        the parts of one message pinned to one bind as an ESME's own are."""
+        the parts of one message pinned to one bind as an ESME's own are; the SMSC's message id is
+        remembered for the receipts (to ``owner``, the session, when one asked)."""
         now = self.clock()
         pin = _concat_key("account:" + account.system_id, pdu)
         pinned = self.pins.get(pin, now) if pin is not None else None
@@ -335,6 +338,9 @@ class PoolRouter:
                 self.pins.put(pin, (pool, link, rule.name if rule else ""), now)
         pool.submits += 1
         resp: Pdu = await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
+        message_id = getattr(resp, "message_id", "")
+        if message_id and resp.command_status == S.ESME_ROK:
+            self.ids.put((pool.name, message_id), owner or (account.system_id, ""), self.clock())
         return resp
 
     async def request(self, pool: UpstreamPool, pdu: Pdu, on_response: Any = None) -> Pdu:

@@ -92,7 +92,7 @@ class EsmeSession:
     async def transmit(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
         """Send a request upstream through a transmit-capable bind (ours, or the proxy's own)."""
         if self.router is not None:
-            pooled: Pdu = await self.router.transmit(self.account, pdu, on_response)
+            pooled: Pdu = await self.router.transmit(self.account, pdu, on_response, self.owner)
             return pooled
         upstream = self.upstream
         timeout = self.proxy.config.session.response_timeout
