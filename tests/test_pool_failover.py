@@ -142,3 +142,29 @@ async def test_failover_metrics_by_upstream_and_route(tmp_path: Path) -> None:
                 assert line in scraped
         finally:
             esme.close()
+
+
+@pytest.mark.anyio
+async def test_a_bug_met_on_a_pool_bind_closes_that_bind_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with pooled_stack(tmp_path, FAILOVER) as stack:
+        esme = await stack.esme("other", "otherpw", mode="tx")
+        try:
+
+            def broken(*args: object) -> None:
+                raise RuntimeError("a bug")
+
+            monkeypatch.setattr(stack.router.deliveries, "on_deliver", broken)
+            with pytest.raises(Exception):  # noqa: B017 - the simulator sees its link end, whatever it raises
+                await stack.smscs["a"].deliver(
+                    source_addr="447700900401", destination_addr="60006", text="hi"
+                )
+            monkeypatch.undo()
+            await stack.wait_bound("a")
+            with anyio.fail_after(10):
+                while not stack.smscs["a"].bound_sessions:
+                    await anyio.sleep(0.02)
+            assert (await to_thread.run_sync(first_id, esme)).startswith("a-")
+        finally:
+            esme.close()

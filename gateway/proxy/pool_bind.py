@@ -108,7 +108,16 @@ class PoolBind:
                     delay = backoff.failed(started, proxy.clock())
                     self.log.info("pool bind connect failed", error=str(exc), retry_in=round(delay, 3))
                     continue
-                if await self._serve(link):
+                served = False
+                try:
+                    served = await self._serve(link)
+                except* Exception:  # a bug met on one bind closes that bind, never the proxy
+                    self.log.error("pool bind failed with an internal error; reconnecting", exc_info=True)
+                    with anyio.CancelScope(shield=True):
+                        await link.close("internal error")
+                    self.link = None
+                    self._set("connecting")
+                if served:
                     backoff.succeeded()
                 else:
                     backoff.failed(started, proxy.clock())
