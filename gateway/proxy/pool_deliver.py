@@ -136,13 +136,13 @@ class PoolDeliveries:
                 self.log.info("no receiver of the account bound; SMSC to redeliver", routed=system_id)
                 link.respond(make_response(pdu, S.ESME_RX_T_APPN), sequence)
             else:
-                proxy.task_group.start_soon(forward_across, target, decision, link, sequence)
+                proxy.task_group.start_soon(self._guarded, forward_across, target, decision, link, sequence)
         elif kind is Respond:
             assert isinstance(decision, Respond)
             link.respond(decision.pdu, sequence)
         elif kind is Defer:
             assert isinstance(decision, Defer)
-            proxy.task_group.start_soon(self._deferred, session, link, pdu, sequence, decision)
+            proxy.task_group.start_soon(self._guarded, self._deferred, session, link, pdu, sequence, decision)
 
     async def _deferred(
         self, session: PoolSession, link: Link, pdu: Pdu, sequence: int, decision: Defer
@@ -156,3 +156,10 @@ class PoolDeliveries:
             outcome = Respond(make_response(pdu, S.ESME_RX_T_APPN))
         if not link.closed:
             self._decide(session, link, pdu, sequence, outcome)
+
+    async def _guarded(self, func: Any, *args: Any) -> None:
+        """Run in the proxy's task group: a bug met delivering one message must not stop the proxy."""
+        try:
+            await func(*args)
+        except Exception:
+            self.log.error("delivery from a pool bind failed with an internal error", exc_info=True)
