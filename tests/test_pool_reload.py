@@ -49,3 +49,18 @@ async def test_reload_adds_and_removes_upstreams_and_swaps_routes(tmp_path: Path
             assert 'stopgate_upstream_up{upstream="c"} 1.0' in scraped
         finally:
             esme.close()
+
+
+@pytest.mark.anyio
+async def test_a_reload_without_routes_keeps_pooled_mode_until_a_restart(tmp_path: Path) -> None:
+    routes = [{"name": "default", "upstreams": ["b"]}]
+    async with pooled_stack(tmp_path, routes, names=("a", "b")) as stack:
+        esme = await stack.esme("other", "otherpw", "tx")
+        try:
+            stack.reload(route=[])
+            assert stack.app.proxy is not None and stack.app.proxy.router is stack.router
+            assert [r.name for r in stack.app.proxy.config.routes] == ["default"]
+            resp = await to_thread.run_sync(lambda: esme.submit(FR, b"still routed"))
+            assert resp.status == S.ESME_ROK and resp.message_id.startswith(b"b-")
+        finally:
+            esme.close()
