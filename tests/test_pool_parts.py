@@ -11,7 +11,7 @@ import anyio
 import pytest
 from anyio import to_thread
 
-from gateway.smpp.constants import CommandStatus
+from gateway.smpp.constants import CommandStatus, Tag
 from gateway.text.udh import parse_concat, split_udh
 from tests.pool_stack import PoolStack, pooled_stack
 
@@ -115,5 +115,37 @@ async def test_a_receipt_for_a_held_and_recut_part_reaches_the_sender_with_its_i
             assert resp.command_status == S.ESME_ROK
             [receipt] = await to_thread.run_sync(esme.wait_delivered, 1)
             assert receipt.short_message.split()[0].decode()[3:] in given  # the id acme was given
+        finally:
+            esme.close()
+
+
+@pytest.mark.anyio
+async def test_an_esmes_sar_parts_stay_on_the_bind_the_first_took(tmp_path: Path) -> None:
+    async with pooled_stack(tmp_path, ROUTES, upstreams=BINDS) as stack:
+        esme = await stack.esme("acmeotp", "otppw", mode="tx")
+        try:
+            for ref in range(1, 5):
+                for seq in (1, 2, 3):
+                    resp = await to_thread.run_sync(
+                        lambda r=ref, s=seq: esme.submit(
+                            NUMBER,
+                            b"Your code part",
+                            sar_msg_ref_num=r,
+                            sar_total_segments=3,
+                            sar_segment_seqnum=s,
+                        )
+                    )
+                    assert resp.status == S.ESME_ROK
+            arrivals: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+            for name, smsc in stack.smscs.items():
+                for record in smsc.received:
+                    tlvs = {int(tag): value for tag, value in record.pdu.tlvs}
+                    ref = int.from_bytes(tlvs[Tag.SAR_MSG_REF_NUM], "big")
+                    arrivals[ref].append((name, record.session_id, tlvs[Tag.SAR_SEGMENT_SEQNUM][0]))
+            assert sorted(arrivals) == [1, 2, 3, 4]
+            for parts in arrivals.values():
+                assert len({(name, session) for name, session, _ in parts}) == 1
+                assert [seq for _, _, seq in parts] == [1, 2, 3]
+            assert {parts[0][0] for parts in arrivals.values()} == {"a", "b"}
         finally:
             esme.close()
