@@ -79,7 +79,7 @@ class App:
             self.proxy.on_probe = lambda name, up: self.metrics.upstream_up.labels(name).set(1 if up else 0)
             if self.proxy.router is not None:
                 self.metrics.upstreams.source = self.proxy.router.samples
-                self.proxy.router.on_health = self._upstream_up
+                self.proxy.router.on_health = self.proxy.on_probe  # stopgate_upstream_up per pool
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)
@@ -228,9 +228,6 @@ class App:
             unlock=lambda ip, system_id: [_lockout_record(x) for x in self._proxy().unlock(ip, system_id)],
         )
         return AdminServer(context)
-
-    def _upstream_up(self, upstream: str, up: bool) -> None:
-        self.metrics.upstream_up.labels(upstream).set(1 if up else 0)
 
     def _proxy(self) -> Proxy:
         assert self.proxy is not None
