@@ -85,6 +85,9 @@ class App:
             self.proxy.latency_histogram = self.metrics.proxy_latency
             self.proxy.on_lockout = lambda account: self.metrics.bind_lockouts.labels(account).inc()
             self.proxy.on_probe = lambda name, up: self.metrics.upstream_up.labels(name).set(1 if up else 0)
+            if self.proxy.router is not None:
+                self.metrics.upstreams.source = self.proxy.router.samples
+                self.proxy.router.on_health = self.proxy.on_probe  # stopgate_upstream_up per pool
             self.proxy.on_bound_change = lambda account, delta: self.metrics.bound_sessions.labels(
                 account
             ).inc(delta)

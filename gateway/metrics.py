@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.smpp.constants import RESPONSE_BIT, CommandId
@@ -134,6 +134,46 @@ class _LabelCounts(Collector):
         yield family
 
 
+#: One upstream of the pooled mode at scrape time: (name, health, each bind's state, counts by
+#: (route, kind)). Plain data, so the metrics depend on nothing of the proxy.
+UpstreamSample = tuple[str, str, list[str], dict[tuple[str, str], int]]
+
+_UPSTREAM_COUNTERS = ("submits", "errors", "throttled", "failovers")
+
+
+class _UpstreamCollector(Collector):
+    """Pooled mode: submits, errors, throttled and failovers per upstream and route; each pool bind's
+    state. Read from the router's own counts at scrape time (no labelled instrument on the hot path)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], list[UpstreamSample]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        samples = self.source() if self.source is not None else []
+        if not samples:
+            return
+        counters = {
+            kind: CounterMetricFamily(
+                f"stopgate_upstream_{kind}",
+                f"Pooled mode: {kind} by upstream and route",
+                labels=["upstream", "route"],
+            )
+            for kind in _UPSTREAM_COUNTERS
+        }
+        binds = GaugeMetricFamily(
+            "stopgate_upstream_bind_state",
+            "Pooled mode: 1 when the bind is bound, else 0",
+            labels=["upstream", "bind"],
+        )
+        for name, _health, bind_states, counts in samples:
+            for (route, kind), value in counts.items():
+                counters[kind].add_metric([name, route], value)
+            for index, state in enumerate(bind_states):
+                binds.add_metric([name, str(index)], 1.0 if state == "bound" else 0.0)
+        yield from counters.values()
+        yield binds
+
+
 def _task_count() -> int:
     """asyncio tasks alive (scraped on the event loop; 0 from anywhere else)."""
     try:
@@ -235,4 +275,7 @@ class Metrics:
         # Leak detectors: tasks here, and process_open_fds / process_resident_memory_bytes (Linux).
         self.tasks = Gauge("stopgate_tasks", "asyncio tasks alive in the process", registry=r)
         self.tasks.set_function(_task_count)
+        #: Pooled mode: set ``upstreams.source`` to a function returning the upstreams' samples.
+        self.upstreams = _UpstreamCollector()
+        r.register(self.upstreams)
         ProcessCollector(registry=r)

@@ -104,12 +104,18 @@ class _Counter:
 
 
 async def measure(
-    mix_name: str, count: int, *, profile: bool = False, counter: _Counter | None = None
+    mix_name: str, count: int, *, profile: bool = False, counter: _Counter | None = None, pooled: bool = False
 ) -> dict[str, Any]:
     mix = MIXES[mix_name]
     with tempfile.TemporaryDirectory() as tmp:
         path = write_config(
-            Path(tmp), smsc_port=1, listen_port=2, storage=Path(tmp) / "s.db", window=BATCH, max_sessions=4
+            Path(tmp),
+            smsc_port=1,
+            listen_port=2,
+            storage=Path(tmp) / "s.db",
+            window=BATCH,
+            max_sessions=4,
+            pooled=1 if pooled else 0,
         )
         config = load_config(path)
     index = SuppressionIndex()
@@ -127,9 +133,16 @@ async def measure(
     esme = _link(esme_conn, "esme", metrics.pdu_counts)
     session = EsmeSession(proxy, esme, "bench")
     session._account, session._bind_mode = account, BindMode.TRANSCEIVER
-    upstream = session.upstream = _link(up_conn, "upstream", metrics.pdu_counts)
+    upstream = _link(up_conn, "upstream", metrics.pdu_counts)
     session.window = BATCH
     esme._handler, upstream._handler = session._on_esme, session._on_upstream
+    if proxy.router is not None:  # pooled mode: the upstream link is the pool's one bind
+        bind = proxy.router.pools["sim"].binds[0]
+        bind.link, bind.state = upstream, "bound"
+        bind.pool.bind_changed()
+        upstream._handler = bind._on_event
+    else:
+        session.upstream = upstream
 
     frames, length, _ = build_frames(mix, count, first_seq=FIRST_SEQ, number_base=10**6, suppressed_base=0)
     resp = b"".join(encode_fields(SubmitSmResp(message_id=f"{seq:016x}"), seq) for seq in range(1, count + 1))
@@ -174,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bytecodes", action="store_true", help="count bytecodes and calls per message instead of timing"
     )
+    parser.add_argument(
+        "--pooled", action="store_true", help="pooled mode (a [[route]]): through the proxy's own bind"
+    )
     args = parser.parse_args(argv)
     for name in args.mix.split(","):
         if name not in MIXES or name == "long":
@@ -181,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.bytecodes:
         count = min(args.count, 6400)  # tracing is ~100x slower; the counts are per message anyway
         for name in args.mix.split(","):
-            anyio.run(functools.partial(measure, name, count))  # the same warm-up the timed runs get
+            anyio.run(functools.partial(measure, name, count, pooled=args.pooled))  # the timed runs' warm-up
             counter = _Counter()
-            anyio.run(functools.partial(measure, name, count, counter=counter))
+            anyio.run(functools.partial(measure, name, count, counter=counter, pooled=args.pooled))
             print(
                 f"{name:<14} {counter.bytecodes.total() / count:7.1f} bytecodes/msg"
                 f"  {counter.calls.total() / count:5.1f} Python calls/msg"
@@ -196,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in args.mix.split(","):
         runs = sorted(
-            anyio.run(functools.partial(measure, name, args.count, profile=args.profile))["us_per_msg"]
+            anyio.run(functools.partial(measure, name, args.count, profile=args.profile, pooled=args.pooled))[
+                "us_per_msg"
+            ]
             for _ in range(1 if args.profile else args.repeat)
         )
         print(

@@ -200,6 +200,16 @@ class UpstreamConfig:
     message_ids: str = "decimal"
     #: Seconds between TCP connect probes while no session of this upstream is bound (0: none).
     probe_interval: float = 15.0
+    #: Pooled mode (``[[route]]`` configured): binds Stopgate holds to this SMSC, and their mode
+    #: ("transceiver", "transmitter" or "receiver").
+    binds: int = 1
+    bind_mode: str = "transceiver"
+    #: Submits per second shared by the binds (None: unlimited); how long one may wait for its turn.
+    max_tps: float | None = None
+    max_tps_wait: float = 1.0
+    #: Consecutive SMSC errors or timeouts that open the circuit; seconds before it is probed again.
+    breaker_failures: int = 5
+    breaker_cooldown: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

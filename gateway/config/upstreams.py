@@ -46,6 +46,17 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
     window = t.integer("window", session.window, 1, 100_000)
     message_ids = t.choice("message_ids", "decimal", ("decimal", "hex"))
     probe_interval = t.seconds("probe_interval", 15.0, allow_zero=True)
+    binds = t.integer("binds", 1, 1, 64)
+    bind_mode = t.choice("bind_mode", "transceiver", ("transceiver", "transmitter", "receiver"))
+    max_tps: float | None = None
+    if t.has("max_tps"):
+        raw = t.data.get("max_tps")
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < float("inf"):
+            t.fail("max_tps", f"expected a positive number of submits per second, got {raw!r}")
+        max_tps = float(raw)
+    max_tps_wait = t.seconds("max_tps_wait", 1.0, allow_zero=True)
+    breaker_failures = t.integer("breaker_failures", 5, 1, 1_000_000)
+    breaker_cooldown = t.seconds("breaker_cooldown", 5.0)
     return UpstreamConfig(
         name=name,
         host=host,
@@ -64,5 +75,11 @@ def parse_upstream(t: Table, base: Path, session: SessionConfig) -> UpstreamConf
         window=window,
         message_ids=message_ids,
         probe_interval=probe_interval,
+        binds=binds,
+        bind_mode=bind_mode,
+        max_tps=max_tps,
+        max_tps_wait=max_tps_wait,
+        breaker_failures=breaker_failures,
+        breaker_cooldown=breaker_cooldown,
     )
 

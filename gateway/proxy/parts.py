@@ -43,12 +43,12 @@ class SplitSender:
     def send(self, parts: Parts) -> None:
         """Send the part out now (``parts.index``) on the upstream, or answer the ESME why not."""
         request = parts.request
-        upstream = self._upstream()
+        upstream = parts.link or self._upstream()
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
             self._esme.respond(make_response(request, CommandStatus.ESME_RSYSERR), parts.sequence_number)
             return
         try:
-            upstream.send_nowait(parts.decision.parts[parts.index], parts)
+            upstream.send_nowait(parts.decision.parts[parts.index], parts.context)
         except PduTooLarge as exc:
             self._log().warning("request too large to relay", error=str(exc))
             self._esme.respond(make_response(request, CommandStatus.ESME_RINVMSGLEN), parts.sequence_number)

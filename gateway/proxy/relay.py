@@ -36,7 +36,7 @@ class RelayContext:
 class Parts:
     """Context of the part of a split request (:class:`ForwardParts`) that is out on the upstream."""
 
-    __slots__ = ("decision", "index", "request", "responses", "retries", "sequence_number")
+    __slots__ = ("context", "decision", "index", "link", "request", "responses", "retries", "sequence_number")
 
     def __init__(self, decision: ForwardParts, request: Pdu) -> None:
         self.decision = decision
@@ -45,6 +45,9 @@ class Parts:
         self.index = 0
         self.responses: list[Pdu] = []
         self.retries = 0  # of the part out now
+        #: Pooled mode: the bind every part goes on, and the context they carry there.
+        self.link: Link | None = None
+        self.context: object = self
 
     def retry_delay(self, status: int) -> float | None:
         """How long to wait before sending the part out now again, or None to stop retrying it.

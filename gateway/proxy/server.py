@@ -7,7 +7,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -19,66 +19,21 @@ from gateway.config import AccountConfig, Config, UpstreamConfig
 from gateway.metrics import PduCounts
 from gateway.policy.decisions import Policy
 from gateway.smpp.connection import Connection
-from gateway.smpp.constants import BindMode, CommandId, CommandStatus
+from gateway.smpp.constants import CommandStatus
 from gateway.smpp.errors import ProtocolError
-from gateway.smpp.events import Request
 from gateway.smpp.pdu import Pdu
 from gateway.smpp.states import Role
 
 from .link import Link, LinkTimers
 from .link_tcp import TcpCarrier, start_tcp_server
+from .pool_router import PoolRouter
 from .pool_status import UpstreamStatus
 from .probe import UpstreamProbe
+from .service import ServiceBind, UpstreamHealth
 from .session import EsmeSession
 from .status_view import upstream_status
 from .throttle import BindThrottle, Lockout
-from .upstream import ReconnectBackoff, bind_upstream, connect_with_backoff
-
-
-class ServiceBind:
-    """The proxy's own transmitter bind to one upstream, for messages it originates (confirmations)
-    on behalf of sessions that cannot transmit themselves (receiver-only ESMEs)."""
-
-    def __init__(self, proxy: Proxy, upstream: UpstreamConfig) -> None:
-        self.proxy = proxy
-        self.upstream = upstream
-        self._link: Link | None = None
-        self._lock = anyio.Lock()
-
-    async def request(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
-        link = await self._get()
-        return await link.request(pdu, self.proxy.config.session.response_timeout, on_response)
-
-    async def _get(self) -> Link:
-        async with self._lock:
-            if self._link is None or self._link.closed:
-                proxy = self.proxy
-                log = proxy.log.bind(upstream=self.upstream.name, leg="service")
-                link = await proxy.connect_upstream(self.upstream, log)
-                proxy.task_group.start_soon(link.run, self._on_event)
-                await bind_upstream(link, self.upstream, BindMode.TRANSMITTER)
-                self._link = link
-            return self._link
-
-    def _on_event(self, link: Link, event: Any) -> None:
-        if type(event) is Request and event.pdu.command_id == CommandId.UNBIND:
-            link.answer_unbind(event.pdu)
-
-    async def close(self) -> None:
-        if self._link is not None:
-            await self._link.unbind(1.0)
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamHealth:
-    """One bound ESME session's upstream, as :meth:`Proxy.upstream_health` reports it."""
-
-    #: The bound account.
-    system_id: str
-    #: The name of the account's upstream.
-    upstream: str
-    #: Whether the session's upstream link is connected (False while it is lost or not yet made).
-    up: bool
+from .upstream import ReconnectBackoff, connect_with_backoff
 
 
 class Proxy:
@@ -133,6 +88,9 @@ class Proxy:
         self.latency_histogram: Any = None
         #: Routed MOs given to each account so far: its receivers take turns.
         self._mo_turns: dict[str, int] = {}
+        #: Pooled mode: Stopgate holds the upstreams' binds and routes submits over them (routes
+        #: configured); None: each ESME session has its own upstream bind.
+        self.router: PoolRouter | None = PoolRouter(self, config) if config.routes else None
 
     @property
     def task_group(self) -> anyio.abc.TaskGroup:
@@ -147,7 +105,10 @@ class Proxy:
         return self.session_counts.get(account, 0)
 
     def upstream_in_use(self, name: str) -> bool:
-        """Whether a bound session of some account relays through upstream ``name``."""
+        """Whether a bound session of some account relays through upstream ``name`` (pooled mode:
+        whether it is pooled, its binds say whether it is up)."""
+        if self.router is not None:
+            return name in self.router.pools
         return any(s.bound and s.account.upstream == name for s in list(self.sessions))
 
     def upstream_probes(self) -> dict[str, bool]:
@@ -156,6 +117,8 @@ class Proxy:
 
     def upstream_health(self) -> list[UpstreamHealth]:
         """For each bound ESME session, whether its upstream is up (what readiness is made of)."""
+        if self.router is not None:
+            return [UpstreamHealth(*account) for account in self.router.health()]
         health = []
         for session in list(self.sessions):
             if session.bound:
@@ -166,7 +129,9 @@ class Proxy:
         return health
 
     def upstream_status(self) -> list[UpstreamStatus]:
-        """A snapshot of each upstream and its binds (``GET /v1/upstreams``; per-session mode)."""
+        """A snapshot of each upstream and its binds (``GET /v1/upstreams``; pooled or per-session mode)."""
+        if self.router is not None:
+            return self.router.status()
         return upstream_status(self)
 
     # --- serving ----------------------------------------------------------------------------------
@@ -210,6 +175,8 @@ class Proxy:
                     self.ports.append(tls_port)
                 self.log.info("listening", host=listen.host, ports=self.ports)
                 tg.start_soon(self.probe.run)
+                if self.router is not None:
+                    await tg.start(self.router.run)
                 with anyio.CancelScope() as accepting:
                     self._accepting = accepting
                     async with anyio.create_task_group() as accept_group:
@@ -246,6 +213,8 @@ class Proxy:
                 tg.start_soon(session.shutdown, grace)
             for service in self._services.values():
                 tg.start_soon(service.close)
+        if self.router is not None:
+            await self.router.close()
         self._drained.set()
 
     def _accepted(self, carrier: TcpCarrier) -> None:
@@ -400,14 +369,26 @@ class Proxy:
     async def service_request(
         self, upstream_name: str, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None
     ) -> Pdu:
+        router = self.router
+        if router is not None and upstream_name in router.pools:  # pooled: never a bind of its own
+            pooled: Pdu = await router.request(router.pools[upstream_name], pdu, on_response)
+            return pooled
         service = self._services.get(upstream_name)
         if service is None:
             service = self._services[upstream_name] = ServiceBind(self, self.config.upstreams[upstream_name])
         return await service.request(pdu, on_response)
 
     def reload(self, config: Config) -> None:
-        """Adopt a new configuration: new binds and policy decisions use it; sessions stay bound."""
+        """Adopt a new configuration: new binds and policy decisions use it; sessions stay bound.
+
+        Pooled mode: routes swap at once, an upstream added starts its pool, one removed (or changed)
+        closes its binds. Switching between per-session and pooled mode needs a restart."""
+        if (self.router is not None) != bool(config.routes):
+            self.log.warning("routes added or removed: switching pooled mode needs a restart; routes kept")
+            config = replace(config, routes=self.config.routes)
         self.config = config
+        if self.router is not None:
+            self.router.adopt(config)
 
 
 def _peer_host(stream: anyio.TypedAttributeProvider) -> str:

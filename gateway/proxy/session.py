@@ -8,7 +8,6 @@ Keep-alives are answered by each link itself. Message-carrying requests pass thr
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,13 +27,14 @@ from gateway.smpp.constants import (
 from gateway.smpp.errors import PduTooLarge
 from gateway.smpp.events import Rejected, Relayed, Request, Response
 from gateway.smpp.fields import Tlv
-from gateway.smpp.pdu import Pdu, Unbind, make_response
+from gateway.smpp.pdu import Pdu, make_response
 from gateway.smpp.states import State
 
-from .link import Expired, Link, LinkClosed, ResponseTimeout
+from .link import Expired, Link
 from .mo_delivery import forward_across, request_esme
 from .parts import SplitSender
 from .relay import LATENCY_SAMPLE, Parts, RelayContext, answer_unanswered, relay_response
+from .session_close import shutdown, upstream_unbind
 from .session_host import SessionHost
 from .upstream import BindFailed, bind_upstream
 
@@ -67,6 +67,10 @@ class EsmeSession:
         self.upstream_window = proxy.config.session.window
         self._relayed = 0
         self._on_submit = proxy.policy.on_submit
+        #: Pooled mode (routes configured): submits go through the proxy's pools, not a bind of ours.
+        self.router = proxy.router
+        #: (account, session id) once bound: who sent a message, for its receipts (pooled mode).
+        self.owner: tuple[str, str] | None = None
         self.parts = SplitSender(esme, lambda: self.upstream, lambda: self.log, self._spawn)
 
     # --- SessionInfo (what a policy sees) ---------------------------------------------------------
@@ -87,6 +91,9 @@ class EsmeSession:
 
     async def transmit(self, pdu: Pdu, on_response: Callable[[Pdu], object] | None = None) -> Pdu:
         """Send a request upstream through a transmit-capable bind (ours, or the proxy's own)."""
+        if self.router is not None:
+            pooled: Pdu = await self.router.transmit(self.account, pdu, on_response, self.owner)
+            return pooled
         upstream = self.upstream
         timeout = self.proxy.config.session.response_timeout
         if upstream is not None and not upstream.closed and self.bind_mode.can_transmit:
@@ -122,17 +129,7 @@ class EsmeSession:
     async def shutdown(self, grace: float) -> None:
         """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
         self._closing = True
-        clock = self.proxy.clock
-        deadline = clock() + grace
-        if self.bound and not self.esme.closed:
-            with contextlib.suppress(LinkClosed, ResponseTimeout):
-                await self.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
-        upstream = self.upstream
-        if upstream is not None:
-            await upstream.wait_answered(max(0.0, deadline - clock()))
-        await self.esme.close("shutdown")
-        if upstream is not None:
-            await upstream.unbind(1.0)
+        await shutdown(self, grace)
 
     # --- binding ----------------------------------------------------------------------------------
 
@@ -147,6 +144,9 @@ class EsmeSession:
                 await self.esme.close("locked out")
             return
         mode = BindMode(request.command_id)
+        if self.router is not None:
+            self._bound(request, account, mode, "stopgate", self.log.bind(account=account.system_id))
+            return
         upstream_cfg = proxy.config.upstreams[account.upstream]
         log = self.log.bind(account=account.system_id, upstream=upstream_cfg.name)
         try:
@@ -169,12 +169,15 @@ class EsmeSession:
         if self.esme.closed:
             await link.unbind(1.0)
             return
-        self._account, self._bind_mode = account, mode
         self.upstream_window = upstream_cfg.window
+        self._bound(request, account, mode, getattr(resp, "system_id", "") or upstream_cfg.name, log)
+
+    def _bound(self, request: Pdu, account: AccountConfig, mode: BindMode, system_id: str, log: Any) -> None:
+        self._account, self._bind_mode = account, mode
+        self.owner = (account.system_id, self.session_id)
         self.log = log
         self.esme.log = log.bind(leg="esme")
-        proxy.session_bound(account)
-        system_id = getattr(resp, "system_id", "") or upstream_cfg.name
+        self.proxy.session_bound(account)
         self.esme.respond(
             make_response(
                 request,
@@ -239,6 +242,9 @@ class EsmeSession:
         elif decision_type is Respond:
             self.esme.respond(decision.pdu, pdu.sequence_number)  # type: ignore[union-attr]
         elif decision_type is ForwardParts:
+            if self.router is not None:
+                self.router.send_parts(self, Parts(decision, pdu))  # type: ignore[arg-type]
+                return
             upstream = self.upstream
             if upstream is not None and upstream.conn.outstanding >= self.upstream_window:
                 self.esme.respond(make_response(pdu, CommandStatus.ESME_RTHROTTLED), pdu.sequence_number)
@@ -248,6 +254,9 @@ class EsmeSession:
             self._spawn(self._deferred, decision, pdu, True)
 
     def _forward_up(self, pdu: Pdu, esme_sequence: int, on_response: Any, frame: bytes | None = None) -> None:
+        if self.router is not None:
+            self.router.forward(self, pdu, esme_sequence, on_response, frame)
+            return
         upstream = self.upstream
         if upstream is None or upstream.closed or upstream.conn.state not in _BOUND:
             self.esme.respond(make_response(pdu, CommandStatus.ESME_RSYSERR), esme_sequence)
@@ -280,6 +289,10 @@ class EsmeSession:
         await self.esme.close("unbound by ESME")
 
     # --- upstream → ESME --------------------------------------------------------------------------
+
+    def upstream_response(self, link: Link, event: Response) -> None:
+        """An answer to this session's request, from a pool bind (pooled mode)."""
+        self._on_upstream(link, event)
 
     def _on_upstream(self, link: Link, event: Any) -> None:
         event_type = type(event)
@@ -376,22 +389,8 @@ class EsmeSession:
         return await request_esme(self.esme, pdu, window=self.window, timeout=timeout)
 
     async def _upstream_unbind(self, request: Pdu) -> None:
-        """The SMSC unbinds (§4.2): its answers still in flight may arrive (bounded), then unbind_resp;
-        whatever stays unanswered is failed back to the ESME, which is unbound last."""
         self._closing = True
-        session_cfg = self.proxy.config.session
-        upstream = self.upstream
-        if upstream is not None:
-            await upstream.wait_answered(min(session_cfg.response_timeout, session_cfg.shutdown_grace))
-            upstream.answer_unbind(request)
-            await upstream.wait_flushed(1.0)
-            await upstream.close("unbound by SMSC")
-            with anyio.move_on_after(1.0):
-                await upstream.wait_closed()  # its unanswered requests are now errors to the ESME
-        if self.bound and not self.esme.closed:
-            with contextlib.suppress(LinkClosed, ResponseTimeout):
-                await self.esme.request(Unbind(), session_cfg.response_timeout)
-        await self.esme.close("unbound by SMSC")
+        await upstream_unbind(self, request)
 
     async def _deferred(self, decision: Defer, pdu: Pdu, upward: bool) -> None:
         try:

@@ -33,6 +33,8 @@ class SessionHost(Protocol):
     clock: Callable[[], float]
     #: Observes the sampled time a relayed submit spends inside the proxy (a Histogram), if set.
     latency_histogram: Any
+    #: Pooled mode (routes configured): the pools submits are routed over; None: per-session binds.
+    router: Any
 
     async def authenticate(self, bind: Pdu, peer: str) -> tuple[int, AccountConfig | None]:
         """Check a bind's credentials; reserves a session slot on success."""

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=None, help="unmeasured submits first (default 2,000)")
     parser.add_argument("--window", type=int, default=64, help="submits in flight per bind (default 64)")
     parser.add_argument("--binds", type=int, default=1, help="transceiver binds per run (default 1)")
+    parser.add_argument(
+        "--pooled",
+        type=int,
+        default=0,
+        help="pooled mode: Stopgate holds this many binds to the SMSC (a default [[route]]); 0: per-session",
+    )
     parser.add_argument("--repeat", type=int, default=None, help="repetitions, medians reported (default 5)")
     parser.add_argument(
         "--mix", default=",".join(DEFAULT_MIXES), help=f"comma list of {', '.join(MIXES)} (default: all)"

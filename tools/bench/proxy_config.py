@@ -17,8 +17,11 @@ def write_config(
     window: int,
     max_sessions: int,
     log_level: str = "info",
+    pooled: int = 0,
 ) -> Path:
-    """A config with the marketing account "acme" and the transactional "bulk" (same scope)."""
+    """A config with the marketing account "acme" and the transactional "bulk" (same scope).
+
+    ``pooled`` > 0: pooled mode, Stopgate holding that many binds to the simulator (one default route)."""
     (acme, acme_pw), (bulk, bulk_pw) = MARKETING_ACCOUNT, TRANSACTIONAL_ACCOUNT
     accounts = [
         {"system_id": acme, "password": acme_pw, "traffic": "marketing", "footer": FOOTER},
@@ -32,7 +35,10 @@ def write_config(
             "logging": {"format": "json", "level": log_level},
             "session": {"window": window, "response_timeout": 10.0, "shutdown_grace": 2.0},
             "admin": {"enabled": False},
-            "upstream": [simulator_upstream(smsc_port)],
+            "upstream": [
+                simulator_upstream(smsc_port) | ({"binds": pooled, "window": window} if pooled else {})
+            ],
+            **({"route": [{"name": "default", "upstreams": ["sim"]}]} if pooled else {}),
             "account": [
                 {**account, "upstream": "sim", "scope": SCOPE, "max_sessions": max_sessions}
                 for account in accounts

@@ -52,6 +52,7 @@ def start_proxy(ctx: Context, size: int) -> dict[str, Any]:
         window=max(64, args.window),
         max_sessions=max(10, args.binds + 2),
         log_level=args.proxy_log_level,
+        pooled=getattr(args, "pooled", 0),
     )
     log_path = ctx.workdir / f"stopgate-{size}.log"
     proxy = Service.start(
