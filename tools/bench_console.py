@@ -19,7 +19,6 @@ and a number lookup; and the cost the counting trigger adds to appending blocked
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import statistics
 import tempfile
@@ -32,12 +31,12 @@ import anyio
 import httpx
 
 from gateway.config import parse_config
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
-from gateway.store import ChangeFollower, Store, SuppressionIndex
+from gateway.ops.admin import AdminServer
+from gateway.store import Store
 from gateway.store.sqlite import SQLiteStore, migrations, split_sql
 from tools import bench_console_common, bench_console_pg
 from tools.bench_console_common import DAYS, HONOUR_ROWS, KEYWORDS, SCOPES, mix_cases
+from tools.console_client import admin_context, sign_in
 
 TOKEN = "bench-token"
 HONOUR_SQL = (
@@ -170,22 +169,12 @@ async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
         },
         folder,
     )
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-    )
+    context = admin_context(store, config)
     server = AdminServer(context)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server.asgi), base_url="http://admin", timeout=60
     ) as client:
-        form = await client.get("/ui/sign-in")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
-        assert signed.status_code == 303, signed.text
+        await sign_in(client, TOKEN)
         pages = {
             "overview 30 days, all scopes": "/ui/?days=30",
             "overview 90 days, all scopes": "/ui/?days=90",
