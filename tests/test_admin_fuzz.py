@@ -15,11 +15,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, checks
 
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.ops.admin.ratelimit import AuthFailures
-from gateway.store import ChangeFollower, MemoryStore, SuppressionIndex
+from gateway.store import MemoryStore
 from tests.stack import make_config
+from tools.console_client import admin_context
 
 TOKEN = "s3cret-token"
 ADMIN: dict[str, Any] = {"admin": {"enabled": True, "listen": "127.0.0.1:0", "tokens": [TOKEN]}}
@@ -31,12 +31,9 @@ def admin_app() -> Any:
     store = MemoryStore()
     anyio.run(store.open)
     config = make_config(Path(tempfile.gettempdir()), 2775, ADMIN)
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
+    context = admin_context(
+        store,
+        config,
         # Unauthenticated examples must meet the 401, not the rate limit (tested on its own).
         auth_failures=AuthFailures(limit=1_000_000),
     )

@@ -15,13 +15,13 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.metrics import Metrics
 from gateway.ops.admin import AdminContext, AdminServer, openapi_document
 from gateway.ops.admin.http import MAX_BODY, ApiError, read_body
 from gateway.ops.admin.ratelimit import AuthFailures
-from gateway.store import ChangeFollower, MemoryStore, SuppressionIndex
+from gateway.store import MemoryStore
 from gateway.store.model import Channel, Event, EventType
 from tests.stack import make_config
+from tools.console_client import admin_context
 
 pytestmark = pytest.mark.anyio
 
@@ -41,14 +41,7 @@ async def _client(tmp_path: Path, *, failures: AuthFailures | None = None) -> As
     store = MemoryStore()
     await store.open()
     config = make_config(tmp_path, 2775, ADMIN)
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-        auth_failures=failures or AuthFailures(),
-    )
+    context = admin_context(store, config, auth_failures=failures or AuthFailures())
     transport = httpx.ASGITransport(app=AdminServer(context).asgi, client=("203.0.113.7", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://admin") as http:
         yield Client(http, store, context)

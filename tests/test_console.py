@@ -14,12 +14,10 @@ import pytest
 
 from gateway.config import ConfigError
 from gateway.config.passwords import hash_password
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.ops.console.overview import CampaignRate, summarise
 from gateway.ops.console.sessions import IDLE_TIMEOUT, MAX_AGE, Sessions, SignInLimiter
 from gateway.store import (
-    ChangeFollower,
     Channel,
     DayCount,
     Event,
@@ -27,11 +25,11 @@ from gateway.store import (
     MemoryStore,
     SQLiteStore,
     Store,
-    SuppressionIndex,
     Total,
 )
 from gateway.store.sqlite import migrations, split_sql
 from tests.stack import make_config
+from tools.console_client import admin_context
 
 pytestmark = pytest.mark.anyio
 
@@ -102,13 +100,7 @@ async def test_the_api_refuses_a_viewers_write_and_records_the_token_name(tmp_pa
     store = MemoryStore()
     await store.open()
     config = make_config(tmp_path, 2775, TOKENS)
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-    )
+    context = admin_context(store, config)
     server = AdminServer(context)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.asgi), base_url="http://a") as c:
         body = {"number": "07700900401", "scope": "acme"}

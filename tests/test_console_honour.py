@@ -12,11 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.ops.console.overview import duration, within_limit
 from gateway.store import (
-    ChangeFollower,
     Channel,
     Event,
     EventType,
@@ -24,12 +22,12 @@ from gateway.store import (
     MemoryStore,
     SQLiteStore,
     Store,
-    SuppressionIndex,
 )
 from gateway.store.postgres import PostgresStore
 from tests.pgdb import pg_url
 from tests.stack import make_config
 from tests.test_console import TOKENS
+from tools.console_client import admin_context, sign_in
 
 pytestmark = pytest.mark.anyio
 __all__ = ["pg_url"]  # the fixture, imported for pytest
@@ -131,13 +129,7 @@ async def test_the_overview_shows_p50_and_p99_against_the_legal_limit(tmp_path: 
     store = MemoryStore()
     await store.open()
     config = make_config(tmp_path, 2775, TOKENS)
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-    )
+    context = admin_context(store, config)
     server = AdminServer(context)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.asgi), base_url="http://a") as c:
         await _sign_in(c)
@@ -162,8 +154,4 @@ def _section(page: str) -> str:
 
 
 async def _sign_in(client: httpx.AsyncClient, token: str = "alice-token") -> None:
-    form = await client.get("/ui/sign-in")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert csrf is not None
-    signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": token})
-    assert signed.status_code == 303, signed.text
+    await sign_in(client, token)

@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.proxy.pool_status import BindStatus, UpstreamStatus
-from gateway.store import ChangeFollower, MemoryStore, SuppressionIndex
+from gateway.store import MemoryStore
 from tests.stack import make_config
 from tests.test_console import TOKENS
 from tests.test_routes import TWO_SMSCS
+from tools.console_client import admin_context, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -70,12 +70,9 @@ async def _client(tmp_path: Path, proxy: FakeProxy | None) -> tuple[AdminServer,
     store = MemoryStore()
     await store.open()
     config = make_config(tmp_path, 2775, {**TOKENS, **TWO_SMSCS})
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
+    context = admin_context(
+        store,
+        config,
         **({"upstreams": proxy.upstream_status} if proxy else {}),
     )
     return AdminServer(context), store
@@ -83,11 +80,7 @@ async def _client(tmp_path: Path, proxy: FakeProxy | None) -> tuple[AdminServer,
 
 async def _page(server: AdminServer, token: str) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.asgi), base_url="http://a") as c:
-        form = await c.get("/ui/sign-in")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        signed = await c.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": token})
-        assert signed.status_code == 303
+        await sign_in(c, token)
         return await c.get("/ui/upstreams")
 
 

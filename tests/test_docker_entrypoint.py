@@ -16,8 +16,7 @@ import anyio
 import pytest
 
 from gateway.config import load_config
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.ops.docker_check import (
     EXAMPLE_PASSWORDS,
     EXAMPLE_TOKENS,
@@ -26,7 +25,8 @@ from gateway.ops.docker_check import (
     health_url,
     healthy,
 )
-from gateway.store import ChangeFollower, MemoryStore, SuppressionIndex
+from gateway.store import MemoryStore
+from tools.console_client import admin_context
 from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,13 +144,7 @@ def test_the_healthcheck_asks_the_configured_admin_address(tmp_path: Path) -> No
     async def main() -> None:
         store = MemoryStore()
         await store.open()
-        context = AdminContext(
-            store=store,
-            feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-            metrics=Metrics(),
-            config=lambda: config,
-            readiness=lambda: (True, {"checks": {}, "reasons": []}),
-        )
+        context = admin_context(store, config)
         server = AdminServer(context)
         async with anyio.create_task_group() as tg:
             await tg.start(server.serve)

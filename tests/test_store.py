@@ -32,9 +32,10 @@ from gateway.store.model import (
 from gateway.store.postgres import PostgresStore
 from gateway.store.sqlite import SQLiteStore, split_sql
 from gateway.store.sqlite.schema import migrations
-from tests.pgdb import fresh_database
+from tests.stores import store
 
 pytestmark = pytest.mark.anyio
+__all__ = ["store"]  # the fixture, imported for pytest
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 A = "+447700900401"
@@ -45,18 +46,6 @@ C = "+15005550006"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "postgres":
-        with fresh_database() as url:
-            async with PostgresStore(url) as pg:
-                yield pg
-        return
-    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    async with s:
-        yield s
 
 
 @pytest.fixture

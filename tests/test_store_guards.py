@@ -3,34 +3,22 @@ PostgreSQL and in memory, and the confirmation claim atomic across two store cli
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import anyio
 import pytest
 
-from gateway.store import MemoryStore, SQLiteStore, Store
+from gateway.store import Store
 from gateway.store.postgres import PostgresStore
 from tests.pgdb import fresh_database
+from tests.stores import store
 
 pytestmark = pytest.mark.anyio
+__all__ = ["store"]  # the fixture, imported for pytest
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 A = "+447700900501"
 B = "+447700900502"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "postgres":
-        with fresh_database() as url:
-            async with PostgresStore(url) as pg:
-                yield pg
-        return
-    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    async with s:
-        yield s
 
 
 async def test_footers_keep_the_latest_time_and_are_read_oldest_first(store: Store) -> None:

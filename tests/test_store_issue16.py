@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,24 +21,14 @@ from gateway.store import (
 )
 from gateway.store.postgres import PostgresStore
 from tests.pgdb import fresh_database
+from tests.stores import store
 
 pytestmark = pytest.mark.anyio
+__all__ = ["store"]  # the fixture, imported for pytest
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 A = "+447700900401"
 B = "+447700900402"
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "postgres":
-        with fresh_database() as url:
-            async with PostgresStore(url) as pg:
-                yield pg
-        return
-    s: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    async with s:
-        yield s
 
 
 def stop(number: str, ts: datetime, text: str = "STOP") -> Event:

@@ -19,7 +19,6 @@ and a number lookup; and the cost the counting trigger adds to appending blocked
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import statistics
 import tempfile
@@ -32,31 +31,14 @@ import anyio
 import httpx
 
 from gateway.config import parse_config
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
-from gateway.store import ChangeFollower, Event, EventType, Store, SuppressionIndex
-from gateway.store.model import Channel
+from gateway.ops.admin import AdminServer
+from gateway.store import Store
 from gateway.store.sqlite import SQLiteStore, migrations, split_sql
-from tools import bench_console_pg
+from tools import bench_console_common, bench_console_pg
+from tools.bench_console_common import DAYS, HONOUR_ROWS, KEYWORDS, SCOPES, mix_cases
+from tools.console_client import admin_context, sign_in
 
-SCOPES = ("acme", "beta", "gamma")
-DAYS = 400
 TOKEN = "bench-token"
-# (type, share of the non-import events, channel)
-MIX = (
-    ("blocked", 0.80, "sms"),
-    ("opt_out", 0.07, "sms"),
-    ("confirmation_sent", 0.06, "sms"),
-    ("help", 0.03, "sms"),
-    ("opt_in", 0.02, "sms"),
-    ("admin_add", 0.01, "api"),
-    ("admin_remove", 0.01, "api"),
-)
-KEYWORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")
-#: SMS opt-outs with an MO arrival time (migration 0009) added once the store is open, over the last
-#: 365 days, 5 ms to 2 s to honour: what the overview's time to honour ranks (its newest 10,000).
-#: Not state changes (suppressed NULL), so the list and the change feed are as built.
-HONOUR_ROWS = 200_000
 HONOUR_SQL = (
     "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1),"
     " rows AS (SELECT i, CAST(strftime('%s', 'now') AS INTEGER) * 1000000 - 365 * 86400000000"
@@ -97,13 +79,7 @@ def build(path: Path, suppressions: int, events: int) -> float:
             " SELECT scope, number, ts, channel, NULL, reason, id FROM events ORDER BY scope, number"
         )
         others = max(events - suppressions, 0)
-        bounds: list[tuple[float, str, str]] = []
-        edge = 0.0
-        for type_, share, channel in MIX:
-            edge += share
-            bounds.append((edge, type_, channel))
-        case_type = " ".join(f"WHEN r < {edge!r} THEN '{t}'" for edge, t, _ in bounds)
-        case_channel = " ".join(f"WHEN r < {edge!r} THEN '{c}'" for edge, _, c in bounds)
+        case_type, case_channel = mix_cases()
         conn.execute(
             "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1),"
             " rows AS (SELECT i, (abs(random()) % 1000000) / 1000000.0 AS r, abs(random()) AS k FROM seq)"
@@ -193,22 +169,12 @@ async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
         },
         folder,
     )
-    context = AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-    )
+    context = admin_context(store, config)
     server = AdminServer(context)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server.asgi), base_url="http://admin", timeout=60
     ) as client:
-        form = await client.get("/ui/sign-in")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
-        assert signed.status_code == 303, signed.text
+        await sign_in(client, TOKEN)
         pages = {
             "overview 30 days, all scopes": "/ui/?days=30",
             "overview 90 days, all scopes": "/ui/?days=90",
@@ -232,41 +198,15 @@ async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
 
 
 async def append_cost(store: SQLiteStore) -> dict[str, float]:
-    """Microseconds per blocked event appended in batches of 100, with and without the counting trigger."""
-
-    def batch(i: int) -> list[Event]:
-        return [
-            Event(
-                type=EventType.BLOCKED,
-                number=f"+4477{(i * 100 + j) % 99999999:08d}",
-                scope="acme",
-                channel=Channel.SMS,
-                account="acme",
-                campaign=f"campaign-{j % 40}",
-            )
-            for j in range(100)
-        ]
-
-    async def run() -> float:
-        t0 = time.perf_counter()
-        for i in range(50):
-            await store.append_events(batch(i))
-        return (time.perf_counter() - t0) / 5000 * 1e6
-
-    # Alternate with and without the trigger, best of three each: the first commits after opening
-    # a freshly migrated file also pay for checkpointing its WAL.
+    """Microseconds per blocked event appended, with and without the counting trigger."""
     writer = store.db.writer
     assert writer is not None
     sql = next(s for s in split_sql(migrations()[6][1]) if "TRIGGER events_count_day" in s)
-    with_trigger, without = [], []
-    for _ in range(3):
-        with_trigger.append(await run())
-        await writer.execute("DROP TRIGGER events_count_day")
-        try:
-            without.append(await run())
-        finally:
-            await writer.execute(sql)
-    return {"with_trigger": round(min(with_trigger), 1), "without_trigger": round(min(without), 1)}
+
+    async def trigger(on: bool) -> None:
+        await writer.execute(sql if on else "DROP TRIGGER events_count_day")
+
+    return await bench_console_common.append_cost(store, trigger)
 
 
 def main() -> None:
@@ -285,15 +225,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.postgres:
-        took = bench_console_pg.build(
-            args.postgres,
-            args.suppressions,
-            args.events,
-            scopes=SCOPES,
-            days=DAYS,
-            mix=MIX,
-            keywords=KEYWORDS,
-        )
+        took = bench_console_pg.build(args.postgres, args.suppressions, args.events)
         if took is not None:
             print(
                 f"built {args.suppressions:,} suppressions / {args.events:,} events in {took:.1f} s",

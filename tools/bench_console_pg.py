@@ -14,10 +14,11 @@ from typing import Any
 
 import psycopg
 
-from gateway.store import Aggregates, Event, EventType
-from gateway.store.model import Channel
+from gateway.store import Aggregates
 from gateway.store.postgres import PostgresStore
 from gateway.store.postgres.schema import migrations
+from tools import bench_console_common
+from tools.bench_console_common import DAYS, KEYWORDS, SCOPES, mix_cases
 
 #: The last schema version before the console's counts.
 BEFORE_COUNTS = 6
@@ -27,16 +28,7 @@ def _array(items: tuple[str, ...]) -> str:
     return "ARRAY[" + ",".join(f"'{i}'" for i in items) + "]"
 
 
-def build(
-    url: str,
-    suppressions: int,
-    events: int,
-    *,
-    scopes: tuple[str, ...],
-    days: int,
-    mix: tuple[tuple[str, float, str], ...],
-    keywords: tuple[str, ...],
-) -> float | None:
+def build(url: str, suppressions: int, events: int) -> float | None:
     """Fill the empty database at ``url``; seconds taken, or None if it already holds a built store."""
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -51,12 +43,12 @@ def build(
             conn.execute(sql.encode())
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
         now = int(time.time() * 1e6)
-        start = now - days * 86_400_000_000
+        start = now - DAYS * 86_400_000_000
         span = now - start
-        per_scope = suppressions // len(scopes) + 1
+        per_scope = suppressions // len(SCOPES) + 1
         conn.execute(
             "INSERT INTO events (id, ts, type, scope, number, channel, reason, suppressed)"
-            f" SELECT i + 1, %(start)s + i, 'import', ({_array(scopes)})[i / %(per)s + 1],"
+            f" SELECT i + 1, %(start)s + i, 'import', ({_array(SCOPES)})[i / %(per)s + 1],"
             " '+4477' || lpad((i %% %(per)s)::text, 8, '0'), 'import', 'bench', 1"
             " FROM generate_series(0::bigint, %(n)s - 1) AS i",
             {"start": start, "per": per_scope, "n": suppressions},
@@ -66,22 +58,16 @@ def build(
             " SELECT scope, number, ts, channel, NULL, reason, id FROM events"
         )
         others = max(events - suppressions, 0)
-        bounds: list[tuple[float, str, str]] = []
-        edge = 0.0
-        for type_, share, channel in mix:
-            edge += share
-            bounds.append((edge, type_, channel))
-        case_type = " ".join(f"WHEN r < {edge!r} THEN '{t}'" for edge, t, _ in bounds)
-        case_channel = " ".join(f"WHEN r < {edge!r} THEN '{c}'" for edge, _, c in bounds)
+        case_type, case_channel = mix_cases()
         if others:
             conn.execute(
                 "INSERT INTO events (id, ts, type, scope, number, channel, account, keyword, text,"
                 " campaign, reason, suppressed)"
                 f" SELECT %(sup)s + i + 1, %(start)s + i * (%(span)s / %(n)s), CASE {case_type} ELSE"
-                f" 'blocked' END, ({_array(scopes)})[k %% 3 + 1],"
+                f" 'blocked' END, ({_array(SCOPES)})[k %% 3 + 1],"
                 " '+4477' || lpad((k %% %(numbers)s)::text, 8, '0'),"
                 f" CASE {case_channel} ELSE 'sms' END, 'acme',"
-                f" CASE WHEN r >= 0.80 AND r < 0.87 THEN ({_array(keywords)})[k %% 6 + 1] END,"
+                f" CASE WHEN r >= 0.80 AND r < 0.87 THEN ({_array(KEYWORDS)})[k %% 6 + 1] END,"
                 " CASE WHEN r >= 0.80 AND r < 0.87 THEN 'Stop' END,"
                 " CASE WHEN r < 0.87 THEN 'campaign-' || (k %% 40) END,"
                 " CASE WHEN r >= 0.98 THEN 'bench' END,"
@@ -95,9 +81,9 @@ def build(
             "INSERT INTO sent_counts (day, scope, campaign, sent)"
             " SELECT to_char(to_timestamp((%(start)s + d * 86400000000) / 1e6) AT TIME ZONE 'UTC',"
             " 'YYYY-MM-DD'), s, 'campaign-' || c, 2000 + 37 * c"
-            f" FROM generate_series(0, %(days)s) AS d, unnest({_array(scopes)}) AS s,"
+            f" FROM generate_series(0, %(days)s) AS d, unnest({_array(SCOPES)}) AS s,"
             " generate_series(0, 39) AS c ON CONFLICT DO NOTHING",
-            {"start": start, "days": days},
+            {"start": start, "days": DAYS},
         )
         conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - started
@@ -153,38 +139,11 @@ async def scan_overview(store: PostgresStore, days: int) -> float:
 
 
 async def append_cost(store: PostgresStore) -> dict[str, float]:
-    """Microseconds per blocked event appended in batches of 100, with and without the counting trigger."""
+    """Microseconds per blocked event appended, with and without the counting trigger."""
 
-    def batch(i: int) -> list[Event]:
-        return [
-            Event(
-                type=EventType.BLOCKED,
-                number=f"+4477{(i * 100 + j) % 99999999:08d}",
-                scope="acme",
-                channel=Channel.SMS,
-                account="acme",
-                campaign=f"campaign-{j % 40}",
-            )
-            for j in range(100)
-        ]
+    async def trigger(on: bool) -> None:
+        action = "ENABLE" if on else "DISABLE"
+        async with store.db.transaction("bench") as conn:
+            await conn.execute(f"ALTER TABLE events {action} TRIGGER events_count".encode())
 
-    async def run() -> float:
-        t0 = time.perf_counter()
-        for i in range(50):
-            await store.append_events(batch(i))
-        return (time.perf_counter() - t0) / 5000 * 1e6
-
-    with_trigger, without = [], []
-    for _ in range(3):
-        with_trigger.append(await run())
-        await _trigger(store, "DISABLE")
-        try:
-            without.append(await run())
-        finally:
-            await _trigger(store, "ENABLE")
-    return {"with_trigger": round(min(with_trigger), 1), "without_trigger": round(min(without), 1)}
-
-
-async def _trigger(store: PostgresStore, action: str) -> None:
-    async with store.db.transaction("bench") as conn:
-        await conn.execute(f"ALTER TABLE events {action} TRIGGER events_count".encode())
+    return await bench_console_common.append_cost(store, trigger)

@@ -25,10 +25,9 @@ from gateway.store.guards import FOOTER_PAGE
 from gateway.store.model import StoreError
 
 from .bounded import BoundedMap
+from .write_behind import WriteBehind
 
 MAX_FOOTER_MEMORY = 1_000_000
-#: How long a batch gathers before it is written.
-FLUSH_DELAY = 0.05
 #: How often the rows other processes wrote are read back.
 FOLLOW_INTERVAL = 1.0
 #: Each read starts this far before the latest time seen: a batch committed late, or written by a
@@ -55,13 +54,17 @@ class FooterMemory:
     ) -> None:
         self.store = store
         self.log = log
-        self.spawn = spawn
         #: Seconds of the longest ``footer_days`` among the accounts that use it (0: none does).
         self.window = window
         self.wall = wall
         self.memory: BoundedMap = BoundedMap(MAX_FOOTER_MEMORY)
-        self._pending: list[tuple[str, str, datetime]] = []
-        self._flushing = False
+        self.batch: WriteBehind[tuple[str, str, datetime]] = WriteBehind(
+            store.record_footers,
+            spawn,
+            log,
+            limit=MAX_FOOTER_MEMORY,
+            failed="footers sent not stored; kept in memory only",
+        )
         self._seen = 0.0  # the latest time read from the store
         self._purged = 0.0
 
@@ -73,16 +76,7 @@ class FooterMemory:
         if last is not None and now - last < days * 86400:
             return False
         self.memory[key] = now
-        pending = self._pending
-        if len(pending) >= MAX_FOOTER_MEMORY:  # the store has been failing: bounded
-            del pending[: MAX_FOOTER_MEMORY // 2]
-        pending.append((scope, number, _at(now)))
-        if not self._flushing:
-            try:
-                self.spawn(self._flush_soon)
-            except RuntimeError:  # the engine is not running (an in-process benchmark): kept for flush()
-                return True
-            self._flushing = True
+        self.batch.add((scope, number, _at(now)))
         return True
 
     def _merge(self, rows: list[tuple[str, str, datetime]]) -> None:
@@ -96,24 +90,9 @@ class FooterMemory:
             if seconds > self._seen:
                 self._seen = seconds
 
-    async def _flush_soon(self) -> None:
-        try:
-            await anyio.sleep(FLUSH_DELAY)
-            await self.flush()
-        finally:
-            self._flushing = False
-
     async def flush(self) -> None:
         """Write the footers decided since the last batch (kept in memory only if that fails)."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        try:
-            await self.store.record_footers(pending)
-        except StoreError as exc:
-            self.log.warning(
-                "footers sent not stored; kept in memory only", rows=len(pending), error=str(exc)
-            )
+        await self.batch.flush()
 
     async def load(self) -> int:
         """Read the footers sent within the window (at start); how many rows were read."""

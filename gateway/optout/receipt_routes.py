@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import anyio
-
 from gateway.config import AccountConfig
 from gateway.policy.decisions import Decision, Defer, Forward, ForwardParts, SessionInfo
 from gateway.policy.messages import receipt_message_id
@@ -29,10 +27,9 @@ from gateway.store.base import Store
 from gateway.store.model import StoreError, utcnow
 
 from .bounded import BoundedMap
+from .write_behind import WriteBehind
 
 MAX_REMEMBERED = 200_000
-#: Rows written per batch at most, and how long a batch gathers.
-FLUSH_DELAY = 0.05
 PURGE_EVERY = timedelta(hours=1)
 
 Submit = Callable[[SessionInfo[AccountConfig], Pdu], Decision]
@@ -52,14 +49,18 @@ class ReceiptRoutes:
     def __init__(self, store: Store, log: Any, spawn: Callable[..., None], ttl: float) -> None:
         self.store = store
         self.log = log
-        self.spawn = spawn
         self.ttl = timedelta(seconds=ttl)
         #: system_ids whose message ids are remembered (set from the config by the engine).
         self.tracked: frozenset[str] = frozenset()
         self.accounts: Mapping[str, AccountConfig] = {}
         self.memory: BoundedMap = BoundedMap(MAX_REMEMBERED)
-        self._pending: list[tuple[str, str, str, str]] = []
-        self._flushing = False
+        self.batch: WriteBehind[tuple[str, str, str, str]] = WriteBehind(
+            self._write,
+            spawn,
+            log,
+            limit=MAX_REMEMBERED,
+            failed="receipt routes not stored; kept in memory only",
+        )
         self._purged = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
     # --- up: remember the ids of accepted submits -------------------------------------------------
@@ -112,39 +113,19 @@ class ReceiptRoutes:
             return
         upstream, account, session = sender
         self.memory[(upstream, message_id)] = (account, session)
-        pending = self._pending
-        if len(pending) >= MAX_REMEMBERED:  # the store has been failing (or nothing flushes): bounded
-            del pending[: MAX_REMEMBERED // 2]
-        pending.append((upstream, message_id, account, session))
-        if not self._flushing:
-            try:
-                self.spawn(self._flush_soon)
-            except RuntimeError:  # the engine is not running (an in-process benchmark): kept for flush()
-                return
-            self._flushing = True
-
-    async def _flush_soon(self) -> None:
-        try:
-            await anyio.sleep(FLUSH_DELAY)
-            await self.flush()
-        finally:
-            self._flushing = False
+        self.batch.add((upstream, message_id, account, session))
 
     async def flush(self) -> None:
         """Write the remembered ids to the store (kept in memory only if it fails), purge old ones."""
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
+        await self.batch.flush()
+
+    async def _write(self, pending: list[tuple[str, str, str, str]]) -> None:
         expires = utcnow() + self.ttl  # from the write: at most a batch's delay later than the submit
-        rows = [(*row, expires) for row in pending]
-        try:
-            await self.store.record_receipt_routes(rows)
-            now = utcnow()
-            if now - self._purged >= PURGE_EVERY:
-                self._purged = now
-                await self.store.purge_receipt_routes(now)
-        except StoreError as exc:
-            self.log.warning("receipt routes not stored; kept in memory only", rows=len(rows), error=str(exc))
+        await self.store.record_receipt_routes([(*row, expires) for row in pending])
+        now = utcnow()
+        if now - self._purged >= PURGE_EVERY:
+            self._purged = now
+            await self.store.purge_receipt_routes(now)
 
     # --- down: route a receipt ------------------------------------------------------------------
 

@@ -11,18 +11,14 @@ holds the migrations.
 
 from __future__ import annotations
 
-from datetime import date
-
-from gateway.store.model import DayCount, HonourTimes, Total, TotalBy
-from gateway.store.postgres import bulk_import, consents, daily, outbox, reads, writes
+from gateway.store.postgres import bulk_import, consents, outbox, reads, writes
 from gateway.store.postgres.connection import Connection, Database
-from gateway.store.postgres.footers import FooterGuards
 from gateway.store.postgres.listener import Listener
 from gateway.store.sql.dialect import POSTGRES
 from gateway.store.sql.facade import SQLStore
 
 
-class PostgresStore(FooterGuards, SQLStore[Database, Connection]):
+class PostgresStore(SQLStore[Database, Connection]):
     """:class:`Store` on the PostgreSQL database at ``url`` (``postgresql://user@host/db``)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, min_size: int = 1, max_size: int = 8) -> None:
@@ -58,25 +54,3 @@ class PostgresStore(FooterGuards, SQLStore[Database, Connection]):
     async def wait_for_change(self, timeout: float) -> None:
         self.db.check_open()
         await self.listener.wait(timeout)
-
-    # -- console aggregates (kept by triggers, migration 0007) ---------------------------------
-
-    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
-        return await daily.daily_counts(self.db, since, scope)
-
-    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
-        return await daily.totals(self.db, by, since, scope)
-
-    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
-        return await daily.sent_totals(self.db, since_day, scope)
-
-    async def suppression_count(self, scope: str | None = None) -> int:
-        return await daily.suppression_count(self.db, scope)
-
-    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
-        return await daily.event_id_bounds(self.db, since, until)
-
-    async def honour_times(
-        self, since: date, scope: str | None = None, limit: int = 10_000
-    ) -> HonourTimes | None:
-        return await daily.honour_times(self.db, since, scope, limit)

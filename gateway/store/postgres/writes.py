@@ -138,6 +138,18 @@ async def record_receipt_routes(
         )
 
 
+async def record_footers(conn: Connection, rows: Sequence[tuple[str, str, datetime]]) -> None:
+    """Remember when each (scope, number) got the footer, keeping the later time."""
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO footers_sent (scope, number, sent_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (scope, number) DO UPDATE"
+            " SET sent_at = GREATEST(footers_sent.sent_at, EXCLUDED.sent_at)",
+            # In key order: two processes' batches then lock shared rows in the same order.
+            [(scope, number, to_micros(at)) for scope, number, at in sorted(rows)],
+        )
+
+
 async def heartbeat(conn: Connection) -> None:
     await conn.execute(
         "INSERT INTO heartbeat (id, ts) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET ts = excluded.ts",

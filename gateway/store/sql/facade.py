@@ -16,24 +16,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 from gateway.store.base import Store
 from gateway.store.checks import check_limit, check_stateless, check_suppressing, check_unsuppressing
+from gateway.store.guards import FOOTER_PAGE
 from gateway.store.model import (
     Change,
     Channel,
     Consent,
+    DayCount,
     DeadLetter,
     Event,
     EventType,
+    HonourTimes,
     Suppression,
+    Total,
+    TotalBy,
     WebhookState,
     WebToken,
 )
-from gateway.store.sql import queries, selfservice
+from gateway.store.sql import aggregates, footers, queries, selfservice
 from gateway.store.sql.dialect import Dialect
 from gateway.store.sql.ports import BulkImport, Connection, Consents, Outbox, Reads, SQLDatabase, Writes
 
@@ -187,6 +192,59 @@ class SQLStore(Store, Generic[DbT, ConnT]):
         self, since_day: str | None = None, scope: str | None = None
     ) -> list[tuple[str, str, str, int]]:
         return await queries.sent_counts(self.db, self.dialect, since_day, scope)
+
+    # -- console aggregates (kept by triggers, migration 0007; times to honour: 0009) ----------
+
+    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
+        return await aggregates.daily_counts(self.db, self.dialect, since, scope)
+
+    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
+        return await aggregates.totals(self.db, self.dialect, by, since, scope)
+
+    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
+        return await aggregates.sent_totals(self.db, self.dialect, since_day, scope)
+
+    async def suppression_count(self, scope: str | None = None) -> int:
+        return await aggregates.suppression_count(self.db, self.dialect, scope)
+
+    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
+        return await aggregates.event_id_bounds(self.db, self.dialect, since, until)
+
+    async def honour_times(
+        self, since: date, scope: str | None = None, limit: int = 10_000
+    ) -> HonourTimes | None:
+        return await aggregates.honour_times(self.db, self.dialect, since, scope, limit)
+
+    # -- footers and confirmations sent (SentGuards, migrations 0008) --------------------------
+
+    async def record_footers(self, rows: Sequence[tuple[str, str, datetime]]) -> None:
+        if not rows:
+            return
+        async with self.transaction("recording footers sent") as conn:
+            await self.writes.record_footers(conn, rows)
+
+    async def footers_since(
+        self, since: datetime, limit: int = FOOTER_PAGE
+    ) -> list[tuple[str, str, datetime]]:
+        return await footers.footers_since(self.db, self.dialect, since, limit)
+
+    async def purge_footers(self, before: datetime) -> int:
+        async with self.transaction("purging footers sent") as conn:
+            return await footers.purge_footers(conn, self.dialect, before)
+
+    async def claim_confirmation(
+        self, scope: str, number: str, kind: str, at: datetime, window: float
+    ) -> bool:
+        async with self.transaction("claiming a confirmation") as conn:
+            return await footers.claim_confirmation(conn, self.dialect, scope, number, kind, at, window)
+
+    async def release_confirmation(self, scope: str, number: str, kind: str, at: datetime) -> None:
+        async with self.transaction("releasing a confirmation") as conn:
+            await footers.release_confirmation(conn, self.dialect, scope, number, kind, at)
+
+    async def purge_confirmations(self, before: datetime) -> int:
+        async with self.transaction("purging confirmations sent") as conn:
+            return await footers.purge_confirmations(conn, self.dialect, before)
 
     # -- consent and erasure -------------------------------------------------------------------
 

@@ -81,7 +81,8 @@ class BulkImport(Protocol[DbT_contra]):
 
 
 class Writes(Protocol[ConnT_contra]):
-    """Bodies of write transactions: state changes, counters, receipt routes and the heartbeat."""
+    """Bodies of write transactions: state changes, counters, receipt routes, footers sent and the
+    heartbeat."""
 
     async def opt_out(self, conn: ConnT_contra, event: Event) -> bool: ...
 
@@ -99,6 +100,10 @@ class Writes(Protocol[ConnT_contra]):
 
     async def record_receipt_routes(
         self, conn: ConnT_contra, rows: Sequence[tuple[str, str, str, str, datetime]]
+    ) -> None: ...
+
+    async def record_footers(
+        self, conn: ConnT_contra, rows: Sequence[tuple[str, str, datetime]]
     ) -> None: ...
 
     async def heartbeat(self, conn: ConnT_contra) -> None: ...

@@ -1,8 +1,9 @@
 """The reads every SQL backend runs alike: suppressions, events, report counters, receipt routes.
 
 Written once against a :class:`~gateway.store.sql.dialect.Dialect` (the placeholder spelling); the
-reads whose SQL or strategy differs (bulk load, change feed, console aggregates) stay in each
-backend's ``reads`` module. Pagination is by key ranges the primary keys and indexes serve directly.
+reads whose SQL or strategy differs (bulk load, change feed) stay in each backend's ``reads``
+module; the console's are in :mod:`.aggregates`. Pagination is by key ranges the primary keys and
+indexes serve directly.
 """
 
 from __future__ import annotations

@@ -8,28 +8,24 @@ and then fail with :class:`StoreError`.
 :class:`~gateway.store.sql.facade.SQLStore` checks arguments and frames transactions; this class
 supplies :mod:`.connection` (the connections and the write lock), :mod:`.writes`,
 :mod:`.consents`, :mod:`.outbox` and :mod:`.bulk_import` (the bodies of write transactions) and
-:mod:`.reads` (the queries of its own), and adds the console aggregates its triggers keep.
+:mod:`.reads` (the queries of its own), and adds the check that the file is still the one opened.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 
 import aiosqlite
 
-from gateway.store.model import DayCount, HonourTimes, Total, TotalBy
 from gateway.store.sql.dialect import SQLITE
 from gateway.store.sql.facade import SQLStore
 from gateway.store.sqlite import bulk_import, consents, outbox, reads, writes
 from gateway.store.sqlite.connection import Database, checked_pragmas
-from gateway.store.sqlite.footers import FooterGuards
-from gateway.store.sqlite.honour import honour_times
 
 
-class SQLiteStore(FooterGuards, SQLStore[Database, aiosqlite.Connection]):
+class SQLiteStore(SQLStore[Database, aiosqlite.Connection]):
     """:class:`Store` on one SQLite file (created 0600, WAL, ``synchronous=FULL``).
 
     ``pragmas`` are applied to every connection after migrations (tuning such as ``cache_size``;
@@ -56,28 +52,6 @@ class SQLiteStore(FooterGuards, SQLStore[Database, aiosqlite.Connection]):
             consent_writes=consents,
             outbox=outbox,
         )
-
-    # -- console aggregates (kept by triggers, migration 0007) ---------------------------------
-
-    async def daily_counts(self, since: date, scope: str | None = None) -> list[DayCount]:
-        return await reads.daily_counts(self.db, since, scope)
-
-    async def totals(self, by: TotalBy, since: date, scope: str | None = None) -> list[Total]:
-        return await reads.totals(self.db, by, since, scope)
-
-    async def sent_totals(self, since_day: str, scope: str | None = None) -> list[tuple[str, str, int]]:
-        return await reads.sent_totals(self.db, since_day, scope)
-
-    async def suppression_count(self, scope: str | None = None) -> int:
-        return await reads.suppression_count(self.db, scope)
-
-    async def event_id_bounds(self, since: date, until: date) -> tuple[int, int] | None:
-        return await reads.event_id_bounds(self.db, since, until)
-
-    async def honour_times(
-        self, since: date, scope: str | None = None, limit: int = 10_000
-    ) -> HonourTimes | None:
-        return await honour_times(self.db, since, scope, limit)
 
     # -- health --------------------------------------------------------------------------------
 

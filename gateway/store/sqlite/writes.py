@@ -83,6 +83,18 @@ async def record_last_campaigns(
     )
 
 
+async def record_footers(
+    conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, datetime]]
+) -> None:
+    """Remember when each (scope, number) got the footer, keeping the later time."""
+    await conn.executemany(
+        "INSERT INTO footers_sent (scope, number, sent_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (scope, number) DO UPDATE SET sent_at = max(sent_at, excluded.sent_at)",
+        # In key order: two processes' batches then lock shared rows in the same order.
+        [(scope, number, to_micros(at)) for scope, number, at in sorted(rows)],
+    )
+
+
 async def heartbeat(conn: aiosqlite.Connection) -> None:
     """Overwrite the one heartbeat row: a write that proves commits work."""
     await conn.execute(
