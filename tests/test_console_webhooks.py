@@ -77,12 +77,18 @@ async def test_older_than_the_dead_letters_read_is_not_called_delivered(monkeypa
     await store.set_webhook_cursor("ledger", 1)
     second = DeadLetter(webhook="ledger", event_id=2, ts=events[1].ts, error="HTTP 500")
     assert await store.advance_webhook("ledger", 1, 2, second)
-    monkeypatch.setattr("gateway.ops.console.deliveries.DEAD_LETTER_SCAN", 1)
     hooks = [WebhookConfig(name="ledger", url="u", events=("opt_out", "blocked"))]
+    # Reading one first, then more: the second read reaches event 1.
+    monkeypatch.setattr("gateway.ops.console.deliveries.FIRST_READ", 1)
+    marks = await webhook_marks(store, hooks, events)
+    assert marks[1] == [Mark("ledger", Delivery.DEAD)] and marks[2] == [Mark("ledger", Delivery.DEAD)]
+    monkeypatch.setattr("gateway.ops.console.deliveries.DEAD_LETTER_SCAN", 1)
     marks = await webhook_marks(store, hooks, events)
     assert marks[1] == [Mark("ledger", Delivery.SETTLED)]
     assert marks[2] == [Mark("ledger", Delivery.DEAD)]
     assert marks[4] == [Mark("ledger", Delivery.PENDING)]
+    # Only the page's own events count: a page of event 2 alone is certain from the first read.
+    assert await webhook_marks(store, hooks, events[1:2]) == {2: [Mark("ledger", Delivery.DEAD)]}
 
 
 def _column(html: str, section: str) -> list[str]:

@@ -8,9 +8,10 @@ letters name the events given up on. So for an event the webhook subscribes to:
 - at or before it and among the dead letters: *dead-lettered*;
 - at or before it otherwise: *delivered*.
 
-Dead letters are read newest first and at most :data:`DEAD_LETTER_SCAN` of them per webhook; an
-event older than the oldest one read cannot be told apart and shows as *delivered or dead-lettered*
-(only a webhook with that many failures since has this). A replay (``stopgate webhooks replay``)
+Dead letters are read newest first, :data:`FIRST_READ` of them and then, if the page's events are
+older, up to :data:`DEAD_LETTER_SCAN` per webhook; an event older than the oldest one read cannot be
+told apart and shows as *delivered or dead-lettered* (only a webhook with that many failures since
+has this). A replay (``stopgate webhooks replay``)
 moves a cursor back, so its events show as pending again until they go out.
 """
 
@@ -25,6 +26,8 @@ from gateway.store import Event, Store
 
 #: Dead letters read per webhook and page: the newest ones, which the events on a page usually are.
 DEAD_LETTER_SCAN = 2000
+#: The first read; the rest only when the page reaches back further.
+FIRST_READ = 100
 
 
 class Delivery(StrEnum):
@@ -71,11 +74,15 @@ async def _hook(store: Store, hook: WebhookConfig, events: Sequence[Event]) -> _
     dead: frozenset[int] = frozenset()
     known_from = 0
     if settled and state.dead_letters > 0:
-        limit = min(state.dead_letters, DEAD_LETTER_SCAN)
-        letters = await store.dead_letters(hook.name, limit)
+        # A few first: usually enough to reach back past the page's oldest event.
+        reads = (min(FIRST_READ, DEAD_LETTER_SCAN), DEAD_LETTER_SCAN)
+        for limit in dict.fromkeys(min(state.dead_letters, n) for n in reads):
+            letters = await store.dead_letters(hook.name, limit)  # oldest first
+            complete = len(letters) < limit or limit == state.dead_letters
+            if complete or letters[0].event_id <= min(settled):
+                break
         dead = frozenset(d.event_id for d in letters)
-        if len(letters) == limit and limit < state.dead_letters and letters:
-            known_from = min(dead)
+        known_from = 0 if complete else letters[0].event_id
     return _Hook(hook.name, wanted, state.cursor, dead, known_from)
 
 
