@@ -4,6 +4,7 @@ its type, delivered / pending / dead-lettered, derived from the store's cursors 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,17 @@ from gateway.config.integrations import WebhookConfig
 from gateway.metrics import Metrics
 from gateway.ops.admin import AdminContext, AdminServer
 from gateway.ops.console.deliveries import Delivery, Mark, webhook_marks
-from gateway.store import ChangeFollower, Channel, DeadLetter, Event, EventType, MemoryStore, SuppressionIndex
+from gateway.store import (
+    ChangeFollower,
+    Channel,
+    DeadLetter,
+    Event,
+    EventType,
+    MemoryStore,
+    SQLiteStore,
+    Store,
+    SuppressionIndex,
+)
 from tests.stack import make_config
 from tests.test_console import TOKENS
 
@@ -33,11 +44,12 @@ def _event(kind: EventType, minutes: int) -> Event:
     )
 
 
-async def _seeded() -> tuple[MemoryStore, list[Event]]:
+async def _seeded(store: Store | None = None) -> tuple[Store, list[Event]]:
     """opt-out (1), blocked (2), opt-in (3), opt-out (4); crm is past them all; ledger dead-lettered the
     first opt-out, delivered the blocked message, and has not reached the second opt-out yet."""
-    store = MemoryStore()
-    await store.open()
+    if store is None:
+        store = MemoryStore()
+        await store.open()
     await store.opt_out(_event(EventType.OPT_OUT, 0))
     await store.append_events([_event(EventType.BLOCKED, 1)])
     await store.opt_in(_event(EventType.OPT_IN, 2))
@@ -53,8 +65,16 @@ async def _seeded() -> tuple[MemoryStore, list[Event]]:
     return store, events
 
 
-async def test_marks_per_event_and_per_subscribed_webhook() -> None:
-    store, events = await _seeded()
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The derivation reads only the store's interface: the same answers from both backends."""
+    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "w.db")
+    async with backend:
+        yield backend
+
+
+async def test_marks_per_event_and_per_subscribed_webhook(store: Store) -> None:
+    store, events = await _seeded(store)
     hooks = [
         WebhookConfig(name="crm", url="u", events=("opt_out", "opt_in")),
         WebhookConfig(name="ledger", url="u", events=("opt_out", "blocked")),
@@ -71,8 +91,10 @@ async def test_marks_per_event_and_per_subscribed_webhook() -> None:
     assert fresh == {3: [Mark("new", Delivery.PENDING)]}
 
 
-async def test_older_than_the_dead_letters_read_is_not_called_delivered(monkeypatch: Any) -> None:
-    store, events = await _seeded()
+async def test_older_than_the_dead_letters_read_is_not_called_delivered(
+    store: Store, monkeypatch: Any
+) -> None:
+    store, events = await _seeded(store)
     # ledger gave up on event 2 as well: with only the newest dead letter read, event 1 is uncertain.
     await store.set_webhook_cursor("ledger", 1)
     second = DeadLetter(webhook="ledger", event_id=2, ts=events[1].ts, error="HTTP 500")
@@ -99,7 +121,7 @@ def _column(html: str, section: str) -> list[str]:
     return [" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in text]
 
 
-async def _lookup(tmp_path: Path, store: MemoryStore, override: dict[str, Any]) -> httpx.Response:
+async def _lookup(tmp_path: Path, store: Store, override: dict[str, Any]) -> httpx.Response:
     """Sign in as the viewer and look the number up by its national spelling."""
     config = make_config(tmp_path, 2775, {**TOKENS, **override})
     context = AdminContext(
