@@ -7,10 +7,8 @@ SQLite (or, with ``--postgres URL``, a PostgreSQL one at version 6: :mod:`tools.
 spread over 400 days, three scopes, 40 campaigns and six keywords. Opening it applies migration
 0007, which fills the daily counts from the log (timed: what an upgrade costs once). Then it signs
 in to the console over ASGI and times ``GET /ui/`` for 30, 90 and 365 days, all scopes and one,
-and a number lookup (also with a ``[[webhook]]`` subscribed to every event type, then with a second
-one that has 2,000 dead letters, the most the lookup reads, so its "Webhooks" column costs the most
-it can; as ratios to the lookup without webhooks in the same run); and the cost the counting trigger adds to
-appending blocked events (batches of 100, as the proxy flushes them).
+and a number lookup; and the cost the counting trigger adds to appending blocked events (batches of
+100, as the proxy flushes them).
 
     python -m tools.bench_console --suppressions 1000000 --events 5000000
     python -m tools.bench_console --suppressions 10000000 --events 50000000 --keep /tmp/big.db
@@ -34,11 +32,9 @@ import anyio
 import httpx
 
 from gateway.config import parse_config
-from gateway.config.integrations import WEBHOOK_EVENTS
 from gateway.metrics import Metrics
 from gateway.ops.admin import AdminContext, AdminServer
-from gateway.ops.console.deliveries import DEAD_LETTER_SCAN
-from gateway.store import ChangeFollower, DeadLetter, Event, EventType, Store, SuppressionIndex
+from gateway.store import ChangeFollower, Event, EventType, Store, SuppressionIndex
 from gateway.store.model import Channel
 from gateway.store.sqlite import SQLiteStore, migrations, split_sql
 from tools import bench_console_pg
@@ -145,26 +141,6 @@ def build(path: Path, suppressions: int, events: int) -> float:
     return time.perf_counter() - started
 
 
-WEBHOOKS = [
-    {"name": name, "url": f"http://127.0.0.1:9/{name}", "secret": "k", "events": list(WEBHOOK_EVENTS)}
-    for name in ("crm", "ledger")
-]
-#: A cursor past any event the bench builds.
-PAST_ALL = 10**15
-
-
-async def seed_webhooks(store: Store) -> None:
-    """crm and ledger are past the whole log; ledger dead-lettered the first DEAD_LETTER_SCAN events."""
-    if (await store.webhook_state("crm")).cursor == PAST_ALL:
-        return  # a kept store seeded before
-    now = datetime.now(UTC)
-    for i in range(1, DEAD_LETTER_SCAN + 1):
-        dead = DeadLetter(webhook="ledger", event_id=i, ts=now, error="HTTP 500")
-        assert await store.advance_webhook("ledger", i - 1, i, dead)
-    assert await store.advance_webhook("ledger", DEAD_LETTER_SCAN, PAST_ALL)
-    assert await store.advance_webhook("crm", 0, PAST_ALL)
-
-
 def _json_list(items: tuple[str, ...]) -> str:
     return "[" + ",".join(f'"{i}"' for i in items) + "]"
 
@@ -207,18 +183,21 @@ async def timed_postgres(url: str, runs: int, scan: bool) -> dict[str, Any]:
 
 async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    raw: dict[str, Any] = {
-        "admin": {"listen": "127.0.0.1:0", "tokens": [TOKEN]},
-        "upstream": [{"name": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "p", "password": "p"}],
-        "account": [{"system_id": s, "password": "pw", "upstream": "sim", "scope": s} for s in SCOPES],
-    }
-    configs = [parse_config({**raw, "webhook": WEBHOOKS[:n]}, folder) for n in (0, 1, 2)]
-    await seed_webhooks(store)
+    config = parse_config(
+        {
+            "admin": {"listen": "127.0.0.1:0", "tokens": [TOKEN]},
+            "upstream": [
+                {"name": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "p", "password": "p"}
+            ],
+            "account": [{"system_id": s, "password": "pw", "upstream": "sim", "scope": s} for s in SCOPES],
+        },
+        folder,
+    )
     context = AdminContext(
         store=store,
         feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
         metrics=Metrics(),
-        config=lambda: configs[0],
+        config=lambda: config,
         readiness=lambda: (True, {"checks": {}, "reasons": []}),
     )
     server = AdminServer(context)
@@ -237,30 +216,18 @@ async def timed_pages(store: Store, folder: Path, runs: int) -> dict[str, Any]:
             "overview 365 days, scope acme": "/ui/?days=365&scope=acme",
             "number lookup": "/ui/numbers?number=07700000042",
             "suppression list, first page": "/ui/suppressions",
-            "number lookup, webhook crm": "/ui/numbers?number=07700000042",
-            f"number lookup, webhooks crm and ledger ({DEAD_LETTER_SCAN:,} dead letters)": (
-                "/ui/numbers?number=07700000042"
-            ),
         }
         for name, url in pages.items():
-            if "webhook" in name:
-                configs.pop(0)  # the same store, now with one more [[webhook]] configured
-            if name.startswith("number lookup"):
-                await client.get(url)  # compared with each other: none pays for a cold cache
             times = []
             for _ in range(runs):
                 t0 = time.perf_counter()
                 resp = await client.get(url)
                 times.append((time.perf_counter() - t0) * 1000)
                 assert resp.status_code == 200, (url, resp.status_code, resp.text[:500])
-                assert ("webhook" not in name) or 'crm <span class="state">' in resp.text, name
             results[name] = {
                 "median_ms": round(statistics.median(times), 1),
                 "max_ms": round(max(times), 1),
             }
-    for name, timed in results.items():
-        if name.startswith("number lookup, webhook"):
-            timed["ratio_to_lookup"] = round(timed["median_ms"] / results["number lookup"]["median_ms"], 2)
     return results
 
 
