@@ -3,11 +3,13 @@
 The STOP it looks up comes end to end: an ESME (smpplib) sends a marketing message through Stopgate,
 the simulated SMSC delivers "Stop please" from the subscriber, and the next submit is blocked. The
 browser then signs in with a named admin token, sees the chart drawn, finds the number by its
-national spelling with its STOP and the short code it was sent to, sees the time to honour and the
-upstreams page, removes the opt-out with a reason, downloads exports, signs out;
-a viewer token is refused the change; wrong tokens are refused and then rate-limited. Screenshots of
-each page (a phone-width one too) go to docs/console/ when STOPGATE_CONSOLE_SHOTS=1 is set (how the
-committed ones were taken), else to the test's temporary directory.
+national spelling with its STOP, the short code it was sent to and where each webhook stands with
+it (one receiver answers 204, one 500 until the event is dead-lettered, one 500 with retries still
+going), at desktop and phone width, sees the time to honour and the upstreams page, removes the
+opt-out with a reason, downloads exports, signs out; a viewer token is refused the change; wrong
+tokens are refused and then rate-limited. Screenshots of each page (a phone-width one too) go to
+docs/console/ when STOPGATE_CONSOLE_SHOTS=1 is set (how the committed ones were taken), else to the
+test's temporary directory.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from anyio import to_thread
+from pytest_httpserver import HTTPServer
 
 from gateway.ops.admin import AdminServer
 from gateway.smpp.constants import CommandStatus
@@ -57,6 +61,29 @@ CONFIG: dict[str, Any] = {
     },
     "session": {"shutdown_grace": 0.5},
 }
+
+
+def _webhooks(httpserver: HTTPServer) -> list[dict[str, Any]]:
+    """crm's receiver takes everything; ledger's fails and gives up at once; archive's fails for an hour."""
+    httpserver.expect_request("/crm", method="POST").respond_with_data("", status=204)
+    httpserver.expect_request("/failing", method="POST").respond_with_data("down", status=500)
+    failing = httpserver.url_for("/failing")
+    return [
+        {"name": "crm", "url": httpserver.url_for("/crm"), "secret": "k", "events": ["opt_out"]},
+        {"name": "ledger", "url": failing, "secret": "k", "events": ["opt_out"], "retry_for": 0.1},
+        {
+            "name": "archive",
+            "url": failing,
+            "secret": "k",
+            "events": ["opt_out", "blocked"],
+            "retry_min": 2.0,
+        },
+    ]
+
+
+def _marks(page: Any, row: str) -> list[str]:
+    """The webhook marks of a timeline row, as text (the words behind the symbols included)."""
+    return [" ".join(t.split()) for t in page.locator(f"{row} td.webhooks li").all_inner_texts()]
 
 
 def _need_browser() -> None:
@@ -132,7 +159,11 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
             seen["lookup_stop_address"] = page.inner_text(
                 "section[aria-labelledby=history] tr.ev-opt_out td.address"
             )
+            seen["lookup_stop_webhooks"] = _marks(page, "section[aria-labelledby=history] tr.ev-opt_out")
+            seen["lookup_blocked_webhooks"] = _marks(page, "section[aria-labelledby=blocked] tr.ev-blocked")
+            seen["lookup_columns"] = page.locator("section[aria-labelledby=history] th").all_inner_texts()
             page.screenshot(path=str(shots / "number-lookup.png"), full_page=True)
+            lookup_url = page.url
 
             # Suppression list; the CSV export.
             page.get_by_role("link", name="Suppression list").click()
@@ -177,6 +208,13 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             small.screenshot(path=str(shots / "overview-phone.png"), full_page=True)
+            small.goto(lookup_url)
+            small.wait_for_selector("#history")
+            seen["phone_lookup_overflow"] = small.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            seen["phone_stop_webhooks"] = _marks(small, "section[aria-labelledby=history] tr.ev-opt_out")
+            small.screenshot(path=str(shots / "number-lookup-phone.png"), full_page=True)
             phone.close()
 
             # Sign out: the cookie no longer opens a page.
@@ -227,9 +265,9 @@ def _browse(base: str, tmp: Path) -> dict[str, Any]:
     return seen
 
 
-async def test_console_in_a_browser(tmp_path: Path) -> None:
+async def test_console_in_a_browser(tmp_path: Path, httpserver: HTTPServer) -> None:
     _need_browser()
-    async with running_stack(tmp_path, CONFIG) as stack:
+    async with running_stack(tmp_path, {**CONFIG, "webhook": _webhooks(httpserver)}) as stack:
         admin = stack.app.admin
         assert isinstance(admin, AdminServer) and admin.port
         # The proxy's upstream status, as a pooled proxy reports it (the page renders the snapshot).
@@ -249,6 +287,14 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
             esme.close()
         store = stack.app.store
         assert store is not None
+        # Wait for delivery to settle: crm past the STOP, ledger's STOP dead-lettered (archive retries on).
+        stop = (await store.events(types=[EventType.OPT_OUT]))[0].id
+        assert stop is not None
+        with anyio.fail_after(30):
+            while (await store.webhook_state("crm")).cursor < stop or not (
+                await store.webhook_state("ledger")
+            ).dead_letters:
+                await anyio.sleep(0.05)
         seen = await to_thread.run_sync(_browse, f"http://127.0.0.1:{admin.port}", tmp_path)
 
         assert seen["cookie"]["httpOnly"] and seen["cookie"]["sameSite"] == "Strict"
@@ -258,6 +304,13 @@ async def test_console_in_a_browser(tmp_path: Path) -> None:
         assert "opt out" in seen["lookup_history"] and "Stop please" in seen["lookup_history"]
         assert "STOP" in seen["lookup_history"]
         assert seen["lookup_stop_address"] == "88088"  # the short code the subscriber texted
+        assert seen["lookup_columns"][-1] == "Webhooks"
+        # Symbols come with words: "✓" is read (and copied) as "delivered".
+        marks = seen["lookup_stop_webhooks"]
+        assert marks == ["crm ✓ delivered", "ledger dead-lettered", "archive pending"], marks
+        assert seen["lookup_blocked_webhooks"] == ["archive pending"]  # crm and ledger do not want blocks
+        assert seen["phone_lookup_overflow"] <= 0
+        assert seen["phone_stop_webhooks"] == marks
         assert "p50" in seen["honour"] and "p99" in seen["honour"] and "ms" in seen["honour"]
         assert seen["upstreams"].split("\t")[:2] == ["sim", "bound"] and "12.5 / 50" in seen["upstreams"]
         assert "No route table" in seen["routes"] and "acme" in seen["routes"]

@@ -4,7 +4,8 @@ The timeline comes in two lists paged on their own: what the subscriber and the 
 (opt-outs with the raw text, keyword and the address texted, opt-ins, HELP, confirmations,
 operator changes, imports)
 and the messages blocked, so a busy number's thousands of blocked messages never push its STOP
-off the page.
+off the page. Each row also says where it stands with each ``[[webhook]]`` that subscribes to its
+type (:mod:`.deliveries`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from gateway.numbers import InvalidNumber
 from gateway.ops.console.context import ConsoleContext
+from gateway.ops.console.deliveries import webhook_marks
 from gateway.ops.console.overview import duration
 from gateway.ops.console.sessions import Signed
 from gateway.ops.console.web import PageError, render
@@ -63,6 +65,7 @@ async def lookup(context: ConsoleContext, request: Request, signed: Signed) -> R
         blocked_after = _cursor(query.get("blocked_after"))
         history, history_next = await _page(context, number, scope, HISTORY_TYPES, history_after)
         blocked, blocked_next = await _page(context, number, scope, (EventType.BLOCKED,), blocked_after)
+        hooks = context.config().webhooks
         values.update(
             number=number,
             states=states,
@@ -72,5 +75,7 @@ async def lookup(context: ConsoleContext, request: Request, signed: Signed) -> R
             blocked=blocked,
             blocked_after=blocked_after,
             blocked_next=blocked_next,
+            hooks=[hook.name for hook in hooks],
+            marks=await webhook_marks(context.store, hooks, history, blocked),
         )
     return render(context, "lookup.html", signed=signed, **values)
