@@ -14,7 +14,6 @@ untimed first.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import tempfile
 import time
@@ -27,12 +26,12 @@ import httpx
 
 from gateway.config import Config, parse_config
 from gateway.config.integrations import WEBHOOK_EVENTS
-from gateway.metrics import Metrics
-from gateway.ops.admin import AdminContext, AdminServer
+from gateway.ops.admin import AdminServer
 from gateway.ops.console.deliveries import DEAD_LETTER_SCAN
-from gateway.store import ChangeFollower, DeadLetter, Store, SuppressionIndex
+from gateway.store import DeadLetter, Store
 from gateway.store.sqlite import SQLiteStore
 from tools.bench_console import build
+from tools.console_client import admin_context, sign_in
 
 TOKEN = "bench-token"
 LOOKUP = "/ui/numbers?number=07700000042"  # an imported number with a few events of each kind
@@ -67,22 +66,12 @@ async def timed(path: Path, runs: int) -> dict[str, Any]:
     current: list[Config] = [configs[0]]
     async with SQLiteStore(path, pragmas={"cache_size": -262144}) as store:
         await seed(store)
-        context = AdminContext(
-            store=store,
-            feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-            metrics=Metrics(),
-            config=lambda: current[0],
-            readiness=lambda: (True, {"checks": {}, "reasons": []}),
-        )
+        context = admin_context(store, lambda: current[0])
         app = AdminServer(context).asgi
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://admin", timeout=60
         ) as client:
-            form = await client.get("/ui/sign-in")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert csrf is not None
-            signed = await client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": TOKEN})
-            assert signed.status_code == 303, signed.text
+            await sign_in(client, TOKEN)
             times: dict[str, list[float]] = {case: [] for case in CASES}
             for run in range(runs + 1):
                 for case, config in zip(CASES, configs, strict=True):

@@ -4,6 +4,7 @@ and the console benchmark put in front of a store to drive it over ASGI."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,17 +15,18 @@ from gateway.ops.admin import AdminContext
 from gateway.store import ChangeFollower, Store, SuppressionIndex
 
 
-def admin_context(store: Store, config: Config, **extra: Any) -> AdminContext:
-    """An :class:`AdminContext` on ``store`` and ``config`` (fixed), fresh metrics, a change follower
-    from the start of the feed and no readiness problem; ``extra`` sets its other fields."""
-    return AdminContext(
-        store=store,
-        feed=ChangeFollower(store, SuppressionIndex(), after_id=0),
-        metrics=Metrics(),
-        config=lambda: config,
-        readiness=lambda: (True, {"checks": {}, "reasons": []}),
-        **extra,
-    )
+def admin_context(store: Store, config: Config | Callable[[], Config], **extra: Any) -> AdminContext:
+    """An :class:`AdminContext` on ``store`` and ``config`` (fixed, or a callable returning the one in
+    force), fresh metrics, a change follower from the start of the feed and no readiness problem;
+    ``extra`` sets (or replaces) its other fields."""
+    fields: dict[str, Any] = {
+        "store": store,
+        "feed": ChangeFollower(store, SuppressionIndex(), after_id=0),
+        "metrics": Metrics(),
+        "config": config if callable(config) else lambda: config,
+        "readiness": lambda: (True, {"checks": {}, "reasons": []}),
+    }
+    return AdminContext(**(fields | extra))
 
 
 async def sign_in(client: httpx.AsyncClient, token: str) -> None:
