@@ -12,6 +12,7 @@ from anyio import to_thread
 
 from gateway.smpp.constants import CommandStatus
 from tests.pool_stack import pooled_stack
+from tools.ports import free_port
 
 S = CommandStatus
 FR = "33612345678"
@@ -64,3 +65,14 @@ async def test_over_the_rate_waits_in_order_and_smsc_throttling_slows_down(tmp_p
             assert pool.bucket.rate < 40
         finally:
             esme.close()
+
+
+@pytest.mark.anyio
+async def test_each_worker_takes_its_share_of_the_rate(tmp_path: Path) -> None:
+    """Under ``listen.workers`` every worker holds its own pool: the rate is split so the SMSC's
+    contracted ``max_tps`` holds for all of them together."""
+    upstreams = {"a": {"max_tps": 40}}
+    override = {"listen": {"workers": 2, "port": free_port()}}
+    async with pooled_stack(tmp_path, ROUTES, upstreams=upstreams, override=override) as stack:
+        bucket = stack.router.pools["a"].bucket
+        assert bucket is not None and bucket.rate == 20

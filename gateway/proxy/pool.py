@@ -37,7 +37,10 @@ class UpstreamPool:
         self.log = router.proxy.log.bind(upstream=config.name, leg="pool")
         now = self.proxy.clock()
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
-        self.bucket = TokenBucket(config.max_tps, now) if config.max_tps else None
+        #: Under ``listen.workers`` every worker holds a pool of its own: each takes an equal share of
+        #: the contracted rate, so together they stay within it.
+        self.workers = max(1, self.proxy.config.listen.workers)
+        self.bucket = TokenBucket(config.max_tps / self.workers, now) if config.max_tps else None
         self.binds = [PoolBind(self, i) for i in range(config.binds)]
         self.transmitters = [b for b in self.binds if b.mode.can_transmit]
         self.window = config.window
