@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import anyio.abc
+import httpx
 import smpplib.client
 import smpplib.consts
 import structlog
@@ -178,6 +180,8 @@ def walkthrough(
 
     resp = send("Spring sale: 20% off everything today!")
     say(f"submit_sm relayed: status {resp.status}, SMSC message_id {resp.message_id!r}")  # type: ignore[attr-defined]
+    if resp.status:  # type: ignore[attr-defined]
+        raise WalkthroughFailed(f"the first submit was refused with status 0x{resp.status:08x}")  # type: ignore[attr-defined]
     print(f"    the SMSC received: {smsc.received[-1].text!r}  (footer added by Stopgate)")
     say(f"the subscriber +{subscriber} texts STOP to {SHORT_CODE}")
     # The proxy forwards the MO to this ESME and relays our answer: read it while the SMSC waits.
@@ -195,6 +199,26 @@ def walkthrough(
     say(f"the next marketing submit is refused: status 0x{resp.status:08x} (ESME never reaches the SMSC)")  # type: ignore[attr-defined]
     client.set_message_sent_handler(lambda pdu, **_: None)
     return client
+
+
+class WalkthroughFailed(Exception):
+    """The walkthrough met something other than what it shows (the proxy's log says why)."""
+
+
+async def wait_ready(config: Config, process: anyio.abc.Process) -> None:
+    """Until ``/readyz`` answers 200: in pooled mode the proxy accepts ESMEs before its own binds to
+    the SMSCs are up, and a walkthrough submit then would be refused ESME_RMSGQFUL."""
+    if not config.admin.enabled:
+        return
+    url = f"http://{config.admin.listen}/readyz"
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while process.returncode is None:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await anyio.sleep(0.1)
 
 
 async def main(config_path: Path, walk: bool) -> int:
@@ -236,11 +260,16 @@ async def main(config_path: Path, walk: bool) -> int:
                             print("stopgate exited; see its log above", file=sys.stderr)
                             return 1
                         await anyio.sleep(0.1)
+                await wait_ready(config, process)
             if walk:
                 async with anyio.from_thread.BlockingPortal() as portal:
-                    client = await anyio.to_thread.run_sync(
-                        walkthrough, config, config.listen.port, smsc, portal, subscriber
-                    )
+                    try:
+                        client = await anyio.to_thread.run_sync(
+                            walkthrough, config, config.listen.port, smsc, portal, subscriber
+                        )
+                    except WalkthroughFailed as exc:
+                        print(f"stopgate: demo: {exc}; see the log above", file=sys.stderr)
+                        return 1
             else:
                 client = await anyio.to_thread.run_sync(bind_client, config, config.listen.port)
             stay_bound(client)
