@@ -76,3 +76,23 @@ async def test_each_worker_takes_its_share_of_the_rate(tmp_path: Path) -> None:
     async with pooled_stack(tmp_path, ROUTES, upstreams=upstreams, override=override) as stack:
         bucket = stack.router.pools["a"].bucket
         assert bucket is not None and bucket.rate == 20
+
+
+@pytest.mark.anyio
+async def test_an_esme_unbinding_with_submits_in_flight_gets_their_answers_first(tmp_path: Path) -> None:
+    """§4.2: the binds are shared, so the session waits for its own answers (not the binds') before
+    it answers the unbind; answers arriving after the ESME left would be lost to it."""
+    async with pooled_stack(tmp_path, ROUTES) as stack:
+        esme = await stack.esme("other", "otherpw", "tx")
+        stack.smscs["a"].respond_delay(0.5)
+        try:
+
+            def submit_then_unbind() -> list[int]:
+                sent = [esme.submit(FR, f"m{i}".encode(), wait=False) for i in range(3)]
+                esme.unbind()
+                return [esme.wait_response(p.sequence, 10).status for p in sent]
+
+            statuses = await to_thread.run_sync(submit_then_unbind)
+            assert statuses == [S.ESME_ROK] * 3
+        finally:
+            esme.close()

@@ -39,7 +39,7 @@ class UpstreamPool:
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown)
         #: Under ``listen.workers`` every worker holds a pool of its own: each takes an equal share of
         #: the contracted rate, so together they stay within it.
-        self.workers = max(1, self.proxy.config.listen.workers)
+        self.workers = max(1, router.config.listen.workers)
         self.bucket = TokenBucket(config.max_tps / self.workers, now) if config.max_tps else None
         self.binds = [PoolBind(self, i) for i in range(config.binds)]
         self.transmitters = [b for b in self.binds if b.mode.can_transmit]

@@ -280,6 +280,20 @@ class PoolRouter:
         self.count(pool.name, rule.name, "submits", len(parts.decision.parts))  # type: ignore[union-attr]
         session.parts.send(parts)
 
+    def in_flight(self, session: Any) -> int:
+        """Requests of ``session`` sent on a pool bind and not answered yet."""
+        count = 0
+        for pool in self.pools.values():
+            for bind in pool.binds:
+                link = bind.link
+                if link is not None and not link.closed:
+                    count += sum(
+                        1
+                        for context in link.conn.outstanding_contexts()
+                        if type(context) is PoolRelay and context.session is session
+                    )
+        return count
+
     def failover(self, relay: PoolRelay, status: int) -> bool:
         """Send a request the SMSC refused with a temporary status once on the rule's next upstream."""
         retry = relay.retry

@@ -284,6 +284,10 @@ class EsmeSession:
         if upstream is not None:
             await upstream.wait_answered(self.proxy.config.session.shutdown_grace)
             await upstream.unbind(self.proxy.config.session.response_timeout)
+        elif self.router is not None:  # the binds are shared: wait for this session's answers only
+            with anyio.move_on_after(self.proxy.config.session.shutdown_grace):
+                while self.router.in_flight(self):
+                    await anyio.sleep(0.02)
         self.esme.answer_unbind(request)
         await self.esme.wait_flushed(1.0)
         await self.esme.close("unbound by ESME")

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from gateway.smpp.pdu import Pdu, Unbind
+from gateway.smpp.states import State
 
 from .link import LinkClosed, ResponseTimeout
 
@@ -24,7 +25,7 @@ async def upstream_unbind(session: Any, request: Pdu) -> None:
         await upstream.close("unbound by SMSC")
         with anyio.move_on_after(1.0):
             await upstream.wait_closed()  # its unanswered requests are now errors to the ESME
-    if session.bound and not session.esme.closed:
+    if _still_bound(session):
         with contextlib.suppress(LinkClosed, ResponseTimeout):
             await session.esme.request(Unbind(), session_cfg.response_timeout)
     await session.esme.close("unbound by SMSC")
@@ -34,7 +35,7 @@ async def shutdown(session: Any, grace: float) -> None:
     """Graceful stop: unbind the ESME, let in-flight responses arrive (bounded), unbind upstream."""
     clock = session.proxy.clock
     deadline = clock() + grace
-    if session.bound and not session.esme.closed:
+    if _still_bound(session):
         with contextlib.suppress(LinkClosed, ResponseTimeout):
             await session.esme.request(Unbind(), max(0.1, min(1.0, grace / 2)))
     upstream = session.upstream
@@ -45,3 +46,13 @@ async def shutdown(session: Any, grace: float) -> None:
     await session.esme.close("shutdown")
     if upstream is not None:
         await upstream.unbind(1.0)
+
+
+def _still_bound(session: Any) -> bool:
+    """Whether the ESME is to be sent an unbind: bound, and not already unbinding itself (its own
+    unbind is answered by the session, which then closes the link)."""
+    esme = session.esme
+    return bool(session.bound) and not esme.closed and esme.conn.state in _BOUND
+
+
+_BOUND = frozenset({State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX})

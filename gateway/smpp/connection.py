@@ -347,6 +347,10 @@ class Connection:
         """How many of our requests await a response: the window in use."""
         return len(self._outstanding)
 
+    def outstanding_contexts(self) -> list[object]:
+        """The contexts our requests awaiting a response were sent with."""
+        return [waiting.context for waiting in self._outstanding.values()]
+
     def next_deadline(self) -> float | None:
         for waiting in self._outstanding.values():
             return waiting.deadline
