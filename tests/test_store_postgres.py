@@ -383,3 +383,14 @@ async def test_a_large_import_vacuums_so_loads_need_not_read_the_heap(
     await store.import_suppressions(beta, channel=Channel.IMPORT, reason=None)
     assert await all_visible_pages() > 0
     assert len((await build_index(store))[0]) == 999
+
+
+async def test_loading_numbers_across_scopes_with_full_last_pages(store: PostgresStore) -> None:
+    """Pages are requested ahead, across scope ends too: a scope ending on a full page, an empty
+    store and every scope in order still give exactly the stored chunks."""
+    assert [c async for c in store.load_numbers(batch=2)] == []
+    rows = [("a", "+1"), ("a", "+2"), ("b", "+3"), ("b", "+4"), ("b", "+5"), ("b", "+6"), ("c", "+7")]
+    await store.import_suppressions(rows, channel=Channel.IMPORT, reason=None)
+    assert [c async for c in store.load_numbers(batch=2)] == [
+        ("a", ["+1", "+2"]), ("b", ["+3", "+4"]), ("b", ["+5", "+6"]), ("c", ["+7"])
+    ]

@@ -53,25 +53,25 @@ async def load_numbers(db: Database, batch: int) -> AsyncIterator[tuple[str, lis
         await conn.execute(b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         scopes = [str(row[0]) for row in await (await conn.execute(_SCOPES)).fetchall()]
         async with conn.pipeline():
-            for scope in scopes:
-                after = ""
-                page = await conn.execute(_PAGE, (scope, after, batch))
-                while True:
-                    row = await page.fetchone()
-                    joined, last, count = row if row is not None else (None, None, 0)
-                    if not count:
-                        break
-                    numbers = str(joined).split("\n")
-                    if len(numbers) != count:  # a number holding a line break: this page row by row
-                        cur = await conn.execute(_PAGE_ROWS, (scope, after, batch))
-                        numbers = [str(r[0]) for r in await cur.fetchall()]
-                    numbers.sort()  # in order already (a linear check then), whatever the plan
+            pending = iter(scopes)
+            scope, after = next(pending, None), ""
+            page = await conn.execute(_PAGE, (scope, after, batch)) if scope is not None else None
+            while page is not None and scope is not None:
+                row = await page.fetchone()
+                joined, last, count = row if row is not None else (None, None, 0)
+                numbers = str(joined).split("\n") if count else []
+                if len(numbers) != count:  # a number holding a line break: this page row by row
+                    cur = await conn.execute(_PAGE_ROWS, (scope, after, batch))
+                    numbers = [str(r[0]) for r in await cur.fetchall()]
+                numbers.sort()  # in order already (a linear check then), whatever the plan
+                chunk = scope, numbers
+                if count == batch:
                     after = str(last)
-                    if count == batch:
-                        page = await conn.execute(_PAGE, (scope, after, batch))
-                    yield scope, numbers
-                    if count < batch:
-                        break
+                else:  # the scope's last page: on to the next scope
+                    scope, after = next(pending, None), ""
+                page = await conn.execute(_PAGE, (scope, after, batch)) if scope is not None else None
+                if numbers:
+                    yield chunk
 
 
 async def changes_since(db: Database, after: int, limit: int) -> list[Change]:
