@@ -110,6 +110,29 @@ def test_bulk_load_handles_any_order_duplicates_and_merges() -> None:
 
 
 @pytest.mark.parametrize(
+    "chunks",
+    [
+        [["+447700900401", "+447700900402"], ["+447700900403"]],  # in order: no sort needed
+        [["+447700900403", "+447700900404"], ["+447700900401", "+447700900402"]],  # chunks swapped
+        [["+447700900402", "+447700900401"], ["+447700900403"]],  # a chunk out of order inside
+        [["+447700900401", "+447700900402"], ["+447700900402", "+447700900403"]],  # overlapping
+        [["+447700900402"], ["+447700900401", "+15550000001"], ["+447700900403"]],  # mixed lengths between
+        [["+447700900403"], ["+447700900401", "+4477009004x"], ["+447700900404"]],  # row by row between
+    ],
+)
+def test_feed_numbers_in_any_chunk_order_gives_a_sorted_base(chunks: list[list[str]]) -> None:
+    index = SuppressionIndex()
+    builder = IndexBuilder(index)
+    for chunk in chunks:
+        builder.feed_numbers("acme", chunk)
+    builder.finish()
+    expected = {n for chunk in chunks for n in chunk}
+    assert len(index) == len(expected)
+    for number in [*sorted(expected), "+447700900400", "+447700900405"]:
+        assert index.contains("acme", number) == (number in expected)
+
+
+@pytest.mark.parametrize(
     "numbers",
     [
         ["+447700900401", "+447700900402", "+447700900403"],  # one length: fully C-level

@@ -1,12 +1,15 @@
 """PostgreSQL vs SQLite store figures, same machine, same run.
 
     python -m tools.bench_pg --rows 1000000 [--url postgresql://postgres@127.0.0.1/postgres]
+    python -m tools.bench_pg --load-url postgresql://postgres@127.0.0.1/stopgate [--repeat 3]
 
 For each backend: bulk import of N rows, start-up load of the suppressions into the index in a fresh
 process (time and peak RSS, as `stopgate run` does it), and the commit latency of ``opt_out`` on the
 populated store. For PostgreSQL also the propagation delay of an opt-out committed through one store
 instance to a ChangeFollower on another (NOTIFY wake-up + feed read; both in this process). The
 PostgreSQL database is created for the run (stopgate_bench_<random>) and dropped after it.
+With ``--load-url`` only the start-up load is measured, from an existing database (nothing written):
+a large store loaded again without a long import transaction on a shared server.
 """
 
 from __future__ import annotations
@@ -115,10 +118,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="a PostgreSQL server whose user may CREATE DATABASE")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend only")
     parser.add_argument("--load-only", metavar="PATH", help=argparse.SUPPRESS)
-    parser.add_argument("--load-url", help=argparse.SUPPRESS)
+    parser.add_argument("--load-url", help="only time loading this existing database, in fresh processes")
+    parser.add_argument("--repeat", type=int, default=1, help="loads to time with --load-url")
     args = parser.parse_args(argv)
     if args.load_only:
         print(json.dumps(anyio.run(_load_only, args.load_only, args.load_url)))
+        return
+    if args.load_url:
+        for _ in range(args.repeat):
+            print(json.dumps(_load_in_fresh_process("unused.db", args.load_url)), flush=True)
         return
 
     results: dict[str, dict[str, float]] = {}

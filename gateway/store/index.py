@@ -311,6 +311,8 @@ class IndexBuilder:
     def __init__(self, index: SuppressionIndex) -> None:
         self._index = index
         self._buckets: dict[int, list[array[int]]] = {}  # scope id -> arrays by len(number)
+        #: (scope id, length) -> how many keys of that bucket are known to be strictly increasing.
+        self._in_order: dict[tuple[int, int], int] = {}
         self._other: set[tuple[str, str]] = set()
 
     def feed(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -357,7 +359,13 @@ class IndexBuilder:
         if values is None:
             self.feed(zip(repeat(scope), numbers))
         elif min(lengths) == max(lengths):
-            arrays[lengths[0]].extend(map(operator.or_, values, repeat(offset)))
+            bucket, at = arrays[lengths[0]], (sid, lengths[0])
+            # Order checked on the ints at hand, cheaper than on the array in finish().
+            ordered = self._in_order.get(at, 0) == len(bucket)
+            ordered = ordered and (not bucket or bucket[-1] < offset | values[0])
+            bucket.extend(map(operator.or_, values, repeat(offset)))
+            if ordered and all(map(operator.lt, values, islice(values, 1, None))):
+                self._in_order[at] = len(bucket)
         else:
             for length, value in zip(lengths, values, strict=True):
                 arrays[length].append(value | offset)
@@ -371,11 +379,12 @@ class IndexBuilder:
             for length, bucket in enumerate(arrays):
                 if not bucket:
                     continue
-                if not _strictly_increasing(bucket):
+                if self._in_order.get((sid, length)) != len(bucket) and not _strictly_increasing(bucket):
                     bucket = _sorted_unique(bucket)
                 keys.extend(bucket)
                 arrays[length] = array("Q")  # release as we go
         self._buckets.clear()
+        self._in_order.clear()
         if index._base or index._added or index._removed:
             index.compact()
             keys = _sorted_unique(chain(index._base, keys))

@@ -16,11 +16,14 @@ import anyio
 
 from gateway.store.model import Channel, EventType, utcnow
 from gateway.store.postgres.connection import Connection, Database, translated
+from gateway.store.postgres.maintenance import vacuum_suppressions
 from gateway.store.postgres.writes import CHANNEL, FEED_LOCK
 from gateway.store.rows import SUPPRESSION_COLUMNS, to_micros
 
 #: Rows per COPY transaction in phase 1.
 CHUNK = 50_000
+#: An import adding this many suppressions vacuums the table (see :mod:`.maintenance`).
+VACUUM_AFTER = 100_000
 #: As an opt-out does, an import ends the live consents of every number imported (issue 16),
 #: suppressed before or not.
 END_IMPORTED_CONSENTS = (
@@ -89,6 +92,8 @@ async def import_suppressions(
                             (before,),
                         )
                         await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+            if added >= VACUUM_AFTER:
+                await vacuum_suppressions(conn)
             return added
         finally:
             with anyio.CancelScope(shield=True), translated("import (cleaning up)"):

@@ -20,6 +20,7 @@ import anyio
 
 from gateway.store.model import StoreError
 from gateway.store.postgres.connection import Database, translated
+from gateway.store.postgres.maintenance import vacuum_suppressions
 from gateway.store.postgres.writes import CHANNEL, FEED_LOCK
 from gateway.store.sqlite import migrations as sqlite_migrations
 
@@ -139,6 +140,7 @@ async def copy_sqlite_to_postgres(source: Path, db: Database) -> CopyReport:
                     " (SELECT max(id) FROM events) IS NOT NULL)"
                 )
                 await conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        await vacuum_suppressions(conn)
     source_sums = {table: (s.rows, s.checksum) for table, s in sums.items()}
     return CopyReport(source_sums, await _sums(db))
 
