@@ -111,6 +111,14 @@ class Esme:
         pdu = smpplib.smpp.make_pdu("unbind", client=self.client)
         self.client.send_pdu(pdu)
 
+    def leave(self, timeout: float = 5.0) -> None:
+        """Unbind, wait for the proxy to close the connection, close: a clean goodbye."""
+        try:
+            self.unbind()
+            self.wait_closed(timeout)
+        finally:
+            self.close()
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.disconnect()

@@ -30,13 +30,6 @@ def _refused(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _leave(esme: Esme) -> None:
-    try:
-        esme.unbind()
-        esme.wait_closed(5.0)
-    finally:
-        esme.close()
-
 
 async def test_two_sims_each_killed_restarted_and_faulted(tmp_path: Path) -> None:
     async with running_sims("uk-smsc", "agg", control=True) as sims:
@@ -76,5 +69,5 @@ async def test_two_sims_each_killed_restarted_and_faulted(tmp_path: Path) -> Non
                 # The other simulator never noticed.
                 assert uk.up and [s.system_id for s in uk.smsc.bound_sessions] == ["proxy"]
             finally:
-                await anyio.to_thread.run_sync(_leave, acme)
-                await anyio.to_thread.run_sync(_leave, other)
+                await anyio.to_thread.run_sync(acme.leave)
+                await anyio.to_thread.run_sync(other.leave)

@@ -61,14 +61,6 @@ def _cli(directory: Path, admin_port: int, smsc_port: int, token: str = TOKEN) -
     return CliRunner().invoke(main, ["upstreams", "--config", str(path)])
 
 
-def _leave(esme: Esme) -> None:
-    """Unbind and wait for the close (a proxy shutting down meanwhile would race the unbind)."""
-    try:
-        esme.unbind()
-        esme.wait_closed(5.0)
-    finally:
-        esme.close()
-
 
 async def test_upstreams_lists_each_session_bind_and_health(tmp_path: Path) -> None:
     async with running_stack(tmp_path, OVERRIDE) as stack:
@@ -124,7 +116,7 @@ async def test_upstreams_lists_each_session_bind_and_health(tmp_path: Path) -> N
                 assert sorted(b["state"] for b in sim["binds"]) == ["bound", "down"]
             finally:
                 for esme in (first, second):
-                    await anyio.to_thread.run_sync(_leave, esme)
+                    await anyio.to_thread.run_sync(esme.leave)
 
 
 def test_the_json_of_a_pooled_upstream() -> None:

@@ -18,7 +18,6 @@ and a number lookup; and the cost the counting trigger adds to appending blocked
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import statistics
 import tempfile
@@ -35,7 +34,7 @@ from gateway.ops.admin import AdminServer
 from gateway.store import Store
 from gateway.store.sqlite import SQLiteStore, migrations, split_sql
 from tools import bench_console_common, bench_console_pg
-from tools.bench_console_common import DAYS, HONOUR_ROWS, KEYWORDS, SCOPES, mix_cases
+from tools.bench_console_common import DAYS, HONOUR_ROWS, KEYWORDS, SCOPES, console_arguments, mix_cases
 from tools.console_client import admin_context, sign_in
 
 TOKEN = "bench-token"
@@ -210,13 +209,7 @@ async def append_cost(store: SQLiteStore) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.bench_console", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--suppressions", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--keep", type=Path, help="build the store here and keep it (reused if it exists)")
+    parser = console_arguments("python -m tools.bench_console", __doc__.splitlines()[0], runs=7)
     parser.add_argument(
         "--postgres", metavar="URL", help="bench PostgreSQL: an empty database (or one built before)"
     )

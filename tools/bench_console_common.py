@@ -4,8 +4,10 @@ same on SQLite and PostgreSQL, so their figures compare) and the timing of the c
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from gateway.store import Event, EventType, Store
 from gateway.store.model import Channel
@@ -76,3 +78,13 @@ async def append_cost(store: Store, trigger: Callable[[bool], Awaitable[None]]) 
         finally:
             await trigger(True)
     return {"with_trigger": round(min(with_trigger), 1), "without_trigger": round(min(without), 1)}
+
+
+def console_arguments(prog: str, description: str, runs: int) -> argparse.ArgumentParser:
+    """The options every console bench takes: the store's size, the runs, where to keep the store."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--suppressions", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--keep", type=Path, help="build the store here and keep it (reused if it exists)")
+    return parser

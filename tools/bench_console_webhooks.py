@@ -13,7 +13,6 @@ untimed first.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -31,6 +30,7 @@ from gateway.ops.console.deliveries import DEAD_LETTER_SCAN
 from gateway.store import DeadLetter, Store
 from gateway.store.sqlite import SQLiteStore
 from tools.bench_console import build
+from tools.bench_console_common import console_arguments
 from tools.console_client import admin_context, sign_in
 
 TOKEN = "bench-token"
@@ -95,13 +95,7 @@ async def timed(path: Path, runs: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.bench_console_webhooks", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--suppressions", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--keep", type=Path, help="build the store here and keep it (reused if it exists)")
+    parser = console_arguments("python -m tools.bench_console_webhooks", __doc__.splitlines()[0], runs=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "console-bench.db"
