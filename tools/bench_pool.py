@@ -24,9 +24,11 @@ Throughput through a pool of 4 binds vs 1 is ``python -m tools.bench --pooled 4`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +118,27 @@ def submit() -> SubmitSm:
     )
 
 
-async def failover_runs(directory: Path, runs: int) -> tuple[list[float], float]:
+@contextlib.asynccontextmanager
+async def failover_pair(directory: Path) -> AsyncIterator[tuple[App, dict[str, SimulatedSmsc], Any]]:
+    """Stopgate on a failover route over simulators a then b: the app, the simulators, a's pool."""
     smscs = {n: SimulatedSmsc(users={"proxy": "proxypw"}, message_id_prefix=f"{n}-") for n in "ab"}
-    switches: list[float] = []
     async with anyio.create_task_group() as tg:
         for smsc in smscs.values():
             await tg.start(smsc.serve)
         app = App(config(directory, smscs, {"name": "main", "upstreams": ["a", "b"], "strategy": "failover"}))
         await tg.start(app.run)
         assert app.proxy is not None and app.proxy.router is not None
-        pool_a = app.proxy.router.pools["a"]
+        yield app, smscs, app.proxy.router.pools["a"]
+        await app.stop()
+        for smsc in smscs.values():
+            await smsc.stop()
+        tg.cancel_scope.cancel()
+
+
+async def failover_runs(directory: Path, runs: int) -> tuple[list[float], float]:
+    switches: list[float] = []
+    async with failover_pair(directory) as (app, smscs, pool_a):
+        assert app.proxy is not None
 
         async def direct(link: Link) -> float:
             times = []
@@ -154,24 +167,14 @@ async def failover_runs(directory: Path, runs: int) -> tuple[list[float], float]
                 smscs["a"].refuse_binds(False)
 
         await with_client(app.proxy.port, measure)
-        await app.stop()
-        for smsc in smscs.values():
-            await smsc.stop()
-        tg.cancel_scope.cancel()
     return switches, direct_rtt
 
 
 async def silent_death(directory: Path) -> tuple[float, float]:
     """The primary stops answering anything (enquire_link included): seconds until its bind is seen
     dead, and until the first submit accepted by the next upstream (submits sent every 20 ms)."""
-    smscs = {n: SimulatedSmsc(users={"proxy": "proxypw"}, message_id_prefix=f"{n}-") for n in "ab"}
-    async with anyio.create_task_group() as tg:
-        for smsc in smscs.values():
-            await tg.start(smsc.serve)
-        app = App(config(directory, smscs, {"name": "main", "upstreams": ["a", "b"], "strategy": "failover"}))
-        await tg.start(app.run)
-        assert app.proxy is not None and app.proxy.router is not None
-        pool_a = app.proxy.router.pools["a"]
+    async with failover_pair(directory) as (app, smscs, pool_a):
+        assert app.proxy is not None
         while pool_a.health == "down":
             await anyio.sleep(0.05)
         seen: list[float] = []
@@ -200,10 +203,6 @@ async def silent_death(directory: Path) -> tuple[float, float]:
             return found[0]
 
         switched = await with_client(app.proxy.port, measure)
-        await app.stop()
-        for smsc in smscs.values():
-            await smsc.stop()
-        tg.cancel_scope.cancel()
     return (seen[0] if seen else switched), switched
 
 
